@@ -17,10 +17,11 @@ public static class TcpConnections
     public const int MaxDumpAttempts = 3;
 
     /// <summary>
-    /// Streams the TCP sockets matching <paramref name="query"/>. Nothing is buffered: each datagram of the dump
-    /// is parsed in one reused buffer and its sockets are yielded before the next one is read, so stopping
-    /// early (Select-Object -First 5) ends the dump and memory does not grow with the number of sockets
-    /// (the owner map, when asked for, is one entry per socket held by a process).
+    /// Streams the TCP sockets matching <paramref name="query"/>, IPv4 first. Each datagram of the dump is parsed
+    /// in a reused buffer and its sockets are yielded before the next one is read; on machines with more than
+    /// one processor the IPv6 dump is read meanwhile by a second thread into a queue of at most 32 datagrams.
+    /// Stopping early (Select-Object -First 5) ends both dumps, and memory does not grow with the number of
+    /// sockets (the owner map, when asked for, is one entry per socket held by a process).
     /// </summary>
     /// <remarks>
     /// NLM_F_DUMP_INTR: the kernel may flag a dump whose tables changed under it (a socket may be missing
