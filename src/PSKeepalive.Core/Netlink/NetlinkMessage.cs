@@ -68,12 +68,12 @@ public ref struct NetlinkMessageReader
                 $"Malformed netlink data: {_rest.Length} trailing bytes are too short for a message header (16 bytes).");
         }
 
-        var reader = new NetlinkReader(_rest, "netlink message header");
-        uint length = reader.ReadUInt32("nlmsg_len");
-        ushort type = reader.ReadUInt16("nlmsg_type");
-        ushort flags = reader.ReadUInt16("nlmsg_flags");
-        uint sequence = reader.ReadUInt32("nlmsg_seq");
-        uint portId = reader.ReadUInt32("nlmsg_pid");
+        // 16 bytes are there (checked above): read struct nlmsghdr's fields directly.
+        uint length = MemoryMarshal.Read<uint>(_rest);
+        ushort type = MemoryMarshal.Read<ushort>(_rest.Slice(4));
+        ushort flags = MemoryMarshal.Read<ushort>(_rest.Slice(6));
+        uint sequence = MemoryMarshal.Read<uint>(_rest.Slice(8));
+        uint portId = MemoryMarshal.Read<uint>(_rest.Slice(12));
         if (length < NetlinkConstants.HeaderLength || length > (uint)_rest.Length)
         {
             throw new KeepaliveDataException(
