@@ -51,6 +51,21 @@ public class DumpBenchmarks
     [Benchmark]
     public int Enumerate_All() => TcpConnections.Enumerate(new TcpConnectionQuery()).Count();
 
+    /// <summary>The same with both families read on this thread, one after the other.</summary>
+    [Benchmark]
+    public int Enumerate_All_OneThread()
+    {
+        TcpConnections.ReadAhead = false;
+        try
+        {
+            return TcpConnections.Enumerate(new TcpConnectionQuery()).Count();
+        }
+        finally
+        {
+            TcpConnections.ReadAhead = true;
+        }
+    }
+
     /// <summary>Kernel-side state filter: only ESTABLISHED.</summary>
     [Benchmark]
     public int Enumerate_Established() => TcpConnections.Enumerate(new TcpConnectionQuery { States = new[] { TcpState.Established } }).Count();

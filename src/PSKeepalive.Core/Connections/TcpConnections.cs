@@ -16,6 +16,9 @@ public static class TcpConnections
     /// <summary>Passes over one family when the kernel flags a dump as interrupted (NLM_F_DUMP_INTR).</summary>
     public const int MaxDumpAttempts = 3;
 
+    /// <summary>Read the IPv6 dump on a second thread while IPv4 is consumed (benchmarks compare both ways).</summary>
+    internal static bool ReadAhead { get; set; } = true;
+
     /// <summary>
     /// Streams the TCP sockets matching <paramref name="query"/>, IPv4 first. Each datagram of the dump is parsed
     /// in a reused buffer and its sockets are yielded before the next one is read; on machines with more than
@@ -48,7 +51,7 @@ public static class TcpConnections
         }
 
         var factory = new TcpConnectionFactory(query.IncludeInfo, owners, query.IncludeProcess || query.OwningProcess is not null);
-        bool parallel = Environment.ProcessorCount > 1;
+        bool parallel = ReadAhead && Environment.ProcessorCount > 1;
         (NetlinkSocket first, NetlinkSocket? second) = NetworkNamespace.Run(query.NetworkNamespace, () =>
         {
             NetlinkSocket a = NetlinkSocket.Open(NetlinkConstants.ProtocolSockDiag);
