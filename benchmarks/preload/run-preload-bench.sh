@@ -15,13 +15,18 @@
 #
 # Usage: run-preload-bench.sh [-o OUTDIR] [-r ROUNDS] [-n COUNT] [-s SHIM.so]
 #   SHARED=/path/to/shared overrides where bench/connect-loop.c is found
-#   (default: ../shared next to the repository).
+#   (default: ../shared next to the repository or its main worktree).
 # Needs: gcc, python3, hyperfine, libkeepalive0 (apt-get install -y libkeepalive0 hyperfine)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(git -C "$HERE" rev-parse --show-toplevel)
 BENCH="${SHARED:-$ROOT/../shared}/bench"
+if [ -z "${SHARED:-}" ] && [ ! -d "$BENCH" ]; then
+  # a git worktree lives elsewhere: try next to the main checkout
+  COMMON=$(cd "$ROOT" && cd "$(git rev-parse --git-common-dir)" && pwd)
+  BENCH="$(dirname "$(dirname "$COMMON")")/shared/bench"
+fi
 OUT="$HERE/results/$(date -u +%F)"
 ROUNDS=15
 COUNT=20000
