@@ -1,0 +1,98 @@
+using System;
+using System.CommandLine;
+using System.Linq;
+using PSKeepalive.Cli.Output;
+using PSKeepalive.Core.Settings;
+
+namespace PSKeepalive.Cli.Commands;
+
+/// <summary>
+/// `pskeepalive set [--time S] [--interval S] [--probes N] [--persist] [--persist-path FILE] [--netns PATH] [--what-if] [--json]`.
+/// </summary>
+internal static class SetCommand
+{
+    public static Command Create()
+    {
+        var time = CommonOptions.Integer("--time", "S", "net.ipv4.tcp_keepalive_time: idle seconds before the first probe, 1..32767");
+        var interval = CommonOptions.Integer("--interval", "S", "net.ipv4.tcp_keepalive_intvl: seconds between probes, 1..32767");
+        var probes = CommonOptions.Integer("--probes", "N", "net.ipv4.tcp_keepalive_probes: unanswered probes before the connection is dropped, 1..127");
+        var persist = new Option<bool>("--persist") { Description = "Also write the values to a sysctl.d file so that they survive a reboot." };
+        var persistPath = new Option<string>("--persist-path")
+        {
+            Description = "The sysctl.d file for --persist.",
+            HelpName = "FILE",
+            DefaultValueFactory = _ => SysctlPersistence.DefaultPath,
+        };
+        var netns = CommonOptions.NetworkNamespace();
+        var whatIf = CommonOptions.WhatIf();
+        var json = CommonOptions.Json();
+
+        var command = new Command("set", "Change the keepalive sysctls, all or nothing (needs root or CAP_NET_ADMIN).")
+        {
+            time, interval, probes, persist, persistPath, netns, whatIf, json,
+        };
+        CliApp.SetAction(command, parse =>
+        {
+            var change = new TcpKeepaliveSettingChange(parse.GetValue(time), parse.GetValue(interval), parse.GetValue(probes));
+            TcpKeepaliveSettings.Validate(change);
+            var assignments = TcpKeepaliveSettings.Assignments(change);
+            bool asJson = parse.GetValue(json);
+            string? path = parse.GetValue(netns);
+
+            if (parse.GetValue(whatIf))
+            {
+                string where = path is null ? "this network namespace" : path;
+                foreach (var (key, value) in assignments)
+                {
+                    Console.Error.WriteLine($"What if: set {key} = {value} in {where}");
+                }
+
+                if (parse.GetValue(persist))
+                {
+                    Console.Error.WriteLine($"What if: persist {string.Join(", ", assignments.Select(a => $"{a.Key} = {a.Value}"))} to {parse.GetValue(persistPath)}");
+                }
+
+                SettingsCommand.Print(new TcpKeepaliveSettings().Get(path), asJson);
+                return ExitCodes.Success;
+            }
+
+            var result = new TcpKeepaliveSettings().Set(change, path);
+            SysctlPersistResult? persisted = null;
+            if (parse.GetValue(persist))
+            {
+                persisted = new SysctlPersistence().Persist(parse.GetValue(persistPath)!, assignments);
+                foreach (string warning in persisted.Warnings)
+                {
+                    Console.Error.WriteLine($"pskeepalive: warning: {warning}");
+                }
+            }
+
+            if (!asJson)
+            {
+                SettingsCommand.Print(result, json: false);
+                return ExitCodes.Success;
+            }
+
+            JsonOutput.Write(w =>
+            {
+                w.WriteStartObject();
+                SettingsCommand.WriteProperties(w, result);
+                if (persisted is not null)
+                {
+                    w.WriteString("persistedTo", persisted.Path);
+                    w.WriteStartArray("warnings");
+                    foreach (string warning in persisted.Warnings)
+                    {
+                        w.WriteStringValue(warning);
+                    }
+
+                    w.WriteEndArray();
+                }
+
+                w.WriteEndObject();
+            });
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}

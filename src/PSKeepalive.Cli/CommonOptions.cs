@@ -1,0 +1,40 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Linq;
+
+namespace PSKeepalive.Cli;
+
+/// <summary>Options that many commands share, created fresh for each command.</summary>
+internal static class CommonOptions
+{
+    public static Option<bool> Json() => new("--json") { Description = "Print JSON (camelCase keys) instead of a table." };
+
+    public static Option<string?> NetworkNamespace() => new("--netns")
+    {
+        Description = "Network namespace to act in: /run/netns/NAME or /proc/PID/ns/net (default: this one).",
+        HelpName = "PATH",
+    };
+
+    /// <summary>
+    /// A whole-number option that says plainly what it takes when given a non-number. The range itself is
+    /// checked by Core, so that every front end reports it with the same words.
+    /// </summary>
+    public static Option<int?> Integer(string name, string helpName, string description) => new(name)
+    {
+        Description = description,
+        HelpName = helpName,
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count == 1 ? result.Tokens[0].Value : string.Join(" ", result.Tokens.Select(t => t.Value));
+            if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int value))
+            {
+                return value;
+            }
+
+            result.AddError($"{name} takes a whole number ({description}); '{text}' is not one.");
+            return null;
+        },
+    };
+
+    public static Option<bool> WhatIf() => new("--what-if") { Description = "Show what would change, change nothing." };
+}

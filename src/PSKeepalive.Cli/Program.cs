@@ -1,0 +1,11 @@
+using System.CommandLine;
+using PSKeepalive.Cli;
+using PSKeepalive.Cli.Commands;
+
+var root = new RootCommand("pskeepalive: see and fix TCP keepalive on Linux (sysctls, connections, sockets, programs).");
+
+// One line per command; each command lives in its own file under Commands/.
+root.Subcommands.Add(SettingsCommand.Create());
+root.Subcommands.Add(SetCommand.Create());
+
+return CliApp.Run(root, args);

@@ -1,0 +1,113 @@
+using System;
+using System.IO;
+using System.Runtime.ExceptionServices;
+using System.Threading;
+using PSKeepalive.Core.Errors;
+using PSKeepalive.Core.Interop;
+
+namespace PSKeepalive.Core.Namespaces;
+
+/// <summary>
+/// Runs work inside another network namespace without moving the caller: a dedicated thread joins the
+/// namespace with setns(2) and dies afterwards, so no pooled thread is ever left in a foreign namespace.
+/// Sockets (netlink included) and /proc/sys/net files opened on that thread belong to that namespace and
+/// keep it after the thread ends.
+/// </summary>
+public static class NetworkNamespace
+{
+    private const string Subject = "NetworkNamespace";
+
+    /// <summary>
+    /// Runs <paramref name="action"/> in the namespace at <paramref name="path"/> (/run/netns/NAME,
+    /// /proc/PID/ns/net), or directly on the calling thread when <paramref name="path"/> is null or empty.
+    /// </summary>
+    public static T Run<T>(string? path, Func<T> action)
+    {
+        if (string.IsNullOrEmpty(path))
+        {
+            return action();
+        }
+
+        return RunOnDedicatedThread(() => Enter(path), action);
+    }
+
+    /// <summary>Runs <paramref name="action"/> on a fresh thread after <paramref name="prepare"/>; rethrows its exception as is.</summary>
+    internal static T RunOnDedicatedThread<T>(Action prepare, Func<T> action)
+    {
+        T result = default!;
+        ExceptionDispatchInfo? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                prepare();
+                result = action();
+            }
+            catch (Exception e)
+            {
+                failure = ExceptionDispatchInfo.Capture(e);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "pskeepalive-netns",
+        };
+        thread.Start();
+        thread.Join();
+        failure?.Throw();
+        return result;
+    }
+
+    /// <summary>Moves the calling thread into the network namespace at <paramref name="path"/>.</summary>
+    internal static void Enter(string path)
+    {
+        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC);
+        if (fd < 0)
+        {
+            throw Errno.Last(Subject, $"open the network namespace {path}", path, "root");
+        }
+
+        try
+        {
+            if (Libc.SetNs(fd, Libc.CLONE_NEWNET) != 0)
+            {
+                int errno = Libc.LastErrno;
+                if (errno == Errno.EINVAL)
+                {
+                    throw new KeepaliveInvalidTargetException(
+                        Subject,
+                        $"{path} is not a network namespace; give /run/netns/NAME or /proc/PID/ns/net.",
+                        path,
+                        errno);
+                }
+
+                throw Errno.ToException(errno, Subject, $"enter the network namespace {path}", path, "root (CAP_SYS_ADMIN)");
+            }
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
+    /// <summary>
+    /// Identifies the network namespace the calling thread is in, as the kernel names it ("net:[4026531840]").
+    /// Reads /proc/thread-self so that a thread moved by setns or unshare reports its own namespace.
+    /// </summary>
+    public static string Current()
+    {
+        try
+        {
+            var info = new FileInfo("/proc/thread-self/ns/net");
+            return info.LinkTarget ?? "unknown";
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return "unknown";
+        }
+    }
+}

@@ -1,0 +1,181 @@
+using System.Collections.Generic;
+using PSKeepalive.Core.Errors;
+using PSKeepalive.Core.Namespaces;
+
+namespace PSKeepalive.Core.Settings;
+
+/// <summary>
+/// Reads and changes net.ipv4.tcp_keepalive_{time,intvl,probes} of a network namespace. A change is
+/// validated as a whole before anything is written, every write is read back, and a failed write
+/// restores the values already written.
+/// </summary>
+public sealed class TcpKeepaliveSettings
+{
+    public const string TimeKey = "net.ipv4.tcp_keepalive_time";
+    public const string IntervalKey = "net.ipv4.tcp_keepalive_intvl";
+    public const string ProbesKey = "net.ipv4.tcp_keepalive_probes";
+
+    private const string Subject = "Sysctl";
+
+    private readonly SysctlFile _sysctl;
+
+    public TcpKeepaliveSettings(string sysctlRoot = "/proc/sys")
+    {
+        _sysctl = new SysctlFile(sysctlRoot);
+    }
+
+    /// <summary>Reads the three values, in <paramref name="networkNamespace"/> (a path) or the caller's own.</summary>
+    public TcpKeepaliveSetting Get(string? networkNamespace = null) =>
+        NetworkNamespace.Run(networkNamespace, ReadHere);
+
+    /// <summary>Refuses values outside the kernel's per-socket limits; the kernel itself would take 0 or -1.</summary>
+    public static void Validate(TcpKeepaliveSettingChange change)
+    {
+        if (change.IsEmpty)
+        {
+            throw new KeepaliveValidationException(Subject, "Time", "Give at least one of Time, Interval or Probes to change.", null);
+        }
+
+        if (change.Time is int time)
+        {
+            KeepaliveLimits.CheckIdle(time, "Time", Subject);
+        }
+
+        if (change.Interval is int interval)
+        {
+            KeepaliveLimits.CheckInterval(interval, "Interval", Subject);
+        }
+
+        if (change.Probes is int probes)
+        {
+            KeepaliveLimits.CheckCount(probes, "Probes", Subject);
+        }
+    }
+
+    /// <summary>The sysctl names and values a change writes, in write order.</summary>
+    public static IReadOnlyList<KeyValuePair<string, int>> Assignments(TcpKeepaliveSettingChange change)
+    {
+        var list = new List<KeyValuePair<string, int>>(3);
+        if (change.Time is int time)
+        {
+            list.Add(new(TimeKey, time));
+        }
+
+        if (change.Interval is int interval)
+        {
+            list.Add(new(IntervalKey, interval));
+        }
+
+        if (change.Probes is int probes)
+        {
+            list.Add(new(ProbesKey, probes));
+        }
+
+        return list;
+    }
+
+    /// <summary>Applies <paramref name="change"/> all or nothing and returns the values now in force.</summary>
+    public TcpKeepaliveSetting Set(TcpKeepaliveSettingChange change, string? networkNamespace = null)
+    {
+        Validate(change);
+        return NetworkNamespace.Run(networkNamespace, () =>
+        {
+            WriteAllOrNothing(Assignments(change));
+            return ReadHere();
+        });
+    }
+
+    private TcpKeepaliveSetting ReadHere() => new(
+        _sysctl.ReadInt(TimeKey),
+        _sysctl.ReadInt(IntervalKey),
+        _sysctl.ReadInt(ProbesKey),
+        NetworkNamespace.Current());
+
+    private void WriteAllOrNothing(IReadOnlyList<KeyValuePair<string, int>> assignments)
+    {
+        var previous = new Dictionary<string, int>();
+        foreach (var (key, _) in assignments)
+        {
+            previous[key] = _sysctl.ReadInt(key);
+        }
+
+        var written = new List<string>();
+        foreach (var (key, value) in assignments)
+        {
+            try
+            {
+                _sysctl.WriteInt(key, value);
+                written.Add(key);
+            }
+            catch (KeepaliveException failure)
+            {
+                throw RollBack(failure, written, previous);
+            }
+        }
+    }
+
+    private SysctlWriteException RollBack(KeepaliveException failure, List<string> written, Dictionary<string, int> previous)
+    {
+        var restored = new List<string>();
+        var notRestored = new List<string>();
+        for (int i = written.Count - 1; i >= 0; i--)
+        {
+            string key = written[i];
+            try
+            {
+                _sysctl.WriteInt(key, previous[key]);
+                restored.Add($"{key} = {previous[key]}");
+            }
+            catch (KeepaliveException)
+            {
+                notRestored.Add($"{key} (should be {previous[key]})");
+            }
+        }
+
+        return new SysctlWriteException(failure, restored, notRestored);
+    }
+}
+
+/// <summary>
+/// A multi-value write that failed part way. Keeps the kind, id and target of the failure and says what
+/// was restored, so the caller knows the namespace is as it was (or exactly what is not).
+/// </summary>
+public sealed class SysctlWriteException : KeepaliveException
+{
+    public SysctlWriteException(KeepaliveException failure, IReadOnlyList<string> restored, IReadOnlyList<string> notRestored)
+        : base(failure.Kind, failure.Subject, Describe(failure, restored, notRestored), failure.Target, failure.Errno, failure)
+    {
+        Restored = restored;
+        NotRestored = notRestored;
+    }
+
+    /// <summary>Sysctls put back to their previous values ("net.ipv4.tcp_keepalive_time = 7200").</summary>
+    public IReadOnlyList<string> Restored { get; }
+
+    /// <summary>Sysctls that could not be put back; empty when the rollback was complete.</summary>
+    public IReadOnlyList<string> NotRestored { get; }
+
+    public bool RolledBack => NotRestored.Count == 0;
+
+    public override string ErrorId => ((KeepaliveException)InnerException!).ErrorId;
+
+    private static string Describe(KeepaliveException failure, IReadOnlyList<string> restored, IReadOnlyList<string> notRestored)
+    {
+        string message = failure.Message;
+        if (restored.Count > 0)
+        {
+            message += " Restored the values already written: " + string.Join(", ", restored) + ".";
+        }
+        else if (notRestored.Count == 0)
+        {
+            message += " Nothing was changed.";
+        }
+
+        if (notRestored.Count > 0)
+        {
+            message += " Could NOT restore: " + string.Join(", ", notRestored) + "; set them by hand.";
+        }
+
+        return message;
+    }
+}

@@ -1,0 +1,72 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Threading.Tasks;
+
+namespace PSKeepalive.Tests.Support;
+
+/// <summary>The result of one `pskeepalive` run.</summary>
+public sealed record CliResult(int ExitCode, string StandardOutput, string StandardError)
+{
+    public override string ToString() => $"exit {ExitCode}\nstdout:\n{StandardOutput}\nstderr:\n{StandardError}";
+}
+
+/// <summary>Runs the built CLI as a separate process, as a user would, with a bounded wait.</summary>
+public static class CliRunner
+{
+    private static readonly Lazy<string> CliDll = new(Locate);
+
+    public static string DllPath => CliDll.Value;
+
+    public static CliResult Run(params string[] arguments) => Run(arguments, TimeSpan.FromSeconds(60));
+
+    public static CliResult Run(IReadOnlyList<string> arguments, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(DllPath);
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        if (environment is not null)
+        {
+            foreach (var (key, value) in environment)
+            {
+                start.Environment[key] = value;
+            }
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
+        process.StandardInput.Close();
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"pskeepalive {string.Join(' ', arguments)} did not exit within {timeout.TotalSeconds} s.");
+        }
+
+        process.WaitForExit();
+        return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>The CLI is a project reference, so it is built with the tests and copied next to them.</summary>
+    private static string Locate()
+    {
+        string here = Path.Combine(AppContext.BaseDirectory, "pskeepalive.dll");
+        if (File.Exists(here) && File.Exists(Path.Combine(AppContext.BaseDirectory, "pskeepalive.runtimeconfig.json")))
+        {
+            return here;
+        }
+
+        throw new FileNotFoundException($"pskeepalive.dll (with its runtimeconfig) was not found in {AppContext.BaseDirectory}.");
+    }
+}
