@@ -92,11 +92,13 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 # --- 2. process start ----------------------------------------------------
-timeout 600 hyperfine -N --warmup 20 --runs 300 --output=null \
+# A B C C B A: hyperfine runs the commands one after the other, so each one
+# appears twice in mirrored order and the runs are pooled in the summary.
+START_OURS=("env LD_PRELOAD=$SHIM PSKEEPALIVE_IDLE=60 PSKEEPALIVE_INTERVAL=10 PSKEEPALIVE_COUNT=5 true")
+START_LKA=("env LD_PRELOAD=$LKA KEEPIDLE=60 KEEPINTVL=10 KEEPCNT=5 true")
+timeout 600 hyperfine -N --warmup 20 --runs 200 --output=null \
     --export-json "$OUT/preload-start.json" \
-    'env true' \
-    "env LD_PRELOAD=$SHIM PSKEEPALIVE_IDLE=60 PSKEEPALIVE_INTERVAL=10 PSKEEPALIVE_COUNT=5 true" \
-    "env LD_PRELOAD=$LKA KEEPIDLE=60 KEEPINTVL=10 KEEPCNT=5 true" >&2
+    'env true' "${START_OURS[@]}" "${START_LKA[@]}" "${START_LKA[@]}" "${START_OURS[@]}" 'env true' >&2
 
 # --- summary -------------------------------------------------------------
 python3 - "$OUT" "$ROUNDS" "$COUNT" > "$OUT/preload-summary.md" <<'PY'
@@ -127,12 +129,14 @@ print()
 res = json.load(open(f"{out}/preload-start.json"))["results"]
 print("| command | runs | median ms | min ms | max ms |")
 print("|---|---:|---:|---:|---:|")
-med = {}
+pooled = {}
 for r in res:
     name = ("env true" if "LD_PRELOAD" not in r["command"] else
             "env LD_PRELOAD=libpskeepalive.so (+3 vars) true" if "PSKEEPALIVE" in r["command"] else
             "env LD_PRELOAD=libkeepalive.so (+3 vars) true")
-    t = r["times"]
+    pooled.setdefault(name, []).extend(r["times"])
+med = {}
+for name, t in pooled.items():
     med[name] = st.median(t)
     print(f"| `{name}` | {len(t)} | {st.median(t)*1e3:.3f} | {min(t)*1e3:.3f} | {max(t)*1e3:.3f} |")
 base = med["env true"]
