@@ -5,7 +5,7 @@ using PSKeepalive.Core.Launch;
 namespace PSKeepalive.Cli.Commands;
 
 /// <summary>
-/// `pskeepalive run [--idle S] [--interval S] [--count N] [--user-timeout MS] [--mode outgoing|listening|all] [--force] -- PROGRAM ARGS...`:
+/// `pskeepalive run [--idle S] [--interval S] [--count N] [--user-timeout MS] [--mode outgoing|listening|all] [--force] [--method preload|seccomp|auto] -- PROGRAM ARGS...`:
 /// runs PROGRAM in the foreground under the libpskeepalive.so preload shim and exits with its exit code
 /// (2 for bad arguments, 1 when the program is refused or cannot start).
 /// </summary>
@@ -25,6 +25,13 @@ internal static class RunCommand
         };
         mode.AcceptOnlyFromAmong("outgoing", "listening", "all");
         var force = new Option<bool>("--force") { Description = "Start the program even if it is statically linked or set-user-ID (the options will not reach it)." };
+        var method = new Option<string>("--method")
+        {
+            Description = "How the options reach the program: preload (LD_PRELOAD shim), seccomp (supervisor at connect()/listen(); static and Go programs too, Linux 5.6+), auto (preload if it works, else seccomp).",
+            HelpName = "preload|seccomp|auto",
+            DefaultValueFactory = _ => "preload",
+        };
+        method.AcceptOnlyFromAmong("preload", "seccomp", "auto");
         var program = new Argument<string[]>("PROGRAM")
         {
             Description = "The program and its arguments; put them after '--' so that their options are not read as pskeepalive's.",
@@ -33,7 +40,7 @@ internal static class RunCommand
 
         var command = new Command("run", "Run a program with TCP keepalive switched on for its sockets (LD_PRELOAD shim); exit with its exit code.")
         {
-            idle, interval, count, userTimeout, mode, force, program,
+            idle, interval, count, userTimeout, mode, force, method, program,
         };
         CliApp.SetAction(command, parse =>
         {
@@ -46,6 +53,7 @@ internal static class RunCommand
                 UserTimeout = parse.GetValue(userTimeout),
                 Mode = Enum.Parse<PreloadMode>(parse.GetValue(mode) ?? "all", ignoreCase: true),
                 Force = parse.GetValue(force),
+                Method = Enum.Parse<LaunchMethod>(parse.GetValue(method) ?? "preload", ignoreCase: true),
             };
             KeepaliveProcessLaunch launch = PreloadLauncher.Prepare(request);
             if (launch.Forced)

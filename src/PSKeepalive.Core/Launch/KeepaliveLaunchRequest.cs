@@ -41,5 +41,11 @@ public sealed record KeepaliveLaunchRequest(string FilePath, IReadOnlyList<strin
     /// environment. Pass the same dictionary to <see cref="PreloadLauncher.Start(KeepaliveProcessLaunch, IReadOnlyDictionary{string, string}?)"/>.</summary>
     public IReadOnlyDictionary<string, string>? Environment { get; init; }
 
+    /// <summary>How the options reach the program: the preload shim (default), the seccomp launcher, or Auto.</summary>
+    public LaunchMethod Method { get; init; } = LaunchMethod.Preload;
+
+    /// <summary>The seccomp launcher to use; null = pskeepalive-seccomp next to PSKeepalive.Core.dll.</summary>
+    public string? SeccompLauncher { get; init; }
+
     internal IReadOnlyList<string> Arguments => ArgumentList ?? Array.Empty<string>();
 }

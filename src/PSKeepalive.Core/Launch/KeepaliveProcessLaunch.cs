@@ -33,5 +33,14 @@ public sealed record KeepaliveProcessLaunch(
     string[] RemovedVariables)
 {
     /// <summary>The command line, for messages and ShouldProcess ("/usr/bin/nc -l 3333").</summary>
+    /// <summary>The method chosen: Preload (the shim in LD_PRELOAD) or Seccomp (the program runs under <see cref="SeccompLauncher"/>).</summary>
+    public LaunchMethod Method { get; init; } = LaunchMethod.Preload;
+
+    /// <summary>Why that method (with Auto: what inspection found).</summary>
+    public string? MethodReason { get; init; }
+
+    /// <summary>The seccomp launcher started in front of the program (Seccomp only; <see cref="PreloadLibrary"/> is then empty).</summary>
+    public string? SeccompLauncher { get; init; }
+
     public string CommandLine => ArgumentList.Length == 0 ? FilePath : FilePath + " " + string.Join(" ", ArgumentList);
 }

@@ -111,6 +111,12 @@ public static class PreloadLauncher
         IReadOnlyDictionary<string, string> environment = request.Environment ?? CurrentEnvironment();
         environment.TryGetValue("PATH", out string? searchPath);
         ProgramInspection inspection = ProgramInspector.Inspect(request.FilePath, baseDirectory, searchPath);
+        (LaunchMethod method, string methodReason) = SeccompLauncher.ChooseMethod(request, inspection);
+        if (method == LaunchMethod.Seccomp)
+        {
+            return SeccompLauncher.Prepare(request, inspection, workingDirectory, environment, methodReason);
+        }
+
         if (!inspection.CanPreload && !request.Force)
         {
             throw new KeepaliveInvalidTargetException(
@@ -159,7 +165,10 @@ public static class PreloadLauncher
             request.UserTimeout,
             Forced: !inspection.CanPreload,
             set.ToArray(),
-            removed);
+            removed)
+        {
+            MethodReason = methodReason,
+        };
     }
 
     /// <summary>
@@ -169,11 +178,17 @@ public static class PreloadLauncher
     public static ProcessStartInfo CreateStartInfo(KeepaliveProcessLaunch launch, IReadOnlyDictionary<string, string>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(launch);
-        var start = new ProcessStartInfo(launch.FilePath)
+        var start = new ProcessStartInfo(launch.Method == LaunchMethod.Seccomp ? launch.SeccompLauncher! : launch.FilePath)
         {
             UseShellExecute = false,
             WorkingDirectory = launch.WorkingDirectory,
         };
+        if (launch.Method == LaunchMethod.Seccomp)
+        {
+            start.ArgumentList.Add("--");
+            start.ArgumentList.Add(launch.FilePath);
+        }
+
         foreach (string argument in launch.ArgumentList)
         {
             start.ArgumentList.Add(argument);

@@ -48,6 +48,11 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
     [Parameter]
     public PreloadMode Mode { get; set; } = PreloadMode.All;
 
+    /// <summary>How the options reach the program: Preload (LD_PRELOAD shim, default), Seccomp (pskeepalive-seccomp
+    /// supervisor; static and Go programs too, Linux 5.6+), Auto (Preload when the shim reaches the program, else Seccomp).</summary>
+    [Parameter]
+    public LaunchMethod Method { get; set; } = LaunchMethod.Preload;
+
     /// <summary>Start the program even when the shim cannot reach it (static or set-ID).</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -74,6 +79,7 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
             UserTimeout = UserTimeout,
             Mode = Mode,
             Force = Force,
+            Method = Method,
             BaseDirectory = location,
             WorkingDirectory = WorkingDirectory is null ? null : GetUnresolvedProviderPathFromPSPath(WorkingDirectory),
         };
@@ -91,6 +97,7 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
 
         WriteVerbose($"{launch.Inspection.Path}: executable {launch.Inspection.Executable}, loader {launch.Inspection.DynamicLoader ?? "(none: static)"}");
         WriteVerbose("Environment: " + string.Join(" ", launch.EnvironmentVariables));
+        WriteVerbose($"Method: {launch.Method}. {launch.MethodReason}");
         if (launch.Forced)
         {
             WriteWarning($"{launch.Inspection.Reason} Starting it anyway (-Force): its sockets will not get the keepalive options.");

@@ -65,7 +65,7 @@ public sealed class SeccompLauncherTests
     [InlineData("loop6")]
     public void ModeAll_SetsEveryOptionExactly_OnConnectAndListen_AndAcceptInherits(string scenario)
     {
-        LauncherResult result = SeccompLauncher.Run(AllOptions, Bound, SeccompProbe.Path, scenario);
+        LauncherResult result = LauncherProcess.Run(AllOptions, Bound, SeccompProbe.Path, scenario);
         Assert.True(result.ExitCode == 0, result.ToString());
         var lines = ProbedOptions.All(result.StandardOutput);
         AssertApplied(lines["listener"]);
@@ -76,7 +76,7 @@ public sealed class SeccompLauncherTests
     [Fact]
     public void ModeOutgoing_TouchesConnectOnly()
     {
-        LauncherResult result = SeccompLauncher.Run(With(AllOptions, ("PSKEEPALIVE_MODE", "outgoing")), Bound, SeccompProbe.Path, "loop4");
+        LauncherResult result = LauncherProcess.Run(With(AllOptions, ("PSKEEPALIVE_MODE", "outgoing")), Bound, SeccompProbe.Path, "loop4");
         Assert.True(result.ExitCode == 0, result.ToString());
         var lines = ProbedOptions.All(result.StandardOutput);
         AssertApplied(lines["client"]);
@@ -88,7 +88,7 @@ public sealed class SeccompLauncherTests
     [Fact]
     public void ModeListening_TouchesListenOnly_AcceptedSocketsInherit()
     {
-        LauncherResult result = SeccompLauncher.Run(With(AllOptions, ("PSKEEPALIVE_MODE", "LISTENING")), Bound, SeccompProbe.Path, "loop4");
+        LauncherResult result = LauncherProcess.Run(With(AllOptions, ("PSKEEPALIVE_MODE", "LISTENING")), Bound, SeccompProbe.Path, "loop4");
         Assert.True(result.ExitCode == 0, result.ToString());
         var lines = ProbedOptions.All(result.StandardOutput);
         AssertApplied(lines["listener"]);
@@ -100,7 +100,7 @@ public sealed class SeccompLauncherTests
     [Fact]
     public void WithoutTimingVariables_OnlySoKeepaliveIsSet_SysctlsApply()
     {
-        LauncherResult result = SeccompLauncher.Run(new Dictionary<string, string>(), Bound, SeccompProbe.Path, "loop4");
+        LauncherResult result = LauncherProcess.Run(new Dictionary<string, string>(), Bound, SeccompProbe.Path, "loop4");
         Assert.True(result.ExitCode == 0, result.ToString());
         ProbedOptions client = ProbedOptions.All(result.StandardOutput)["client"];
         Assert.Equal(1, client.KeepAlive);
@@ -113,7 +113,7 @@ public sealed class SeccompLauncherTests
     {
         // connect() on a UDP socket is notified too; the supervisor must see SOCK_DGRAM and leave it (SO_KEEPALIVE
         // is settable on a UDP socket, so a wrong touch would show as 1).
-        LauncherResult result = SeccompLauncher.Run(With(AllOptions, ("PSKEEPALIVE_DEBUG", "1")), Bound, SeccompProbe.Path, "udp", "9");
+        LauncherResult result = LauncherProcess.Run(With(AllOptions, ("PSKEEPALIVE_DEBUG", "1")), Bound, SeccompProbe.Path, "udp", "9");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("udp so_keepalive=0", result.StandardOutput, StringComparison.Ordinal);
         Assert.Matches(@"connect\(\d+\): type 2, not SOCK_STREAM, left alone", result.StandardError);
@@ -122,7 +122,7 @@ public sealed class SeccompLauncherTests
     [Fact]
     public void UnixSocket_IsLeftAlone()
     {
-        LauncherResult result = SeccompLauncher.Run(With(AllOptions, ("PSKEEPALIVE_DEBUG", "1")), Bound, SeccompProbe.Path, "unix");
+        LauncherResult result = LauncherProcess.Run(With(AllOptions, ("PSKEEPALIVE_DEBUG", "1")), Bound, SeccompProbe.Path, "unix");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("unix so_keepalive=0 listener_so_keepalive=0", result.StandardOutput, StringComparison.Ordinal);
         Assert.Contains("family 1, not AF_INET/AF_INET6, left alone", result.StandardError, StringComparison.Ordinal);
@@ -146,7 +146,7 @@ public sealed class SeccompLauncherTests
             return held;
         });
 
-        using SeccompLauncher server = SeccompLauncher.Start(AllOptions, SeccompProbe.Path, "forkserver", clients.ToString(CultureInfo.InvariantCulture), backendPort.ToString(CultureInfo.InvariantCulture));
+        using LauncherProcess server = LauncherProcess.Start(AllOptions, SeccompProbe.Path, "forkserver", clients.ToString(CultureInfo.InvariantCulture), backendPort.ToString(CultureInfo.InvariantCulture));
         string? portLine = server.ReadLine(Bound);
         Assert.NotNull(portLine);
         int port = int.Parse(portLine!.Split(' ')[1], CultureInfo.InvariantCulture);
@@ -187,7 +187,7 @@ public sealed class SeccompLauncherTests
         using var target = new TcpListener(IPAddress.Loopback, 0);
         target.Start();
         int port = ((IPEndPoint)target.LocalEndpoint).Port;
-        LauncherResult result = SeccompLauncher.Run(AllOptions, Bound, SeccompProbe.Path, "orphan", port.ToString(CultureInfo.InvariantCulture), "700", "7");
+        LauncherResult result = LauncherProcess.Run(AllOptions, Bound, SeccompProbe.Path, "orphan", port.ToString(CultureInfo.InvariantCulture), "700", "7");
         Assert.Equal(7, result.ExitCode);
         AssertApplied(ProbedOptions.All(result.StandardOutput)["orphan"]);
         // The direct child exited at once; the supervisor waited for the orphan (POLLHUP on the listener).
@@ -200,7 +200,7 @@ public sealed class SeccompLauncherTests
         using var target = new TcpListener(IPAddress.Loopback, 0);
         target.Start();
         int port = ((IPEndPoint)target.LocalEndpoint).Port;
-        using SeccompLauncher launcher = SeccompLauncher.Start(AllOptions, SeccompProbe.Path, "wait", port.ToString(CultureInfo.InvariantCulture));
+        using LauncherProcess launcher = LauncherProcess.Start(AllOptions, SeccompProbe.Path, "wait", port.ToString(CultureInfo.InvariantCulture));
         int programPid = ReadReadyPid(launcher);
         try
         {
@@ -224,7 +224,7 @@ public sealed class SeccompLauncherTests
         using var target = new TcpListener(IPAddress.Loopback, 0);
         target.Start();
         int port = ((IPEndPoint)target.LocalEndpoint).Port;
-        using SeccompLauncher launcher = SeccompLauncher.Start(AllOptions, SeccompProbe.Path, "wait", port.ToString(CultureInfo.InvariantCulture));
+        using LauncherProcess launcher = LauncherProcess.Start(AllOptions, SeccompProbe.Path, "wait", port.ToString(CultureInfo.InvariantCulture));
         int programPid = ReadReadyPid(launcher);
         try
         {
@@ -245,7 +245,7 @@ public sealed class SeccompLauncherTests
         }
     }
 
-    private static int ReadReadyPid(SeccompLauncher launcher)
+    private static int ReadReadyPid(LauncherProcess launcher)
     {
         string? ready = launcher.ReadLine(Bound);
         Assert.NotNull(ready);
@@ -257,7 +257,7 @@ public sealed class SeccompLauncherTests
     [Fact]
     public void SigtermToTheSupervisor_IsForwarded_AndTheSignalBecomesTheExitCode()
     {
-        using SeccompLauncher launcher = SeccompLauncher.Start(AllOptions, SeccompProbe.Path, "wait", "9");
+        using LauncherProcess launcher = LauncherProcess.Start(AllOptions, SeccompProbe.Path, "wait", "9");
         ReadReadyPid(launcher);
         launcher.Signal(SeccompTestLibc.SIGTERM);
         LauncherResult result = launcher.WaitForExit(Bound);
@@ -267,14 +267,14 @@ public sealed class SeccompLauncherTests
     [Fact]
     public void ExitStatus_IsTheChilds_Or128PlusSignal()
     {
-        Assert.Equal(7, SeccompLauncher.Run(AllOptions, Bound, "sh", "-c", "exit 7").ExitCode);
-        Assert.Equal(137, SeccompLauncher.Run(AllOptions, Bound, "sh", "-c", "kill -9 $$").ExitCode);
+        Assert.Equal(7, LauncherProcess.Run(AllOptions, Bound, "sh", "-c", "exit 7").ExitCode);
+        Assert.Equal(137, LauncherProcess.Run(AllOptions, Bound, "sh", "-c", "kill -9 $$").ExitCode);
     }
 
     [Fact]
     public void ProgramThatCannotRun_Exits127WithTheReason()
     {
-        LauncherResult result = SeccompLauncher.Run(AllOptions, Bound, "/nonexistent/program");
+        LauncherResult result = LauncherProcess.Run(AllOptions, Bound, "/nonexistent/program");
         Assert.Equal(127, result.ExitCode);
         Assert.Contains("cannot run /nonexistent/program: No such file or directory", result.StandardError, StringComparison.Ordinal);
     }
@@ -296,7 +296,7 @@ public sealed class SeccompLauncherTests
     [InlineData("PSKEEPALIVE_OFF", "yes")]
     public void InvalidSetting_IsRefusedUpFront_WithExit2_AndTheProgramDoesNotRun(string variable, string value)
     {
-        LauncherResult result = SeccompLauncher.Run(new Dictionary<string, string> { [variable] = value }, Bound, SeccompProbe.Path, "nnp");
+        LauncherResult result = LauncherProcess.Run(new Dictionary<string, string> { [variable] = value }, Bound, SeccompProbe.Path, "nnp");
         Assert.Equal(2, result.ExitCode);
         Assert.Contains($"invalid {variable}=\"{value}\"", result.StandardError, StringComparison.Ordinal);
         Assert.Equal(string.Empty, result.StandardOutput);
@@ -311,7 +311,7 @@ public sealed class SeccompLauncherTests
     [InlineData("PSKEEPALIVE_IDLE", "")]
     public void BoundaryAndEmptyValues_AreAccepted(string variable, string value)
     {
-        LauncherResult result = SeccompLauncher.Run(new Dictionary<string, string> { [variable] = value }, Bound, SeccompProbe.Path, "connect4", "9");
+        LauncherResult result = LauncherProcess.Run(new Dictionary<string, string> { [variable] = value }, Bound, SeccompProbe.Path, "connect4", "9");
         // Nobody listens on port 9: the probe fails to connect (exit 1), but it ran, under the filter.
         Assert.True(result.ExitCode == 1, result.ToString());
         Assert.Contains("connect: Connection refused", result.StandardError, StringComparison.Ordinal);
@@ -320,21 +320,21 @@ public sealed class SeccompLauncherTests
     [Fact]
     public void UsageErrors_Exit2_AndHelpExits0()
     {
-        Assert.Equal(2, SeccompLauncher.Run(new Dictionary<string, string>(), Bound).ExitCode);
-        LauncherResult unknown = SeccompLauncher.Run(new Dictionary<string, string>(), Bound, "--idle", "5");
+        Assert.Equal(2, LauncherProcess.Run(new Dictionary<string, string>(), Bound).ExitCode);
+        LauncherResult unknown = LauncherProcess.Run(new Dictionary<string, string>(), Bound, "--idle", "5");
         Assert.Equal(2, unknown.ExitCode);
         Assert.Contains("unknown option --idle", unknown.StandardError, StringComparison.Ordinal);
-        LauncherResult help = SeccompLauncher.Run(new Dictionary<string, string>(), Bound, "--help");
+        LauncherResult help = LauncherProcess.Run(new Dictionary<string, string>(), Bound, "--help");
         Assert.Equal(0, help.ExitCode);
         Assert.Contains("usage: pskeepalive-seccomp [--] PROGRAM", help.StandardOutput, StringComparison.Ordinal);
-        LauncherResult dashdash = SeccompLauncher.Run(AllOptions, Bound, "--", SeccompProbe.Path, "loop4");
+        LauncherResult dashdash = LauncherProcess.Run(AllOptions, Bound, "--", SeccompProbe.Path, "loop4");
         AssertApplied(ProbedOptions.All(dashdash.StandardOutput)["client"]);
     }
 
     [Fact]
     public void Off_RunsTheProgramWithoutAnyFilter()
     {
-        LauncherResult result = SeccompLauncher.Run(With(AllOptions, ("PSKEEPALIVE_OFF", "1")), Bound, SeccompProbe.Path, "loop4");
+        LauncherResult result = LauncherProcess.Run(With(AllOptions, ("PSKEEPALIVE_OFF", "1")), Bound, SeccompProbe.Path, "loop4");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.All(ProbedOptions.All(result.StandardOutput).Values, o => Assert.Equal(0, o.KeepAlive));
     }
@@ -342,7 +342,7 @@ public sealed class SeccompLauncherTests
     [Fact]
     public void Debug_ReportsEachSocketAndASummary()
     {
-        LauncherResult result = SeccompLauncher.Run(With(AllOptions, ("PSKEEPALIVE_DEBUG", "1")), Bound, SeccompProbe.Path, "loop4");
+        LauncherResult result = LauncherProcess.Run(With(AllOptions, ("PSKEEPALIVE_DEBUG", "1")), Bound, SeccompProbe.Path, "loop4");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Matches(@"listen\(\d+\): SO_KEEPALIVE=1 TCP_KEEPIDLE=17 TCP_KEEPINTVL=4 TCP_KEEPCNT=5 TCP_USER_TIMEOUT=6000", result.StandardError);
         Assert.Matches(@"connect\(\d+\): SO_KEEPALIVE=1 TCP_KEEPIDLE=17", result.StandardError);
@@ -352,7 +352,7 @@ public sealed class SeccompLauncherTests
     [RootFact]
     public void AsRoot_NoNewPrivsIsNotSet()
     {
-        LauncherResult result = SeccompLauncher.Run(AllOptions, Bound, SeccompProbe.Path, "nnp");
+        LauncherResult result = LauncherProcess.Run(AllOptions, Bound, SeccompProbe.Path, "nnp");
         Assert.Equal("nnp 0", result.StandardOutput.Trim());
     }
 
@@ -361,13 +361,13 @@ public sealed class SeccompLauncherTests
     {
         // setpriv drops to nobody (no CAP_SYS_ADMIN): the child must set no_new_privs to install the filter, and the
         // unprivileged supervisor may still pidfd_getfd from its own descendants.
-        string[] asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", SeccompLauncher.LauncherPath, SeccompProbe.Path];
-        using (SeccompLauncher nnp = SeccompLauncher.StartProgram("setpriv", AllOptions, [.. asNobody, "nnp"]))
+        string[] asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", LauncherProcess.LauncherPath, SeccompProbe.Path];
+        using (LauncherProcess nnp = LauncherProcess.StartProgram("setpriv", AllOptions, [.. asNobody, "nnp"]))
         {
             Assert.Equal("nnp 1", nnp.WaitForExit(Bound).StandardOutput.Trim());
         }
 
-        using SeccompLauncher loop = SeccompLauncher.StartProgram("setpriv", AllOptions, [.. asNobody, "loop4"]);
+        using LauncherProcess loop = LauncherProcess.StartProgram("setpriv", AllOptions, [.. asNobody, "loop4"]);
         LauncherResult result = loop.WaitForExit(Bound);
         Assert.True(result.ExitCode == 0, result.ToString());
         var lines = ProbedOptions.All(result.StandardOutput);
@@ -383,7 +383,7 @@ public sealed class SeccompLauncherTests
         using var server = new TcpListener(IPAddress.Loopback, 0);
         server.Start();
         int port = ((IPEndPoint)server.LocalEndpoint).Port;
-        using SeccompLauncher launcher = SeccompLauncher.Start(AllOptions, BusyboxFactAttribute.Busybox, "nc", "127.0.0.1", port.ToString(CultureInfo.InvariantCulture), "-e", SeccompProbe.Path, "fd0");
+        using LauncherProcess launcher = LauncherProcess.Start(AllOptions, BusyboxFactAttribute.Busybox, "nc", "127.0.0.1", port.ToString(CultureInfo.InvariantCulture), "-e", SeccompProbe.Path, "fd0");
         Task<Socket> accepted = server.AcceptSocketAsync();
         Assert.True(accepted.Wait(Bound), "busybox nc did not connect");
         using Socket socket = accepted.Result;
@@ -408,7 +408,7 @@ public sealed class SeccompLauncherTests
             ["PSKEEPALIVE_INTERVAL"] = "1",
             ["PSKEEPALIVE_COUNT"] = "2",
         };
-        using SeccompLauncher server = SeccompLauncher.Start(settings, SeccompProbe.Path, "deafserver");
+        using LauncherProcess server = LauncherProcess.Start(settings, SeccompProbe.Path, "deafserver");
         string? portLine = server.ReadLine(Bound);
         Assert.NotNull(portLine);
         int port = int.Parse(portLine!.Split(' ')[1], CultureInfo.InvariantCulture);

@@ -11,8 +11,13 @@ public static class SeccompProbe
 {
     private static readonly Lazy<string> Compiled = new(() => CCompiler.Compile(Source, "seccomp-probe", "-static"));
 
+    private static readonly Lazy<string> CompiledDynamic = new(() => CCompiler.Compile(Source, "seccomp-probe-dynamic"));
+
     /// <summary>Path of the compiled static probe.</summary>
     public static string Path => Compiled.Value;
+
+    /// <summary>The same program linked dynamically (LD_PRELOAD reaches it), for the Auto method.</summary>
+    public static string DynamicPath => CompiledDynamic.Value;
 
     public const string Source = """
 /*

@@ -45,14 +45,14 @@ public sealed record LauncherResult(int ExitCode, string StandardOutput, string 
 /// Runs pskeepalive-seccomp (built by src/preload/seccomp.targets and copied next to the tests) as a process,
 /// with only the PSKEEPALIVE_* variables a test gives, and bounded waits everywhere.
 /// </summary>
-public sealed class SeccompLauncher : IDisposable
+public sealed class LauncherProcess : IDisposable
 {
     private readonly Process _process;
     private readonly BlockingCollection<string> _lines = new();
     private readonly Task<string> _stderr;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
-    private SeccompLauncher(Process process)
+    private LauncherProcess(Process process)
     {
         _process = process;
         _stderr = process.StandardError.ReadToEndAsync();
@@ -91,11 +91,11 @@ public sealed class SeccompLauncher : IDisposable
 
     public int Pid => _process.Id;
 
-    public static SeccompLauncher Start(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+    public static LauncherProcess Start(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
         StartProgram(LauncherPath, environment, arguments);
 
     /// <summary>Starts <paramref name="program"/> (the launcher, or a wrapper such as setpriv) with a clean PSKEEPALIVE_* environment.</summary>
-    public static SeccompLauncher StartProgram(string program, IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    public static LauncherProcess StartProgram(string program, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var start = new ProcessStartInfo(program)
         {
@@ -119,13 +119,13 @@ public sealed class SeccompLauncher : IDisposable
             start.ArgumentList.Add(argument);
         }
 
-        return new SeccompLauncher(Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start"));
+        return new LauncherProcess(Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start"));
     }
 
     /// <summary>Runs to completion with a bounded wait; standard input is closed at once.</summary>
     public static LauncherResult Run(IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] arguments)
     {
-        using SeccompLauncher launcher = Start(environment, arguments);
+        using LauncherProcess launcher = Start(environment, arguments);
         launcher._process.StandardInput.Close();
         return launcher.WaitForExit(timeout);
     }
