@@ -188,3 +188,28 @@ public sealed class CmdletMetadataTests
         Assert.All(format.Descendants("TypeName"), t => Assert.StartsWith("PSKeepalive.", t.Value));
     }
 }
+
+/// <summary>Tab completion is declared wherever the value set is known.</summary>
+public sealed class CompletionMetadataTests
+{
+    [Fact]
+    public void NamespaceAndProcessParameters_HaveCompleters()
+    {
+        var expectations = new System.Collections.Generic.Dictionary<string, string>
+        {
+            ["NetworkNamespace"] = "NetworkNamespaceCompleter",
+            ["ProcessId"] = "ProcessIdCompleter",
+            ["OwningProcess"] = "ProcessIdCompleter",
+        };
+
+        foreach (var cmdlet in CmdletMetadata.CmdletTypes)
+        {
+            foreach (var parameter in CmdletMetadata.Parameters(cmdlet).Where(p => expectations.ContainsKey(p.Name)))
+            {
+                var completer = CmdletMetadata.Attribute(parameter, "ArgumentCompleterAttribute");
+                Assert.True(completer is not null, $"{CmdletMetadata.Name(cmdlet)} -{parameter.Name} has no argument completer");
+                Assert.Equal(expectations[parameter.Name], ((Type)completer!.ConstructorArguments[0].Value!).Name);
+            }
+        }
+    }
+}
