@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define KA_PREFIX "pskeepalive: "
@@ -23,12 +24,19 @@ void ka_debug(const struct ka_config *cfg, const char *fmt, ...)
 {
     char line[512];
     int saved = errno;
+    struct stat st;
     size_t len;
     va_list ap;
     int n;
 
     if (!cfg->debug)
         return;
+    /* A daemon may have closed stderr and reused fd 2 for a connection:
+     * never write debug text into a socket. */
+    if (fstat(STDERR_FILENO, &st) != 0 || S_ISSOCK(st.st_mode)) {
+        errno = saved;
+        return;
+    }
     memcpy(line, KA_PREFIX, sizeof(KA_PREFIX) - 1);
     va_start(ap, fmt);
     n = vsnprintf(line + sizeof(KA_PREFIX) - 1, sizeof(line) - sizeof(KA_PREFIX), fmt, ap);

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
@@ -78,6 +79,41 @@ public sealed class RunCommandTests
         Assert.True(forced.ExitCode == 0, forced.ToString());
         Assert.Contains("tcp4 so_keepalive=0", forced.StandardOutput, StringComparison.Ordinal);
         Assert.Contains("warning", forced.StandardError, StringComparison.Ordinal);
+    }
+
+    /// <summary>A service manager stops `pskeepalive run` with SIGTERM: the program must get it and its status must come back.</summary>
+    [Fact]
+    public void Run_PassesSigtermOnToTheProgram()
+    {
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (string argument in new[] { CliRunner.DllPath, "run", "--", "sh", "-c", "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.1; done" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        try
+        {
+            var ready = process.StandardOutput.ReadLineAsync();
+            Assert.True(ready.Wait(TimeSpan.FromSeconds(60)), "the program did not start");
+            Assert.Equal("ready", ready.Result);
+
+            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                Assert.True(kill.WaitForExit(TimeSpan.FromSeconds(10)));
+            }
+
+            Assert.True(process.WaitForExit(TimeSpan.FromSeconds(20)), "pskeepalive run did not end after SIGTERM");
+            Assert.Equal(42, process.ExitCode);
+            Assert.Equal("got-term", process.StandardOutput.ReadToEnd().Trim());
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
     }
 
     [Fact]

@@ -224,6 +224,15 @@ public sealed class ShimTests
     }
 
     [Fact]
+    public void Debug_NeverWritesIntoASocketThatReplacedStderr()
+    {
+        ProgramRun run = Probe(With("all", ("PSKEEPALIVE_DEBUG", "1")), "stderr-socket", "tcp4");
+
+        Assert.Equal(0, run["stderr-socket"]["leaked"]);
+        Assert.Contains("at socket(): SO_KEEPALIVE=1", run.StandardError, System.StringComparison.Ordinal); // the real stderr still gets it
+    }
+
+    [Fact]
     public void LibkeepaliveVariables_AreHonouredWhenNoOwnVariableIsSet()
     {
         var variables = new Dictionary<string, string> { ["KEEPIDLE"] = "21", ["KEEPINTVL"] = "22", ["KEEPCNT"] = "23" };

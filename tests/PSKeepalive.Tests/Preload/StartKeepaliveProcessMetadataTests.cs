@@ -1,9 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using System.IO;
 using System.Reflection;
-using System.Runtime.Loader;
 using PSKeepalive.Core;
 using Xunit;
 
@@ -12,29 +10,7 @@ namespace PSKeepalive.Tests.Preload;
 /// <summary>Start-KeepaliveProcess's binding contract, read through CustomAttributeData (no PowerShell code runs).</summary>
 public sealed class StartKeepaliveProcessMetadataTests
 {
-    private static readonly Type Cmdlet = LoadModule().GetType("PSKeepalive.Commands.StartKeepaliveProcessCommand", throwOnError: true)!;
-
-    /// <summary>
-    /// The module (PSKeepalive.dll) and the CLI (pskeepalive.dll) differ only in case. Assembly names compare
-    /// case-insensitively, so the build keeps only the CLI in the test's references and output folder: load the
-    /// module from its own output folder (same configuration and framework), in its own context.
-    /// </summary>
-    private static Assembly LoadModule()
-    {
-        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')); // tests/PSKeepalive.Tests/bin/CONFIG/TFM
-        string framework = output.Name;
-        string configuration = output.Parent!.Name;
-        for (DirectoryInfo? d = output; d is not null; d = d.Parent)
-        {
-            string candidate = Path.Combine(d.FullName, "src", "PSKeepalive", "bin", configuration, framework, "PSKeepalive.dll");
-            if (File.Exists(candidate))
-            {
-                return new AssemblyLoadContext("PSKeepalive module metadata").LoadFromAssemblyPath(candidate);
-            }
-        }
-
-        throw new FileNotFoundException($"PSKeepalive.dll ({configuration}/{framework}) not found above {output.FullName}");
-    }
+    private static readonly Type Cmdlet = typeof(PSKeepalive.Commands.StartKeepaliveProcessCommand);
 
     private static CustomAttributeData Attribute(MemberInfo member, string name) =>
         member.GetCustomAttributesData().Single(a => a.AttributeType.Name == name);
