@@ -130,6 +130,9 @@
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438
 #endif
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL /* Linux 6.9: a pidfd for any thread, not only a leader */
+#endif
 #ifndef SECCOMP_GET_NOTIF_SIZES
 #define SECCOMP_GET_NOTIF_SIZES 3
 #endif
@@ -306,9 +309,57 @@ static int sys_seccomp(unsigned int op, unsigned int flags, void *args)
     return (int)syscall(SYS_seccomp, op, flags, args);
 }
 
-static int sys_pidfd_open(pid_t pid)
+static int sys_pidfd_open(pid_t pid, unsigned int flags)
 {
-    return (int)syscall(SYS_pidfd_open, pid, 0);
+    return (int)syscall(SYS_pidfd_open, pid, flags);
+}
+
+/* Tgid of a thread, from /proc/TID/status (TIDs resolve there although
+ * /proc does not list them); -1 when unknown. */
+static pid_t tgid_of(pid_t tid)
+{
+    char path[64], line[128];
+    FILE *f;
+    long tgid = -1;
+
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)tid);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "Tgid:", 5) == 0) {
+            tgid = strtol(line + 5, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return tgid > 0 && tgid <= INT_MAX ? (pid_t)tgid : -1;
+}
+
+/* A pidfd for the task that made the call. The notification names the
+ * calling thread, and in a multithreaded program (every Go program) that is
+ * often not the thread group leader, for which plain pidfd_open fails:
+ * PIDFD_THREAD (Linux 6.9) opens the thread itself; before that, the leader
+ * of its thread group (threads share the descriptor table). */
+static int open_task_pidfd(pid_t tid)
+{
+    int fd;
+    pid_t tgid;
+
+#ifndef PSK_TEST_WITHOUT_PIDFD_THREAD /* tests build the pre-6.9 path this way */
+    fd = sys_pidfd_open(tid, PIDFD_THREAD);
+    if (fd >= 0 || errno == ESRCH)
+        return fd;
+#endif
+    fd = sys_pidfd_open(tid, 0); /* PIDFD_THREAD unknown (EINVAL): leaders work */
+    if (fd >= 0 || errno == ESRCH)
+        return fd;
+    tgid = tgid_of(tid);
+    if (tgid <= 0 || tgid == tid) {
+        errno = ESRCH;
+        return -1;
+    }
+    return sys_pidfd_open(tgid, 0);
 }
 
 static int sys_pidfd_getfd(int pidfd, int fd)
@@ -359,7 +410,7 @@ static int check_kernel(void)
     int fd;
 
     (void)kernel_version(release, sizeof(release));
-    fd = sys_pidfd_open(getpid());
+    fd = sys_pidfd_open(getpid(), 0);
     if (fd < 0) {
         say("this kernel (Linux %s) has no pidfd_open (%s): seccomp mode needs Linux 5.6 or "
             "later (pidfd_getfd)", release, strerror(errno));
@@ -676,7 +727,7 @@ static int serve_one(int listener, struct seccomp_notif *req, size_t req_size,
         return 0;
     }
 
-    pidfd = sys_pidfd_open((pid_t)req->pid);
+    pidfd = open_task_pidfd((pid_t)req->pid);
     if (pidfd < 0) {
         debug("pid %u: %s(%d): pidfd_open: %s", req->pid, call, fd, strerror(errno));
         st->failed++;

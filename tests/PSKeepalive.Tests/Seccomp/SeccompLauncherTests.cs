@@ -182,6 +182,32 @@ public sealed class SeccompLauncherTests
     }
 
     [Fact]
+    public void Threads_ConnectingAtOnce_AreEachCovered()
+    {
+        // The notification names the calling thread; pidfd_open of a non-leader thread needs PIDFD_THREAD (6.9).
+        LauncherResult result = LauncherProcess.Run(AllOptions, Bound, SeccompProbe.Path, "threads", "16");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var lines = ProbedOptions.All(result.StandardOutput);
+        Assert.Equal(16, lines.Count);
+        Assert.All(lines.Values, o => AssertApplied(o));
+    }
+
+    [Fact]
+    public void Threads_AreCovered_AlsoOnKernelsBeforePidfdThread_ThroughTheThreadGroupLeader()
+    {
+        // The launcher built as on a kernel older than 6.9: without PIDFD_THREAD it opens the thread group leader.
+        string source = Path.Combine(AppContext.BaseDirectory, "Preload", "shim-src", "pskeepalive_seccomp.c");
+        Assert.True(File.Exists(source), $"{source} is missing (the tests link src/preload/*.c there)");
+        string legacy = CCompiler.Compile(File.ReadAllText(source), "pskeepalive-seccomp-legacy", "-DPSK_TEST_WITHOUT_PIDFD_THREAD");
+        using LauncherProcess launcher = LauncherProcess.StartProgram(legacy, AllOptions, SeccompProbe.Path, "threads", "8");
+        LauncherResult result = launcher.WaitForExit(Bound);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var lines = ProbedOptions.All(result.StandardOutput);
+        Assert.Equal(8, lines.Count);
+        Assert.All(lines.Values, o => AssertApplied(o));
+    }
+
+    [Fact]
     public void Supervisor_ServesDescendantsThatOutliveTheChild_ThenExitsWithTheChildsStatus()
     {
         using var target = new TcpListener(IPAddress.Loopback, 0);

@@ -9,9 +9,9 @@ namespace PSKeepalive.Tests.Seccomp;
 /// </summary>
 public static class SeccompProbe
 {
-    private static readonly Lazy<string> Compiled = new(() => CCompiler.Compile(Source, "seccomp-probe", "-static"));
+    private static readonly Lazy<string> Compiled = new(() => CCompiler.Compile(Source, "seccomp-probe", "-static", "-pthread"));
 
-    private static readonly Lazy<string> CompiledDynamic = new(() => CCompiler.Compile(Source, "seccomp-probe-dynamic"));
+    private static readonly Lazy<string> CompiledDynamic = new(() => CCompiler.Compile(Source, "seccomp-probe-dynamic", "-pthread"));
 
     /// <summary>Path of the compiled static probe.</summary>
     public static string Path => Compiled.Value;
@@ -42,12 +42,15 @@ public static class SeccompProbe
  *                            "recv errno=N after S s" or "recv returned N"
  *   fd0                      line fd0 for the socket on stdin (nc -e)
  *   nnp                      "nnp N": NoNewPrivs from /proc/self/status
+ *   threads N                listen, then N threads connect at once (lines
+ *                            threadI); the main thread accepts them
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +150,19 @@ static int loop(int family)
     print_tcp("client", c);
     print_tcp("accepted", a);
     return 0;
+}
+
+static int threads_port;
+
+static void *thread_connect(void *arg)
+{
+    char label[32];
+    int fd = connect4(threads_port);
+    if (fd < 0)
+        die("thread connect");
+    snprintf(label, sizeof(label), "thread%d", (int)(long)arg);
+    print_tcp(label, fd);
+    return NULL;
 }
 
 static double now(void)
@@ -285,6 +301,21 @@ int main(int argc, char **argv)
         else
             printf("recv returned %zd after %.3f s\n", r, now() - t0);
         fflush(stdout);
+        return 0;
+    }
+    if (strcmp(s, "threads") == 0 && argc >= 3) {
+        pthread_t t[64];
+        int n = atoi(argv[2]), i, l = listener4(&threads_port);
+        if (n < 1 || n > 64)
+            return 2;
+        for (i = 0; i < n; i++)
+            if (pthread_create(&t[i], NULL, thread_connect, (void *)(long)i) != 0)
+                die("pthread_create");
+        for (i = 0; i < n; i++)
+            if (accept(l, NULL, NULL) < 0)
+                die("accept");
+        for (i = 0; i < n; i++)
+            pthread_join(t[i], NULL);
         return 0;
     }
     if (strcmp(s, "fd0") == 0) {
