@@ -472,7 +472,11 @@ static int install_filter(void)
         char release[128];
         int err = errno;
         (void)kernel_version(release, sizeof(release));
-        if (err == EINVAL || err == ENOSYS)
+        if (err == EBUSY)
+            say("cannot install the seccomp filter: this process already runs under a seccomp "
+                "user-notification supervisor (another " PROG ", or a container runtime's), "
+                "and Linux allows one per process tree (EBUSY)");
+        else if (err == EINVAL || err == ENOSYS)
             say("cannot install the seccomp filter on Linux %s (%s): seccomp user "
                 "notification needs Linux 5.6 or later built with CONFIG_SECCOMP_FILTER",
                 release, strerror(err));

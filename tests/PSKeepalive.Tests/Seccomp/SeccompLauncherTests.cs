@@ -298,6 +298,15 @@ public sealed class SeccompLauncherTests
     }
 
     [Fact]
+    public void NestedLauncher_IsRefusedClearly_TheKernelAllowsOneListenerPerTree()
+    {
+        LauncherResult result = LauncherProcess.Run(AllOptions, Bound, LauncherProcess.LauncherPath, SeccompProbe.Path, "nnp");
+        Assert.Equal(125, result.ExitCode);
+        Assert.Contains("already runs under a seccomp user-notification supervisor", result.StandardError, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, result.StandardOutput);
+    }
+
+    [Fact]
     public void ProgramThatCannotRun_Exits127WithTheReason()
     {
         LauncherResult result = LauncherProcess.Run(AllOptions, Bound, "/nonexistent/program");
