@@ -257,6 +257,17 @@ public sealed class MethodChoiceTests
     }
 
     [Fact]
+    public void Cli_RunWithMethodSeccomp_SigtermReachesTheProgramThroughTheSupervisor()
+    {
+        using LauncherProcess cli = LauncherProcess.StartProgram(
+            "dotnet", new Dictionary<string, string>(), CliRunner.DllPath, "run", "--method", "seccomp", "--", SeccompProbe.Path, "wait", "9");
+        string? ready = cli.ReadLine(Bound);
+        Assert.Matches(@"^pid \d+ ready$", ready ?? string.Empty);
+        cli.Signal(SeccompTestLibc.SIGTERM); // pskeepalive -> pskeepalive-seccomp -> the program
+        Assert.Equal(128 + SeccompTestLibc.SIGTERM, cli.WaitForExit(Bound).ExitCode);
+    }
+
+    [Fact]
     public void Cli_UnknownMethod_IsAParseError()
     {
         CliResult result = CliRunner.Run(["run", "--method", "ptrace", "--", SeccompProbe.Path, "nnp"], Bound);
