@@ -38,7 +38,7 @@ internal static class RunCommand
             Arity = ArgumentArity.OneOrMore,
         };
 
-        var command = new Command("run", "Run a program with TCP keepalive switched on for its sockets (LD_PRELOAD shim); exit with its exit code.")
+        var command = new Command("run", "Run a program with TCP keepalive switched on for its sockets (LD_PRELOAD shim, or seccomp with --method); exit with its exit code.")
         {
             idle, interval, count, userTimeout, mode, force, method, program,
         };
