@@ -223,6 +223,40 @@ public sealed class ShimTests
         Assert.Equal(12, run["tcp4"]["intvl"]);
     }
 
+    private static readonly System.Lazy<string> EarlyLibrary = new(() => CCompiler.Compile(
+        """
+        #include <stdio.h>
+        #include <sys/socket.h>
+        #include <unistd.h>
+        __attribute__((constructor)) static void early(void)
+        {
+            int fd = socket(AF_INET, SOCK_STREAM, 0), v = -1;
+            socklen_t l = sizeof v;
+            getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v, &l);
+            printf("early so_keepalive=%d\n", v);
+            fflush(stdout);
+            close(fd);
+        }
+        """,
+        "early",
+        "-shared",
+        "-fPIC"));
+
+    /// <summary>Another preloaded library's constructor may call socket() before or after the shim's own constructor ran.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void SocketFromAnotherLibrarysConstructor_IsCoveredInEitherLoadOrder(bool shimFirst)
+    {
+        string preload = shimFirst ? $"{PreloadPrograms.Shim} {EarlyLibrary.Value}" : $"{EarlyLibrary.Value} {PreloadPrograms.Shim}";
+
+        ProgramRun run = PreloadPrograms.RunUnder(preload, PreloadPrograms.SockProbe, With("all"), "tcp4");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(1, run["early"]["so_keepalive"]);
+        AssertRequested(run, "tcp4");
+    }
+
     [Fact]
     public void Debug_NeverWritesIntoASocketThatReplacedStderr()
     {
