@@ -41,6 +41,28 @@ public sealed class MethodChoiceTests
         return copy;
     }
 
+    /// <summary>seccomp.targets ships the launcher, executable, next to PSKeepalive.Core.dll in every consumer's output.</summary>
+    [Fact]
+    public void Launcher_IsShippedExecutableNextToCore_InTheModuleTheCliAndTheTests()
+    {
+        string configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
+        string[] folders =
+        [
+            AppContext.BaseDirectory,
+            Repository.PathOf("src", "PSKeepalive", "bin", configuration, "net8.0"),
+            Path.GetDirectoryName(CliRunner.DllPath)!,
+        ];
+        byte[] shipped = File.ReadAllBytes(SeccompLauncher.LocateLauncher());
+        foreach (string folder in folders)
+        {
+            string launcher = Path.Combine(folder, SeccompLauncher.LauncherFileName);
+            Assert.True(File.Exists(launcher), $"{SeccompLauncher.LauncherFileName} missing from {folder}");
+            Assert.True(File.Exists(Path.Combine(folder, "PSKeepalive.Core.dll")), $"PSKeepalive.Core.dll missing from {folder}");
+            Assert.Equal(shipped, File.ReadAllBytes(launcher));
+            Assert.True((File.GetUnixFileMode(launcher) & UnixFileMode.UserExecute) != 0, $"{launcher} is not executable");
+        }
+    }
+
     [Fact]
     public void ThisMachine_SupportsSeccompMode()
     {
