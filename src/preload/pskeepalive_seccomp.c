@@ -136,6 +136,9 @@
 #ifndef SECCOMP_GET_NOTIF_SIZES
 #define SECCOMP_GET_NOTIF_SIZES 3
 #endif
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
 #endif
@@ -473,7 +476,14 @@ static int install_filter(void)
     prog.len = n;
     prog.filter = insns;
 
-    fd = sys_seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    /* Linux 5.19: once the supervisor has read a notification, an ordinary
+     * signal no longer interrupts the waiting call (which would make the
+     * kernel withdraw it and the program see EINTR or a restart); fatal
+     * signals still do. Older kernels reject the flag with EINVAL. */
+    fd = sys_seccomp(SECCOMP_SET_MODE_FILTER,
+                     SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
+    if (fd < 0 && errno == EINVAL)
+        fd = sys_seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
     if (fd < 0) {
         char release[128];
         int err = errno;
@@ -610,7 +620,7 @@ static int get_int(int fd, int level, int name, int *value)
 /* 1 if fd is an AF_INET/AF_INET6 SOCK_STREAM IPPROTO_TCP socket. */
 static int is_tcp(int fd, char *why, size_t size)
 {
-    int domain, type, protocol;
+    int domain = -1, type = -1, protocol = -1;
 
     if (get_int(fd, SOL_SOCKET, SO_DOMAIN, &domain) != 0) {
         snprintf(why, size, "not a socket (%s)", strerror(errno));
@@ -677,7 +687,7 @@ static int apply(int fd, char *line, size_t size)
         int w;
         if (rc != 0)
             failures++;
-        if (used >= size)
+        if (!cfg.debug || used >= size)
             continue;
         if (rc == 0)
             w = snprintf(line + used, size - used, " %s=%d", opts[i].label, opts[i].value);
