@@ -105,6 +105,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -176,10 +177,17 @@ static struct settings cfg;
 
 /* ---------------------------------------------------------------- output */
 
+/* Where the supervisor writes its lines: stderr, or a private non-blocking
+ * description of the same pipe or terminal (see private_stderr). */
+static int err_fd = STDERR_FILENO;
+static int err_nonblocking;
+
 /* One line on stderr with one write(2). The supervisor must never block on
- * its own output: stderr may be a pipe that the (now stopped) program is
- * meant to drain. So it waits at most 100 ms for room, then drops the line;
- * a pipe reported writable takes a write of up to PIPE_BUF bytes whole. */
+ * its own output while the program waits for it: stderr may be a pipe that
+ * the (now waiting) program is meant to drain, or a terminal stopped with
+ * Ctrl-S. With a private non-blocking description a full pipe or terminal
+ * drops the line at once (EAGAIN); otherwise the supervisor waits at most
+ * 100 ms for room (a pipe reported writable takes up to PIPE_BUF bytes). */
 static void emit(const char *fmt, va_list ap)
 {
     char line[512];
@@ -195,15 +203,35 @@ static void emit(const char *fmt, va_list ap)
     }
     len = strnlen(line, sizeof(line) - 1);
     line[len++] = '\n';
-    p.fd = STDERR_FILENO;
+    p.fd = err_fd;
     p.events = POLLOUT;
     p.revents = 0;
-    if (poll(&p, 1, 100) == 1 && (p.revents & POLLOUT)) {
-        if (write(STDERR_FILENO, line, len) < 0) {
+    if (err_nonblocking || (poll(&p, 1, 100) == 1 && (p.revents & POLLOUT))) {
+        if (write(err_fd, line, len) < 0) {
             /* nothing more to do */
         }
     }
     errno = saved;
+}
+
+/* In the supervisor: O_NONBLOCK on the inherited stderr would change it for
+ * the program too (the flag belongs to the shared open file description), so
+ * a pipe or terminal is opened anew through /proc/self/fd/2, with its own
+ * O_NONBLOCK. Regular files never block for long and keep the original (a
+ * new description would write at its own offset); sockets cannot be reopened
+ * this way (ENXIO) and keep the poll above. */
+static void private_stderr(void)
+{
+    struct stat st;
+    int fd;
+
+    if (fstat(STDERR_FILENO, &st) != 0 || S_ISREG(st.st_mode))
+        return;
+    fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd >= 0) {
+        err_fd = fd;
+        err_nonblocking = 1;
+    }
 }
 
 __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
@@ -886,6 +914,12 @@ static int supervise(pid_t child, int sock, const sigset_t *forward_mask)
     }
     close(sock);
     detach_stdio();
+    private_stderr();
+    /* A reader of stderr that went away must not kill the supervisor
+     * (SIGPIPE), nor may a background job's write to the terminal stop it
+     * (SIGTTOU): either would leave the program without its supervisor. */
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGTTOU, SIG_IGN);
 
     while (!(child_done && (hup || !hup_supported))) {
         struct pollfd p[2];

@@ -271,6 +271,33 @@ public sealed class SeccompLauncherTests
         }
     }
 
+    [Fact]
+    public void SupervisorSurvives_WhenTheReaderOfItsStderrIsGone()
+    {
+        // stderr is a pipe whose reader (sleep 1) is there when the program starts and gone when it connects; the
+        // debug line of that connect() then fails with EPIPE. SIGPIPE must not kill the supervisor (the program's
+        // connect() would fail with ENOSYS).
+        using var target = new TcpListener(IPAddress.Loopback, 0);
+        target.Start();
+        int port = ((IPEndPoint)target.LocalEndpoint).Port;
+        // env --default-signal: processes started by .NET inherit SIGPIPE ignored; a shell or program started
+        // from a terminal has it at its default (terminate).
+        using LauncherProcess shell = LauncherProcess.StartProgram(
+            "env",
+            With(AllOptions, ("PSKEEPALIVE_DEBUG", "1")),
+            "--default-signal=PIPE",
+            "sh",
+            "-c", "exec 3>&1; \"$0\" \"$@\" 2>&1 1>&3 3>&- | sleep 1",
+            LauncherProcess.LauncherPath, SeccompProbe.Path, "wait", port.ToString(CultureInfo.InvariantCulture));
+        ReadReadyPid(shell);
+        System.Threading.Thread.Sleep(1500); // let `sleep 1` exit and close the pipe
+        shell.WriteLine("go");
+        ProbedOptions? client = ProbedOptions.TryParse(shell.ReadLine(Bound) ?? string.Empty);
+        Assert.NotNull(client);
+        AssertApplied(client!);
+        Assert.Equal(0, shell.WaitForExit(Bound).ExitCode);
+    }
+
     private static int ReadReadyPid(LauncherProcess launcher)
     {
         string? ready = launcher.ReadLine(Bound);
