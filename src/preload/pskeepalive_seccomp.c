@@ -3,7 +3,12 @@
  * keepalive on for programs LD_PRELOAD cannot reach (statically linked
  * programs, Go binaries and anything else that makes raw system calls).
  *
- *   PSKEEPALIVE_IDLE=60 pskeepalive-seccomp [--] PROGRAM ARGS...
+ *   PSKEEPALIVE_IDLE=60 pskeepalive-seccomp [--default-sigpipe] [--] PROGRAM ARGS...
+ *
+ *   --default-sigpipe starts PROGRAM with SIGPIPE at its default action
+ *   (terminate) even when the launcher inherited it ignored: every process
+ *   started by .NET does, and a program that inherits SIGPIPE ignored does
+ *   not stop when the reader of its output goes away (`yes | head` spins).
  *
  * How it works
  *   The launcher forks. The child sets PR_SET_NO_NEW_PRIVS (unless it holds
@@ -167,6 +172,7 @@ struct settings {
     enum mode mode;
     int debug;
     int off;
+    int default_sigpipe; /* --default-sigpipe: PROGRAM starts with SIGPIPE at its default */
     int idle;         /* -1: not set */
     int interval;     /* -1: not set */
     int count;        /* -1: not set */
@@ -256,13 +262,15 @@ __attribute__((format(printf, 1, 2))) static void debug(const char *fmt, ...)
 
 static void usage(FILE *to)
 {
-    fputs("usage: " PROG " [--] PROGRAM [ARGS...]\n"
+    fputs("usage: " PROG " [--default-sigpipe] [--] PROGRAM [ARGS...]\n"
           "Runs PROGRAM with TCP keepalive set on its sockets at connect() and listen(),\n"
           "through a seccomp user-notification filter: works for static and Go programs.\n"
           "Settings come from the environment:\n"
           "  PSKEEPALIVE_IDLE=1..32767 (s)  PSKEEPALIVE_INTERVAL=1..32767 (s)\n"
           "  PSKEEPALIVE_COUNT=1..127       PSKEEPALIVE_USER_TIMEOUT=0..2147483647 (ms)\n"
           "  PSKEEPALIVE_MODE=all|outgoing|listening  PSKEEPALIVE_DEBUG=1  PSKEEPALIVE_OFF=1\n"
+          "--default-sigpipe: start PROGRAM with SIGPIPE at its default action even if this\n"
+          "launcher inherited it ignored (as every process started by .NET does).\n"
           "Exit status: PROGRAM's (128+N if killed by signal N); 2 invalid usage or settings;\n"
           "125 kernel lacks support or launcher failure; 127 PROGRAM could not be run.\n",
           to);
@@ -1004,6 +1012,10 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (argi < argc && strcmp(argv[argi], "--default-sigpipe") == 0) {
+        cfg.default_sigpipe = 1;
+        argi++;
+    }
     if (argi < argc && strcmp(argv[argi], "--") == 0)
         argi++;
     else if (argi < argc && argv[argi][0] == '-' && argv[argi][1] != '\0') {
@@ -1019,6 +1031,8 @@ int main(int argc, char **argv)
     }
     if (load_settings() != 0)
         return EXIT_USAGE;
+    if (cfg.default_sigpipe)
+        signal(SIGPIPE, SIG_DFL); /* before fork: the child and the OFF path exec with it */
     if (cfg.off) {
         execvp(argv[argi], argv + argi);
         say("cannot run %s: %s", argv[argi], strerror(errno));

@@ -185,6 +185,8 @@ public static class PreloadLauncher
         };
         if (launch.Method == LaunchMethod.Seccomp)
         {
+            // .NET ignores SIGPIPE and its children inherit that; the program must get the default, as from a shell.
+            start.ArgumentList.Add("--default-sigpipe");
             start.ArgumentList.Add("--");
             start.ArgumentList.Add(launch.FilePath);
         }

@@ -202,7 +202,7 @@ public sealed class MethodChoiceTests
 
         ProcessStartInfo start = PreloadLauncher.CreateStartInfo(launch, environment);
         Assert.Equal(launch.SeccompLauncher, start.FileName);
-        Assert.Equal(new[] { "--", SeccompProbe.Path, "loop4" }, start.ArgumentList);
+        Assert.Equal(new[] { "--default-sigpipe", "--", SeccompProbe.Path, "loop4" }, start.ArgumentList);
         Assert.Equal("/other.so", start.Environment["LD_PRELOAD"]);
         Assert.False(start.Environment.ContainsKey("PSKEEPALIVE_OFF"));
     }
@@ -287,6 +287,17 @@ public sealed class MethodChoiceTests
         Assert.Matches(@"^pid \d+ ready$", ready ?? string.Empty);
         cli.Signal(SeccompTestLibc.SIGTERM); // pskeepalive -> pskeepalive-seccomp -> the program
         Assert.Equal(128 + SeccompTestLibc.SIGTERM, cli.WaitForExit(Bound).ExitCode);
+    }
+
+    [Fact]
+    public void Cli_RunWithMethodSeccomp_StartsTheProgramWithSigpipeAtItsDefault()
+    {
+        // .NET ignores SIGPIPE and a process it starts inherits that; the launcher restores the default, so that
+        // e.g. `yes | head` ends as it does from a shell. SigIgn bit 12 is SIGPIPE (13).
+        CliResult result = CliRunner.Run(["run", "--method", "seccomp", "--", "grep", "SigIgn", "/proc/self/status"], Bound);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        ulong ignored = ulong.Parse(result.StandardOutput.Split(':')[1].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        Assert.Equal(0UL, ignored & (1UL << 12));
     }
 
     [Fact]

@@ -388,9 +388,24 @@ public sealed class SeccompLauncherTests
         Assert.Contains("unknown option --idle", unknown.StandardError, StringComparison.Ordinal);
         LauncherResult help = LauncherProcess.Run(new Dictionary<string, string>(), Bound, "--help");
         Assert.Equal(0, help.ExitCode);
-        Assert.Contains("usage: pskeepalive-seccomp [--] PROGRAM", help.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("usage: pskeepalive-seccomp [--default-sigpipe] [--] PROGRAM", help.StandardOutput, StringComparison.Ordinal);
         LauncherResult dashdash = LauncherProcess.Run(AllOptions, Bound, "--", SeccompProbe.Path, "loop4");
         AssertApplied(ProbedOptions.All(dashdash.StandardOutput)["client"]);
+    }
+
+    [Theory]
+    [InlineData(false, "0")]
+    [InlineData(false, "1")]
+    [InlineData(true, "0")]
+    [InlineData(true, "1")]
+    public void DefaultSigpipe_RestoresTheDefaultAction_OtherwiseTheInheritedOneIsKept(bool option, string off)
+    {
+        // This test process (.NET) ignores SIGPIPE, so the launcher inherits it ignored. SigIgn bit 12 = SIGPIPE.
+        string[] arguments = option ? ["--default-sigpipe", "--", "grep", "SigIgn", "/proc/self/status"] : ["grep", "SigIgn", "/proc/self/status"];
+        LauncherResult result = LauncherProcess.Run(With(AllOptions, ("PSKEEPALIVE_OFF", off)), Bound, arguments);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        ulong ignored = ulong.Parse(result.StandardOutput.Split(':')[1].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        Assert.Equal(option ? 0UL : 1UL << 12, ignored & (1UL << 12));
     }
 
     [Fact]
