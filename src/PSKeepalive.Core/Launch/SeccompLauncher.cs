@@ -163,7 +163,8 @@ public static class SeccompLauncher
     /// The method a request ends up with, and why. Preload: the preload path decides as before (refusal of
     /// programs the shim cannot reach, or a forced start). Seccomp: checked here (kernel, architecture, set-ID
     /// programs that no_new_privs would strip of their privileges). Auto: Preload when the shim reaches the
-    /// program; Seccomp for static programs, and for set-ID programs when privileged; else the preload path.
+    /// program; Seccomp for static programs, Go programs (their own system calls bypass the C library), and
+    /// set-ID programs when privileged; else the preload path.
     /// </summary>
     public static (LaunchMethod Method, string Reason) ChooseMethod(KeepaliveLaunchRequest request, ProgramInspection inspection) =>
         ChooseMethod(request, inspection, CheckSupport, HasCapSysAdmin);
@@ -205,7 +206,16 @@ public static class SeccompLauncher
             case LaunchMethod.Auto:
                 if (inspection.CanPreload)
                 {
-                    return (LaunchMethod.Preload, "LD_PRELOAD reaches the program (dynamically linked).");
+                    if (!GoProgramDetector.IsGoProgram(inspection.Executable))
+                    {
+                        return (LaunchMethod.Preload, "LD_PRELOAD reaches the program (dynamically linked).");
+                    }
+
+                    string go = $"'{inspection.Executable}' is a Go program: Go makes its own system calls, which LD_PRELOAD does not see.";
+                    SeccompSupportStatus goStatus = support();
+                    return goStatus.IsSupported
+                        ? (LaunchMethod.Seccomp, go + " Seccomp mode reaches them.")
+                        : (LaunchMethod.Preload, $"{go} Seccomp mode is not available ({goStatus.Reason}); the preload shim may not reach its sockets.");
                 }
 
                 if (inspection.IsSetId && !privileged())

@@ -13,11 +13,22 @@ public static class SeccompProbe
 
     private static readonly Lazy<string> CompiledDynamic = new(() => CCompiler.Compile(Source, "seccomp-probe-dynamic", "-pthread"));
 
+    private static readonly Lazy<string> CompiledGoLike = new(() => CCompiler.Compile(
+        Source + "\n__attribute__((section(\".go.buildinfo\"), used)) static const char go_buildinfo[16] = \"\\xff Go buildinf:\";\n",
+        "seccomp-probe-golike",
+        "-pthread"));
+
     /// <summary>Path of the compiled static probe.</summary>
     public static string Path => Compiled.Value;
 
     /// <summary>The same program linked dynamically (LD_PRELOAD reaches it), for the Auto method.</summary>
     public static string DynamicPath => CompiledDynamic.Value;
+
+    /// <summary>
+    /// The dynamic probe with the section the Go linker writes (.go.buildinfo, starting with its magic): no Go
+    /// toolchain here, and the detector looks at nothing else.
+    /// </summary>
+    public static string GoLikePath => CompiledGoLike.Value;
 
     public const string Source = """
 /*
