@@ -57,7 +57,7 @@ if [ -z "$SHIM" ]; then   # build the shim from this tree, same flags as preload
   gcc -std=c11 -O2 -fPIC -shared -Wall -Wextra -Werror -Wconversion -Wshadow \
       -Wstrict-prototypes -Wmissing-prototypes -fvisibility=hidden \
       -D_FORTIFY_SOURCE=2 -fstack-protector-strong -Wl,-z,relro,-z,now,-z,noexecstack \
-      -o "$SHIM" "$ROOT/src/preload/keepalive_core.c" "$ROOT/src/preload/pskeepalive_preload.c"
+      -o "$SHIM" "$ROOT/src/preload/keepalive_core.c" "$ROOT/src/preload/pskeepalive_preload.c" -pthread -ldl
 fi
 
 # --- 1. connect rate -----------------------------------------------------

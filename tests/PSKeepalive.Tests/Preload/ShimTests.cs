@@ -1,6 +1,5 @@
 using System.Collections.Generic;
 using System.Linq;
-using System.Net.Sockets;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
@@ -62,18 +61,23 @@ public sealed class ShimTests
     }
 
     [Fact]
-    public void AllMode_TcpClientsOfBothFamiliesAndFlaggedTypes_CarryExactlyTheRequestedOptions()
+    public void AllMode_TcpClientsFlaggedTypesListenersAndAccepted_CarryExactlyTheRequestedOptions()
     {
-        var scenarios = Socket.OSSupportsIPv6 ? new[] { "tcp4", "tcp6", "tcp4-flags", "listener" } : new[] { "tcp4", "tcp4-flags", "listener" };
+        ProgramRun run = Probe(With("all"), "tcp4", "tcp4-flags", "listener");
 
-        ProgramRun run = Probe(With("all"), scenarios);
-
-        foreach (string socket in scenarios.Where(s => s != "listener").Concat(["listener", "accepted", "connected"]))
+        foreach (string socket in new[] { "tcp4", "tcp4-flags", "listener", "accepted", "connected" })
         {
             AssertRequested(run, socket);
         }
 
         Assert.Equal(string.Empty, run.StandardError);
+    }
+
+    [Ipv6Fact]
+    public void Ipv6Client_CarriesExactlyTheRequestedOptions_InAllAndOutgoingModes()
+    {
+        AssertRequested(Probe(With("all"), "tcp6"), "tcp6");
+        AssertRequested(Probe(With("outgoing"), "tcp6"), "tcp6");
     }
 
     [Fact]
