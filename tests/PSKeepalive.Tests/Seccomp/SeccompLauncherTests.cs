@@ -333,6 +333,17 @@ public sealed class SeccompLauncherTests
         Assert.Equal(string.Empty, result.StandardOutput);
     }
 
+    [X64Fact]
+    public void FilterChecksTheArchitecture_AnI386SystemCallWithConnectsNumberIsNotNotified()
+    {
+        // int $0x80 with eax 42 is pipe() in the i386 table; 42 is connect() in the x86_64 one. The filter compares
+        // seccomp_data.arch first, so this call passes untouched (documented: 32-bit calls are not covered).
+        LauncherResult result = LauncherProcess.Run(With(AllOptions, ("PSKEEPALIVE_DEBUG", "1")), Bound, SeccompProbe.Path, "i386-pipe");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("i386-pipe ret=", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("done: 0 notifications", result.StandardError, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void ProgramThatCannotRun_Exits127WithTheReason()
     {
@@ -570,6 +581,18 @@ public sealed class BusyboxFactAttribute : FactAttribute
         catch (UnauthorizedAccessException)
         {
             return false;
+        }
+    }
+}
+
+/// <summary>A fact for x86_64 only (i386 system calls through int $0x80); skipped with that reason elsewhere.</summary>
+public sealed class X64FactAttribute : FactAttribute
+{
+    public X64FactAttribute()
+    {
+        if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.X64)
+        {
+            Skip = "x86_64 only: it makes an i386 system call through int $0x80.";
         }
     }
 }

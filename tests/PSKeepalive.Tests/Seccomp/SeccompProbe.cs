@@ -55,6 +55,9 @@ public static class SeccompProbe
  *   nnp                      "nnp N": NoNewPrivs from /proc/self/status
  *   threads N                listen, then N threads connect at once (lines
  *                            threadI); the main thread accepts them
+ *   i386-pipe                x86_64 only: system call 42 through int $0x80,
+ *                            which is pipe() in the i386 table (connect() is
+ *                            42 in the x86_64 one): "i386-pipe ret=N"
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -329,6 +332,15 @@ int main(int argc, char **argv)
             pthread_join(t[i], NULL);
         return 0;
     }
+#if defined(__x86_64__)
+    if (strcmp(s, "i386-pipe") == 0) {
+        static int fds[2]; /* static: below 4 GiB in this non-PIE static program */
+        long ret;
+        __asm__ volatile("int $0x80" : "=a"(ret) : "a"(42L), "b"((long)fds) : "memory");
+        printf("i386-pipe ret=%ld\n", ret);
+        return 0;
+    }
+#endif
     if (strcmp(s, "fd0") == 0) {
         print_tcp("fd0", 0);
         return 0;
