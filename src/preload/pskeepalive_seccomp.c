@@ -899,7 +899,8 @@ static int supervise(pid_t child, int sock, const sigset_t *forward_mask)
     resp_size = sizes.seccomp_notif_resp > sizeof(*resp) ? sizes.seccomp_notif_resp : sizeof(*resp);
     req = calloc(1, req_size);
     resp = calloc(1, resp_size);
-    sigfd = signalfd(-1, forward_mask, SFD_CLOEXEC);
+    /* Non-blocking: the loop below drains it and must get back to poll. */
+    sigfd = signalfd(-1, forward_mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (req == NULL || resp == NULL || sigfd < 0) {
         say("cannot set up the supervisor: %s", strerror(errno));
         goto refuse;

@@ -318,6 +318,27 @@ public sealed class SeccompLauncherTests
     }
 
     [Fact]
+    public void ForwardedSignalThatTheProgramIgnores_LeavesTheSupervisorServing()
+    {
+        // trap '' TERM: the program ignores SIGTERM (inherited across exec); the supervisor forwards it and must
+        // go back to serving notifications, not wait for another signal.
+        using var target = new TcpListener(IPAddress.Loopback, 0);
+        target.Start();
+        int port = ((IPEndPoint)target.LocalEndpoint).Port;
+        using LauncherProcess launcher = LauncherProcess.Start(
+            AllOptions, "sh", "-c", "trap '' TERM; exec \"$0\" wait \"$1\"", SeccompProbe.Path, port.ToString(CultureInfo.InvariantCulture));
+        ReadReadyPid(launcher);
+        launcher.Signal(SeccompTestLibc.SIGTERM);
+        System.Threading.Thread.Sleep(200);
+        Assert.False(launcher.Process.HasExited);
+        launcher.WriteLine("go");
+        ProbedOptions? client = ProbedOptions.TryParse(launcher.ReadLine(TimeSpan.FromSeconds(5)) ?? string.Empty);
+        Assert.NotNull(client);
+        AssertApplied(client!);
+        Assert.Equal(0, launcher.WaitForExit(Bound).ExitCode);
+    }
+
+    [Fact]
     public void ExitStatus_IsTheChilds_Or128PlusSignal()
     {
         Assert.Equal(7, LauncherProcess.Run(AllOptions, Bound, "sh", "-c", "exit 7").ExitCode);
