@@ -76,6 +76,14 @@
  * invalid usage or settings; 125 when the kernel lacks what this needs or
  * the launcher itself failed; 127 when PROGRAM could not be executed.
  *
+ * Races: another thread of the program may close and reuse the descriptor
+ * number while the call waits for us. The options then land on whatever TCP
+ * socket the number names at that moment (a socket of the same program, so
+ * at worst one socket more gets keepalive), and the kernel continues the
+ * call on the descriptor as it is then. This is the known time-of-check gap
+ * of user notification; it matters for security policies, not here, and the
+ * supervisor never decides anything for the program.
+ *
  * Not covered: 32-bit system calls (i386 int 0x80, x32, arm32 compat) pass
  * the filter untouched; io_uring IORING_OP_CONNECT and TCP Fast Open via
  * sendto(MSG_FASTOPEN) do not call connect(); pidfd_getfd() needs ptrace
