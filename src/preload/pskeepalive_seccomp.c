@@ -93,7 +93,11 @@
  *
  * Requirements: Linux 5.6 (SECCOMP_USER_NOTIF_FLAG_CONTINUE is 5.5,
  * pidfd_getfd 5.6; both are probed at start), POLLHUP on the listener 5.8
- * (on 5.6/5.7 the supervisor stops when its direct child exits).
+ * (on 5.6/5.7 the supervisor stops when its direct child exits). Used when
+ * present: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (5.19: a signal does not
+ * withdraw a notification being served), SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+ * (6.6: cheaper round trip), PIDFD_THREAD (6.9: the calling thread itself;
+ * before, its thread group leader).
  */
 #define _GNU_SOURCE
 #include <errno.h>
