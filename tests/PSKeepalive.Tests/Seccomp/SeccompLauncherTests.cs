@@ -192,6 +192,25 @@ public sealed class SeccompLauncherTests
         Assert.All(lines.Values, o => AssertApplied(o));
     }
 
+    [Theory]
+    [InlineData("loop4")]
+    [InlineData("threads", "8")]
+    [InlineData("unix")]
+    public void SanitizedLauncher_ReportsNothing(params string[] scenario)
+    {
+        // The launcher built with AddressSanitizer and UndefinedBehaviorSanitizer (errors are fatal), debug output on.
+        string source = Path.Combine(AppContext.BaseDirectory, "Preload", "shim-src", "pskeepalive_seccomp.c");
+        string sanitized = CCompiler.Compile(
+            File.ReadAllText(source), "pskeepalive-seccomp-asan", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all");
+        using LauncherProcess launcher = LauncherProcess.StartProgram(sanitized, With(AllOptions, ("PSKEEPALIVE_DEBUG", "1")), [SeccompProbe.Path, .. scenario]);
+        LauncherResult result = launcher.WaitForExit(Bound);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.DoesNotContain("AddressSanitizer", result.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("runtime error", result.StandardError, StringComparison.Ordinal);
+        Assert.Contains(" failed; exit 0", result.StandardError, StringComparison.Ordinal);
+        Assert.All(ProbedOptions.All(result.StandardOutput).Values, o => AssertApplied(o));
+    }
+
     [Fact]
     public void Threads_AreCovered_AlsoOnKernelsBeforePidfdThread_ThroughTheThreadGroupLeader()
     {
