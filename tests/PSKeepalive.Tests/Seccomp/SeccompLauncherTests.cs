@@ -129,6 +129,36 @@ public sealed class SeccompLauncherTests
     }
 
     [Fact]
+    public void CallsOnDescriptorsThatAreNotOpen_ContinueUntouched_TheProgramSeesItsOwnEBADF()
+    {
+        LauncherResult result = LauncherProcess.Run(With(AllOptions, ("PSKEEPALIVE_DEBUG", "1")), Bound, SeccompProbe.Path, "badfd");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal("badfd connect errno=9 listen errno=9", result.StandardOutput.Trim());
+        Assert.Matches(@"connect\(999\): pidfd_getfd: Bad file descriptor, left alone", result.StandardError);
+        Assert.Contains("done: 2 notifications, 0 sockets set, 2 left alone, 0 failed; exit 0", result.StandardError, StringComparison.Ordinal);
+    }
+
+    [RootFact]
+    public void NonDumpableProgram_UnderAnUnprivilegedSupervisor_IsLeftUntouched_NeverBlocked()
+    {
+        // pidfd_getfd needs ptrace access; a non-dumpable program (prctl(PR_SET_DUMPABLE, 0), as ssh-agent does) is
+        // out of reach without CAP_SYS_PTRACE. The calls must still go through, unchanged; as root they are covered.
+        string[] asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", LauncherProcess.LauncherPath, SeccompProbe.Path, "nodump"];
+        using LauncherProcess unprivileged = LauncherProcess.StartProgram("setpriv", With(AllOptions, ("PSKEEPALIVE_DEBUG", "1")), asNobody);
+        LauncherResult result = unprivileged.WaitForExit(Bound);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var lines = ProbedOptions.All(result.StandardOutput);
+        Assert.Equal(3, lines.Count);
+        Assert.All(lines.Values, o => Assert.Equal(0, o.KeepAlive));
+        Assert.Contains("pidfd_getfd: Operation not permitted", result.StandardError, StringComparison.Ordinal);
+        Assert.Contains("0 sockets set, 0 left alone, 2 failed; exit 0", result.StandardError, StringComparison.Ordinal);
+
+        LauncherResult asRoot = LauncherProcess.Run(AllOptions, Bound, SeccompProbe.Path, "nodump");
+        Assert.True(asRoot.ExitCode == 0, asRoot.ToString());
+        AssertApplied(ProbedOptions.All(asRoot.StandardOutput)["client"]);
+    }
+
+    [Fact]
     public void ForkingServer_HandlersInheritTheListenersOptions_AndChildrensConnectsAreCovered_AcrossForkAndExec()
     {
         const int clients = 4;

@@ -55,6 +55,9 @@ public static class SeccompProbe
  *   nnp                      "nnp N": NoNewPrivs from /proc/self/status
  *   threads N                listen, then N threads connect at once (lines
  *                            threadI); the main thread accepts them
+ *   badfd                    connect() and listen() on descriptor 999 (not
+ *                            open): "badfd connect errno=N listen errno=N"
+ *   nodump                   prctl(PR_SET_DUMPABLE, 0), then as loop4
  *   i386-pipe                x86_64 only: system call 42 through int $0x80,
  *                            which is pipe() in the i386 table (connect() is
  *                            42 in the x86_64 one): "i386-pipe ret=N"
@@ -69,6 +72,7 @@ public static class SeccompProbe
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -194,6 +198,23 @@ int main(int argc, char **argv)
         return loop(AF_INET);
     if (strcmp(s, "loop6") == 0)
         return loop(AF_INET6);
+    if (strcmp(s, "nodump") == 0) {
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+            die("prctl");
+        return loop(AF_INET);
+    }
+    if (strcmp(s, "badfd") == 0) {
+        struct sockaddr_in a;
+        int c, l;
+        memset(&a, 0, sizeof(a));
+        a.sin_family = AF_INET;
+        a.sin_port = htons(9);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        c = connect(999, (struct sockaddr *)&a, sizeof(a)) == 0 ? 0 : errno;
+        l = listen(999, 1) == 0 ? 0 : errno;
+        printf("badfd connect errno=%d listen errno=%d\n", c, l);
+        return 0;
+    }
     if (strcmp(s, "connect4") == 0 && argc >= 3) {
         int fd = connect4(atoi(argv[2]));
         if (fd < 0)
