@@ -1,0 +1,85 @@
+using System;
+using System.Globalization;
+
+namespace PSKeepalive.Core.SelfTest;
+
+/// <summary>
+/// What the kernel should do with given settings, derived from tcp_keepalive_timer() and
+/// tcp_write_timeout() (net/ipv4/tcp_timer.c):
+/// <list type="bullet">
+/// <item>keepalive alone: probes at Idle, Idle+Interval, ...; the connection dies at Idle + Interval x Count after Count probes;</item>
+/// <item>keepalive with TCP_USER_TIMEOUT: Count no longer applies; the connection dies at the first probe timer, after at least
+/// one probe, at which the idle time has reached the user timeout: Idle + Interval x k, k = max(1, ceil((UserTimeout - Idle) / Interval));</item>
+/// <item>unacknowledged data in flight: the keepalive timer only re-arms itself; TCP_USER_TIMEOUT, when set, ends the connection
+/// that long after the data was sent, otherwise retransmission gives up after net.ipv4.tcp_retries2 (tcp_model_timeout with
+/// TCP_RTO_MIN 200 ms, TCP_RTO_MAX 120 s: 924.6 s for the default 15).</item>
+/// </list>
+/// </summary>
+internal sealed record TcpKeepaliveTestPlan(
+    int Idle,
+    int Interval,
+    int Count,
+    int UserTimeout,
+    bool DataInFlight,
+    int Retries2,
+    TcpKeepaliveTestMechanism Mechanism,
+    TimeSpan Expected,
+    int ExpectedProbes)
+{
+    internal static readonly TimeSpan RtoMin = TimeSpan.FromMilliseconds(200);
+    internal static readonly TimeSpan RtoMax = TimeSpan.FromSeconds(120);
+
+    public TimeSpan Tolerance => TcpKeepaliveTest.LateTolerance(Expected);
+
+    /// <summary>How long keepalive alone would take with these values (Idle + Interval x Count).</summary>
+    public TimeSpan KeepaliveAlone => TimeSpan.FromSeconds(Idle + ((long)Interval * Count));
+
+    public static TcpKeepaliveTestPlan Create(int idle, int interval, int count, int userTimeout, bool dataInFlight, int retries2)
+    {
+        if (dataInFlight)
+        {
+            return userTimeout > 0
+                ? new(idle, interval, count, userTimeout, true, retries2, TcpKeepaliveTestMechanism.UserTimeout, TimeSpan.FromMilliseconds(userTimeout), 0)
+                : new(idle, interval, count, 0, true, retries2, TcpKeepaliveTestMechanism.Retransmission, RetransmissionTimeout(retries2), 0);
+        }
+
+        if (userTimeout <= 0)
+        {
+            return new(idle, interval, count, 0, false, retries2, TcpKeepaliveTestMechanism.Keepalive, TimeSpan.FromSeconds(idle + ((long)interval * count)), count);
+        }
+
+        long probes = Math.Max(1, (long)Math.Ceiling(((userTimeout / 1000.0) - idle) / interval));
+        return new(
+            idle,
+            interval,
+            count,
+            userTimeout,
+            false,
+            retries2,
+            TcpKeepaliveTestMechanism.KeepaliveUserTimeout,
+            TimeSpan.FromSeconds(idle + (interval * probes)),
+            (int)Math.Min(probes, int.MaxValue));
+    }
+
+    /// <summary>tcp_model_timeout(): when retransmission of unacknowledged data gives up after <paramref name="retries2"/> retries.</summary>
+    public static TimeSpan RetransmissionTimeout(int retries2)
+    {
+        int threshold = (int)Math.Log2(RtoMax / RtoMin); // ilog2(600) = 9
+        if (retries2 <= threshold)
+        {
+            return RtoMin * ((2L << Math.Max(retries2, 0)) - 1);
+        }
+
+        return (RtoMin * ((2L << threshold) - 1)) + (RtoMax * (retries2 - threshold));
+    }
+
+    /// <summary>Where the expected time comes from, for messages: "1 + 1 x 3 s".</summary>
+    public string Derivation => Mechanism switch
+    {
+        TcpKeepaliveTestMechanism.Keepalive => $"{Idle} + {Interval} x {Count} s",
+        TcpKeepaliveTestMechanism.KeepaliveUserTimeout =>
+            $"the first keepalive timer at or after TCP_USER_TIMEOUT {UserTimeout} ms: {Idle} + {Interval} x {ExpectedProbes} s",
+        TcpKeepaliveTestMechanism.UserTimeout => $"TCP_USER_TIMEOUT {UserTimeout} ms after the data was sent",
+        _ => string.Create(CultureInfo.InvariantCulture, $"net.ipv4.tcp_retries2 = {Retries2}"),
+    };
+}
