@@ -11,8 +11,11 @@ namespace PSKeepalive.Core.SelfTest;
 /// <item>keepalive with TCP_USER_TIMEOUT: Count no longer applies; the connection dies at the first probe timer, after at least
 /// one probe, at which the idle time has reached the user timeout: Idle + Interval x k, k = max(1, ceil((UserTimeout - Idle) / Interval));</item>
 /// <item>unacknowledged data in flight: the keepalive timer only re-arms itself; TCP_USER_TIMEOUT, when set, ends the connection
-/// that long after the data was sent, otherwise retransmission gives up after net.ipv4.tcp_retries2 (tcp_model_timeout with
-/// TCP_RTO_MIN 200 ms, TCP_RTO_MAX 120 s: 924.6 s for the default 15).</item>
+/// that long after the first timer retransmission (tcp_clamp_rto_to_user_timeout and retransmits_timed_out count from
+/// tp-&gt;retrans_stamp, not from the send), otherwise retransmission gives up after net.ipv4.tcp_retries2 (tcp_model_timeout with
+/// TCP_RTO_MIN 200 ms, TCP_RTO_MAX 120 s: 924.6 s for the default 15), counted from the same point. On loopback with one segment
+/// in flight that first retransmission comes about 0.4 s after the send: a tail loss probe after ~TCP_RTO_MIN, then the RTO
+/// (~TCP_RTO_MIN); measured here 0.41 to 0.50 s for user timeouts of 0.5 to 5 s.</item>
 /// </list>
 /// </summary>
 internal sealed record TcpKeepaliveTestPlan(
@@ -29,6 +32,9 @@ internal sealed record TcpKeepaliveTestPlan(
     internal static readonly TimeSpan RtoMin = TimeSpan.FromMilliseconds(200);
     internal static readonly TimeSpan RtoMax = TimeSpan.FromSeconds(120);
 
+    /// <summary>From the send to the first timer retransmission on loopback: tail loss probe plus one RTO, each about TCP_RTO_MIN.</summary>
+    internal static readonly TimeSpan FirstRetransmission = TimeSpan.FromMilliseconds(400);
+
     public TimeSpan Tolerance => TcpKeepaliveTest.LateTolerance(Expected);
 
     /// <summary>How long keepalive alone would take with these values (Idle + Interval x Count).</summary>
@@ -39,8 +45,8 @@ internal sealed record TcpKeepaliveTestPlan(
         if (dataInFlight)
         {
             return userTimeout > 0
-                ? new(idle, interval, count, userTimeout, true, retries2, TcpKeepaliveTestMechanism.UserTimeout, TimeSpan.FromMilliseconds(userTimeout), 0)
-                : new(idle, interval, count, 0, true, retries2, TcpKeepaliveTestMechanism.Retransmission, RetransmissionTimeout(retries2), 0);
+                ? new(idle, interval, count, userTimeout, true, retries2, TcpKeepaliveTestMechanism.UserTimeout, FirstRetransmission + TimeSpan.FromMilliseconds(userTimeout), 0)
+                : new(idle, interval, count, 0, true, retries2, TcpKeepaliveTestMechanism.Retransmission, FirstRetransmission + RetransmissionTimeout(retries2), 0);
         }
 
         if (userTimeout <= 0)
@@ -79,7 +85,8 @@ internal sealed record TcpKeepaliveTestPlan(
         TcpKeepaliveTestMechanism.Keepalive => $"{Idle} + {Interval} x {Count} s",
         TcpKeepaliveTestMechanism.KeepaliveUserTimeout =>
             $"the first keepalive timer at or after TCP_USER_TIMEOUT {UserTimeout} ms: {Idle} + {Interval} x {ExpectedProbes} s",
-        TcpKeepaliveTestMechanism.UserTimeout => $"TCP_USER_TIMEOUT {UserTimeout} ms after the data was sent",
-        _ => string.Create(CultureInfo.InvariantCulture, $"net.ipv4.tcp_retries2 = {Retries2}"),
+        TcpKeepaliveTestMechanism.UserTimeout =>
+            $"TCP_USER_TIMEOUT {UserTimeout} ms, counted from the first retransmission about {FirstRetransmission.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s after the send",
+        _ => string.Create(CultureInfo.InvariantCulture, $"net.ipv4.tcp_retries2 = {Retries2}, counted from the first retransmission"),
     };
 }

@@ -34,10 +34,10 @@ public sealed class PlanAndJudgeTests
     }
 
     [Theory]
-    [InlineData(15, 924.6)]
-    [InlineData(8, 102.2)]
-    [InlineData(3, 3.0)]
-    [InlineData(10, 204.6 + 120)]
+    [InlineData(15, 0.4 + 924.6)]
+    [InlineData(8, 0.4 + 102.2)]
+    [InlineData(3, 0.4 + 3.0)]
+    [InlineData(10, 0.4 + 204.6 + 120)]
     public void DataInFlightWithoutUserTimeout_FollowsTcpRetries2(int retries2, double seconds)
     {
         var plan = TcpKeepaliveTestPlan.Create(1, 1, 3, 0, true, retries2);
@@ -48,12 +48,13 @@ public sealed class PlanAndJudgeTests
     }
 
     [Fact]
-    public void DataInFlightWithUserTimeout_IsTheUserTimeout()
+    public void DataInFlightWithUserTimeout_IsTheUserTimeoutAfterTheFirstRetransmission()
     {
         var plan = TcpKeepaliveTestPlan.Create(1, 1, 3, 2000, true, 15);
 
         Assert.Equal(TcpKeepaliveTestMechanism.UserTimeout, plan.Mechanism);
-        Assert.Equal(TimeSpan.FromSeconds(2), plan.Expected);
+        Assert.Equal(TimeSpan.FromSeconds(2.4), plan.Expected);
+        Assert.Contains("first retransmission", plan.Derivation);
     }
 
     [Theory]
@@ -101,7 +102,7 @@ public sealed class PlanAndJudgeTests
     {
         var plan = TcpKeepaliveTestPlan.Create(1, 1, 3, 2000, true, 15);
 
-        var (ok, message) = TcpKeepaliveTest.Judge(plan, TimeSpan.FromSeconds(2.02), "ETIMEDOUT", 0, 6, TimeSpan.FromSeconds(2.02));
+        var (ok, message) = TcpKeepaliveTest.Judge(plan, TimeSpan.FromSeconds(2.44), "ETIMEDOUT", 0, 6, TimeSpan.FromSeconds(2.44));
 
         Assert.True(ok);
         Assert.Contains("keepalive did not fire", message);
@@ -110,7 +111,7 @@ public sealed class PlanAndJudgeTests
 
     [Theory]
     [InlineData(4.08, "4.08 s")]
-    [InlineData(924.6, "15m24s")]
+    [InlineData(925.0, "15m25s")]
     [InlineData(7875, "2h11m15s")]
     [InlineData(60, "1m")]
     public void Format_ReadsLikeADuration(double seconds, string text)

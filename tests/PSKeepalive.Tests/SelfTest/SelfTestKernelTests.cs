@@ -41,7 +41,7 @@ public sealed class SelfTestKernelTests
         AssertKeepalivePassed(defaults.Result, TimeSpan.FromSeconds(4), probes: 3);
         Assert.Equal((1, 1, 3), (defaults.Result.Idle, defaults.Result.Interval, defaults.Result.Count));
 
-        // Data in flight: keepalive never probes; TCP_USER_TIMEOUT ends it at about 2 s, sooner than keepalive's 4 s.
+        // Data in flight: keepalive never probes; TCP_USER_TIMEOUT ends it at about 2.4 s (2 s from the first retransmission), sooner than keepalive's 4 s.
         var data = dataWithUserTimeout.Result;
         Assert.True(data.Passed, data.Message);
         Assert.Equal(TcpKeepaliveTestMechanism.UserTimeout, data.Mechanism);
@@ -49,7 +49,9 @@ public sealed class SelfTestKernelTests
         Assert.Equal("ETIMEDOUT", data.Error);
         Assert.Equal(0, data.ProbesSent);
         Assert.True(data.Retransmissions > 0, $"retransmissions {data.Retransmissions}");
-        AssertWithin(data.MeasuredDetection, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(3));
+        Assert.Equal(TimeSpan.FromSeconds(2.4), data.ExpectedDetection);
+        AssertWithin(data.MeasuredDetection, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(3.4));
+        Assert.True(data.MeasuredDetection < TimeSpan.FromSeconds(3.5), "TCP_USER_TIMEOUT should end it before keepalive's 4 s would");
         Assert.Contains("did not fire", data.Message);
 
         // Keepalive with TCP_USER_TIMEOUT 2.5 s: dies at the probe timer at 3 s after 2 probes; TCP_KEEPCNT 5 (6 s) does not apply.
