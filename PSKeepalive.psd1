@@ -13,6 +13,9 @@
     CmdletsToExport      = @(
         'Get-TcpKeepaliveSetting'
         'Set-TcpKeepaliveSetting'
+        'Get-SocketKeepalive'
+        'Set-SocketKeepalive'
+        'Test-TcpKeepalive'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

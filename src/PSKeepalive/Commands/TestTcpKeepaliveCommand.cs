@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
 using System.Threading;
+using PSKeepalive.Completion;
 using PSKeepalive.Core;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.SelfTest;
@@ -52,6 +53,7 @@ public sealed class TestTcpKeepaliveCommand : PSCmdlet, IDisposable
     /// <summary>/run/netns/NAME or /proc/PID/ns/net to run the whole test in.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
     /// <summary>The longest the test may wait, seconds.</summary>
