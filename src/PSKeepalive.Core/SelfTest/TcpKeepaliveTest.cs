@@ -300,7 +300,37 @@ public static class TcpKeepaliveTest
             }
         }
 
-        public async Task<TcpKeepaliveTestResult> WaitAsync(CancellationToken cancellationToken)
+        /// <summary>
+        /// Waits on a dedicated thread, so that the moment of failure is read when poll(2) returns and not when a
+        /// busy thread pool gets round to a continuation (seen: seconds late while other work blocked the pool).
+        /// </summary>
+        public Task<TcpKeepaliveTestResult> WaitAsync(CancellationToken cancellationToken)
+        {
+            var completion = new TaskCompletionSource<TcpKeepaliveTestResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var thread = new Thread(() =>
+            {
+                try
+                {
+                    completion.SetResult(Wait(cancellationToken));
+                }
+                catch (OperationCanceledException e)
+                {
+                    completion.SetCanceled(e.CancellationToken);
+                }
+                catch (Exception e)
+                {
+                    completion.SetException(e);
+                }
+            })
+            {
+                IsBackground = true,
+                Name = "pskeepalive-selftest",
+            };
+            thread.Start();
+            return completion.Task;
+        }
+
+        private TcpKeepaliveTestResult Wait(CancellationToken cancellationToken)
         {
             int probes = 0;
             int retransmissions = 0;
@@ -311,17 +341,39 @@ public static class TcpKeepaliveTest
                 retransmissions = (int)Math.Max(retransmissions, Math.Min(info.TotalRetrans, int.MaxValue));
             }
 
-            using var waitLimit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            TimeSpan remaining = _wait - _clock.Elapsed;
-            waitLimit.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
-            Task<(TimeSpan? At, string? Error)> receive = ReceiveAsync(waitLimit.Token, cancellationToken);
-            while (!receive.IsCompleted)
+            TimeSpan? measured = null;
+            string? error = null;
+            byte[] buffer = new byte[256];
+            while (true)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 Sample();
-                await Task.WhenAny(receive, Task.Delay(SampleInterval, CancellationToken.None)).ConfigureAwait(false);
+                TimeSpan left = _wait - _clock.Elapsed;
+                if (left <= TimeSpan.Zero)
+                {
+                    break;
+                }
+
+                if (!_prober.Poll(left < SampleInterval ? left : SampleInterval, SelectMode.SelectRead))
+                {
+                    continue;
+                }
+
+                // Readable: an error (ETIMEDOUT expected), an end of stream, or (never expected) data.
+                measured = _clock.Elapsed;
+                try
+                {
+                    int received = _prober.Receive(buffer);
+                    error = received == 0 ? "EOF" : null;
+                }
+                catch (SocketException e)
+                {
+                    error = Errno.Name(e.NativeErrorCode);
+                }
+
+                break;
             }
 
-            (TimeSpan? measured, string? error) = await receive.ConfigureAwait(false);
             TimeSpan waited = _clock.Elapsed;
             Sample();
             (bool passed, string message) = Judge(_plan, measured, error, probes, retransmissions, waited);
@@ -344,25 +396,6 @@ public static class TcpKeepaliveTest
                 _address,
                 _namespace,
                 message);
-        }
-
-        /// <summary>recv() on the probing end until it fails; (null, null) when the wait ran out with the connection still open.</summary>
-        private async Task<(TimeSpan? At, string? Error)> ReceiveAsync(CancellationToken waitLimit, CancellationToken caller)
-        {
-            byte[] buffer = new byte[256];
-            try
-            {
-                int received = await _prober.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, waitLimit).ConfigureAwait(false);
-                return (_clock.Elapsed, received == 0 ? "EOF" : null);
-            }
-            catch (SocketException e)
-            {
-                return (_clock.Elapsed, Errno.Name(e.NativeErrorCode));
-            }
-            catch (OperationCanceledException) when (!caller.IsCancellationRequested)
-            {
-                return (null, null);
-            }
         }
 
         public void Dispose()

@@ -47,6 +47,18 @@ public sealed class PlanAndJudgeTests
         Assert.Equal(0, plan.ExpectedProbes);
     }
 
+    [Theory]
+    [InlineData(3, 3.2, 4.0)] // intervals 0.4 + 0.8 + 1.6 = 2.8 s < 3 s: the 3.2 s interval straddles it
+    [InlineData(5, 12.8, 16.0)]
+    [InlineData(15, 120, 231.25)] // 25 % of 925 s is larger than 1.25 x 120 s
+    public void Retransmission_ToleratesTheIntervalThatStraddlesTheLimit(int retries2, double interval, double tolerance)
+    {
+        var plan = TcpKeepaliveTestPlan.Create(1, 1, 3, 0, true, retries2);
+
+        Assert.Equal(TimeSpan.FromSeconds(interval), TcpKeepaliveTestPlan.RetransmissionIntervalAt(retries2));
+        Assert.Equal(tolerance, plan.Tolerance.TotalSeconds, 3);
+    }
+
     [Fact]
     public void DataInFlightWithUserTimeout_IsTheUserTimeoutAfterTheFirstRetransmission()
     {

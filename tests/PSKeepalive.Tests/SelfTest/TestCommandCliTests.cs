@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using System.Text.Json;
+using System.Threading;
 using System.Threading.Tasks;
 using PSKeepalive.Tests.Support;
 using Xunit;
@@ -73,7 +74,9 @@ public sealed class TestCommandCliTests
         Assert.Contains("NetworkNamespaceNotFound", missingNamespace.Result.StandardError);
     }
 
-    private static Task<CliResult> Run(params string[] arguments) => Task.Run(() => CliRunner.Run(arguments, Bound));
+    /// <summary>Each run waits on its own thread, not a pool thread, so that the runs do not starve the pool other tests time with.</summary>
+    private static Task<CliResult> Run(params string[] arguments) =>
+        Task.Factory.StartNew(() => CliRunner.Run(arguments, Bound), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     private static void AssertBadArguments(CliResult result, string phrase)
     {
