@@ -65,3 +65,45 @@ public sealed class SelfTestNamespaceTests
         Assert.Equal(ns.Run(() => new FileInfo("/proc/thread-self/ns/net").LinkTarget), result.NetworkNamespace);
     }
 }
+
+/// <summary>A namespace whose loopback is down: bounded, and the error says what to check. Its own class: it waits 5 s.</summary>
+public sealed class SelfTestLoopbackDownTests
+{
+    [RootFact]
+    public async Task LoopbackDown_IsReportedWithAHint()
+    {
+        using var ns = new PrivateNetworkNamespace();
+        ns.Run(TakeLoopbackDown);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var error = await Assert.ThrowsAnyAsync<KeepaliveException>(
+            () => TcpKeepaliveTest.RunAsync(new() { NetworkNamespace = ns.Path }));
+
+        // With lo down the SYN goes nowhere; the connect is bounded instead of retrying for two minutes.
+        Assert.Equal("KeepaliveTestTimeout", error.ErrorId);
+        Assert.Contains("loopback interface up", error.Message);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed}");
+    }
+
+    /// <summary>Clears IFF_UP on lo in the calling thread's namespace (SIOCGIFFLAGS, SIOCSIFFLAGS).</summary>
+    private static unsafe void TakeLoopbackDown()
+    {
+        int fd = TestLibc.Socket(2 /* AF_INET */, 2 /* SOCK_DGRAM */, 0);
+        Assert.True(fd >= 0);
+        try
+        {
+            byte* ifreq = stackalloc byte[40];
+            new Span<byte>(ifreq, 40).Clear();
+            ifreq[0] = (byte)'l';
+            ifreq[1] = (byte)'o';
+            Assert.Equal(0, TestLibc.Ioctl(fd, 0x8913, ifreq));
+            *(short*)(ifreq + 16) &= ~1;
+            Assert.Equal(0, TestLibc.Ioctl(fd, 0x8914, ifreq));
+        }
+        finally
+        {
+            TestLibc.Close(fd);
+        }
+    }
+}
