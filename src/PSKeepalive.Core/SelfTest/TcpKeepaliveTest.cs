@@ -186,16 +186,16 @@ public static class TcpKeepaliveTest
         return plan.Mechanism switch
         {
             TcpKeepaliveTestMechanism.Keepalive =>
-                (true, $"Keepalive ended the connection to the silent peer with ETIMEDOUT after {Format(took)} (expected {expected}), after {probes} unanswered probes."),
+                (true, $"Keepalive ended the connection to the silent peer with ETIMEDOUT after {Format(took)} (expected {Format(plan.Expected)}: {plan.Derivation}), after {probes} unanswered probes."),
             TcpKeepaliveTestMechanism.KeepaliveUserTimeout =>
                 (true, $"Keepalive probes went unanswered and TCP_USER_TIMEOUT ({plan.UserTimeout} ms) ended the connection with ETIMEDOUT after {Format(took)} "
-                    + $"(expected {expected}) after {probes} probes; TCP_KEEPCNT ({plan.Count}) did not apply."),
+                    + $"(expected {Format(plan.Expected)}: {plan.Derivation}) after {probes} probes; TCP_KEEPCNT ({plan.Count}) did not apply."),
             TcpKeepaliveTestMechanism.UserTimeout =>
                 (true, $"With unacknowledged data in flight keepalive did not fire ({probes} probes); TCP_USER_TIMEOUT ({plan.UserTimeout} ms) ended the connection "
                     + $"with ETIMEDOUT after {Format(took)} and {retransmissions} retransmissions, where keepalive alone would have taken {keepaliveAlone}."),
             _ =>
                 (true, $"With unacknowledged data in flight keepalive did not fire ({probes} probes); retransmission gave up with ETIMEDOUT after {Format(took)} "
-                    + $"({retransmissions} retransmissions, expected {expected}), where keepalive alone would have taken {keepaliveAlone}."),
+                    + $"({retransmissions} retransmissions, expected {Format(plan.Expected)}: {plan.Derivation}), where keepalive alone would have taken {keepaliveAlone}."),
         };
     }
 
