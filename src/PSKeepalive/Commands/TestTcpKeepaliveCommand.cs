@@ -84,7 +84,7 @@ public sealed class TestTcpKeepaliveCommand : PSCmdlet, IDisposable
         TcpKeepaliveTestResult result;
         try
         {
-            result = TcpKeepaliveTest.Run(options, _stop.Token);
+            result = WaitWithProgress(TcpKeepaliveTest.RunAsync(options, _stop.Token));
         }
         catch (KeepaliveException e)
         {
@@ -105,6 +105,29 @@ public sealed class TestTcpKeepaliveCommand : PSCmdlet, IDisposable
     }
 
     protected override void StopProcessing() => _stop.Cancel();
+
+    /// <summary>Waits on the pipeline thread, reporting progress once a second (system settings can mean hours).</summary>
+    private TcpKeepaliveTestResult WaitWithProgress(System.Threading.Tasks.Task<TcpKeepaliveTestResult> test)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var progress = new ProgressRecord(1, "Test-TcpKeepalive", "Waiting for the kernel to end the connection to the silent peer");
+        bool shown = false;
+        // Waiting on the handle never throws; GetResult below rethrows the test's own exception unwrapped.
+        while (!((IAsyncResult)test).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(1)))
+        {
+            progress.StatusDescription = $"Waiting for the kernel to end the connection to the silent peer: {clock.Elapsed.TotalSeconds:0} s of at most {Timeout} s";
+            WriteProgress(progress);
+            shown = true;
+        }
+
+        if (shown)
+        {
+            progress.RecordType = ProgressRecordType.Completed;
+            WriteProgress(progress);
+        }
+
+        return test.GetAwaiter().GetResult();
+    }
 
     public void Dispose() => _stop.Dispose();
 }
