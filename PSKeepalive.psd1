@@ -14,6 +14,9 @@
         'Get-TcpKeepaliveSetting'
         'Set-TcpKeepaliveSetting'
         'Start-KeepaliveProcess'
+        'Get-SocketKeepalive'
+        'Set-SocketKeepalive'
+        'Test-TcpKeepalive'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -8,5 +8,6 @@ var root = new RootCommand("pskeepalive: see and fix TCP keepalive on Linux (sys
 root.Subcommands.Add(SettingsCommand.Create());
 root.Subcommands.Add(SetCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(TestCommand.Create());
 
 return CliApp.Run(root, args);
