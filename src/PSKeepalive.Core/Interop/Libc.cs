@@ -59,6 +59,19 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
     internal static partial long Syscall(long number, long arg1, long arg2, long arg3);
 
+    // Retrofit (issue 6): descriptors of other processes, checked with fstat, addresses of the copy.
+    internal const long SYS_pidfd_open = 434;
+    internal const long SYS_pidfd_getfd = 438;
+
+    [LibraryImport(Library, EntryPoint = "fstat", SetLastError = true)]
+    internal static partial int FStat(int fd, byte* statBuffer);
+
+    [LibraryImport(Library, EntryPoint = "getsockname", SetLastError = true)]
+    internal static partial int GetSockName(int fd, byte* address, uint* length);
+
+    [LibraryImport(Library, EntryPoint = "getpeername", SetLastError = true)]
+    internal static partial int GetPeerName(int fd, byte* address, uint* length);
+
     /// <summary>The errno of the last call declared above, on this thread.</summary>
     internal static int LastErrno => Marshal.GetLastPInvokeError();
 }
