@@ -1,0 +1,35 @@
+# Shared set-up for the Pester suites (tests/*.Tests.ps1). They run where pwsh and Pester 5 exist:
+# `./build.ps1 -Task Test` stages the module in out/PSKeepalive first, then runs them.
+# Dot-source it in BeforeDiscovery (so that -Skip conditions can use $IsRoot, $HasIpNetns, ...) and in BeforeAll.
+$ErrorActionPreference = 'Stop'
+$script:RepoRoot = Split-Path -Parent $PSScriptRoot
+$script:ModulePath = Join-Path $script:RepoRoot 'out/PSKeepalive/PSKeepalive.psd1'
+if (-not (Test-Path $script:ModulePath)) {
+    throw "The module is not staged at $script:ModulePath: run ./build.ps1 -Task Build first."
+}
+Import-Module $script:ModulePath -Force
+
+# Root is needed for namespaces, other users' processes and sysctl writes.
+$IsRoot = $script:IsRoot = (& id -u) -eq '0'
+$HasIpNetns = $script:HasIpNetns = $null -ne (Get-Command ip -ErrorAction SilentlyContinue)
+$HasCompiler = $script:HasCompiler = $null -ne (Get-Command cc -ErrorAction SilentlyContinue)
+$HasPython = $script:HasPython = $null -ne (Get-Command python3 -ErrorAction SilentlyContinue)
+
+# A throw-away network namespace (ip netns) so that writes never touch the host's sysctls.
+function New-TestNetworkNamespace {
+    $name = 'pskeepalive-pester-' + [guid]::NewGuid().ToString('N').Substring(0, 8)
+    & ip netns add $name
+    if ($LASTEXITCODE -ne 0) { throw "ip netns add $name failed" }
+    & ip -n $name link set lo up
+    "/run/netns/$name"
+}
+
+function Remove-TestNetworkNamespace([string] $Path) {
+    & ip netns delete (Split-Path -Leaf $Path) 2>$null
+}
+
+function Get-HostKeepaliveSysctl {
+    foreach ($name in 'tcp_keepalive_time', 'tcp_keepalive_intvl', 'tcp_keepalive_probes') {
+        [int](Get-Content "/proc/sys/net/ipv4/$name")
+    }
+}
