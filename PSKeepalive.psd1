@@ -13,6 +13,9 @@
     CmdletsToExport      = @(
         'Get-TcpKeepaliveSetting'
         'Set-TcpKeepaliveSetting'
+        'Enable-TcpKeepalive'
+        'Disable-TcpKeepalive'
+        'Close-TcpConnection'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -1,8 +1,9 @@
-. $PSScriptRoot/common.ps1
-
 BeforeDiscovery {
-    $script:isRoot = (id -u) -eq '0'
-    $script:hasPython = [bool](Get-Command python3 -ErrorAction SilentlyContinue)
+    . $PSScriptRoot/common.ps1
+}
+
+BeforeAll {
+    . $PSScriptRoot/common.ps1
 }
 
 Describe 'Disable-TcpKeepalive' {
@@ -24,7 +25,7 @@ Describe 'Disable-TcpKeepalive' {
         }
     }
 
-    Context 'On a child process whose connection has keepalive on' -Skip:(-not ($isRoot -and $hasPython)) {
+    Context 'On a child process whose connection has keepalive on' -Skip:(-not ($IsRoot -and $HasPython)) {
         BeforeAll {
             $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
             $listener.Start()
