@@ -104,6 +104,28 @@ internal struct DumpState
 /// <summary>The message loop of one dump datagram, kept out of the iterator so that it can use spans.</summary>
 internal static class DumpParser
 {
+    /// <summary>Decodes a whole datagram of a dump answering <paramref name="sequence"/> (tests, benchmarks, fixtures).</summary>
+    internal static List<TcpConnection> ParseDatagram(ReadOnlySpan<byte> datagram, uint sequence, TcpConnectionQuery query, out bool done, out bool interrupted)
+    {
+        var state = new DumpState();
+        state.Reset(sequence, 0);
+        var filter = new ConnectionFilter(query);
+        var factory = new TcpConnectionFactory(query.IncludeInfo, null, false);
+        var result = new List<TcpConnection>();
+        while (state.Offset < datagram.Length)
+        {
+            TcpConnection? connection = Next(datagram, ref state, filter, factory);
+            if (connection is not null)
+            {
+                result.Add(connection);
+            }
+        }
+
+        done = state.Done;
+        interrupted = state.Interrupted;
+        return result;
+    }
+
     /// <summary>
     /// Handles the message at <see cref="DumpState.Offset"/> of <paramref name="datagram"/> and advances past it.
     /// Returns the connection it carried when it matched the filter; sets Done at NLMSG_DONE; throws the
@@ -158,6 +180,8 @@ internal static class DumpParser
                 throw new KeepaliveDataException(NetlinkSocket.Subject, "The kernel reported NLMSG_OVERRUN: part of the dump was lost.");
             case InetDiag.SockDiagByFamily:
                 InetDiagMessage diag = InetDiag.Decode(message.Payload);
+                TcpConnectionFactory.StateOf(diag.State); // unknown values are malformed data, not something to filter away
+                TcpConnectionFactory.TimerOf(diag.Timer);
                 return filter.Matches(diag) ? factory.Create(diag, filter) : null;
             default:
                 throw new KeepaliveDataException(

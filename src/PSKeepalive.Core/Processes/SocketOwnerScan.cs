@@ -336,16 +336,18 @@ public static unsafe class SocketOwnerScan
         }
 
         ReadOnlySpan<byte> digits = link.Slice(prefix.Length, link.Length - prefix.Length - 1);
+        ulong value = 0;
         foreach (byte b in digits)
         {
-            if (b < (byte)'0' || b > (byte)'9')
+            if (b < (byte)'0' || b > (byte)'9' || value > (ulong.MaxValue - 9) / 10)
             {
                 return false;
             }
 
-            inode = (inode * 10) + (ulong)(b - '0');
+            value = (value * 10) + (ulong)(b - '0');
         }
 
+        inode = value;
         return true;
     }
 
