@@ -38,6 +38,7 @@ Describe 'Close-TcpConnection' {
             $client.Connect([System.Net.IPAddress]::Loopback, $listener.LocalEndpoint.Port)
             $script:server = $listener.AcceptTcpClient()
             $script:clientPort = $client.Client.LocalEndPoint.Port
+            $script:exact = @{ LocalAddress = '127.0.0.1'; LocalPort = $clientPort; RemotePort = $listener.LocalEndpoint.Port }
         }
 
         AfterEach {
@@ -45,20 +46,20 @@ Describe 'Close-TcpConnection' {
         }
 
         It '-WhatIf closes nothing' {
-            Get-TcpConnection -LocalPort $clientPort | Close-TcpConnection -WhatIf
-            Get-TcpConnection -LocalPort $clientPort -State Established | Should -HaveCount 1
+            Get-TcpConnection @exact | Close-TcpConnection -WhatIf
+            Get-TcpConnection @exact -State Established | Should -HaveCount 1
         }
 
         It 'closes it: the peer sees a reset' {
-            $result = Get-TcpConnection -LocalPort $clientPort | Close-TcpConnection -Confirm:$false -PassThru
+            $result = Get-TcpConnection @exact | Close-TcpConnection -Confirm:$false -PassThru
             $result.Outcome | Should -Be 'Closed'
-            Get-TcpConnection -LocalPort $clientPort -State Established | Should -BeNullOrEmpty
+            Get-TcpConnection @exact -State Established | Should -BeNullOrEmpty
             $server.Client.ReceiveTimeout = 5000
             { $server.Client.Receive([byte[]]::new(4)) } | Should -Throw '*reset*'
         }
 
         It 'skips a connection that is already gone' {
-            $listed = Get-TcpConnection -LocalPort $clientPort
+            $listed = Get-TcpConnection @exact
             $listed | Close-TcpConnection -Confirm:$false
             ($listed | Close-TcpConnection -Confirm:$false -PassThru).Outcome | Should -Be 'Skipped'
         }

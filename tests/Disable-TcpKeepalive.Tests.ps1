@@ -29,7 +29,7 @@ Describe 'Disable-TcpKeepalive' {
         BeforeAll {
             $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
             $listener.Start()
-            $port = $listener.LocalEndpoint.Port
+            $script:port = $listener.LocalEndpoint.Port
             $start = [System.Diagnostics.ProcessStartInfo]::new('python3')
             $start.ArgumentList.Add('-c')
             $start.ArgumentList.Add("import socket,time; s=socket.create_connection(('127.0.0.1',$port)); s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 77); time.sleep(60)")
@@ -46,7 +46,7 @@ Describe 'Disable-TcpKeepalive' {
 
         It '-WhatIf leaves keepalive on' {
             Disable-TcpKeepalive -ProcessId $child.Id -WhatIf | Should -BeNullOrEmpty
-            (Get-TcpConnection -LocalPort $childPort -IncludeSocketOption).KeepaliveEnabled | Should -BeTrue
+            (Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $childPort -RemotePort $port -IncludeSocketOption).KeepaliveEnabled | Should -BeTrue
         }
 
         It 'switches keepalive off and keeps the timing' {
@@ -55,7 +55,7 @@ Describe 'Disable-TcpKeepalive' {
             $result.Before.Enabled | Should -BeTrue
             $result.After.Enabled | Should -BeFalse
             $result.After.Idle | Should -Be 77
-            $c = Get-TcpConnection -LocalPort $childPort -IncludeSocketOption
+            $c = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $childPort -RemotePort $port -IncludeSocketOption
             $c.KeepaliveEnabled | Should -BeFalse
             $c.NoKeepalive | Should -BeTrue
         }

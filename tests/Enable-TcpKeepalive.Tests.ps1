@@ -37,7 +37,7 @@ Describe 'Enable-TcpKeepalive' {
         BeforeAll {
             $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
             $listener.Start()
-            $port = $listener.LocalEndpoint.Port
+            $script:port = $listener.LocalEndpoint.Port
             $start = [System.Diagnostics.ProcessStartInfo]::new('python3')
             $start.ArgumentList.Add('-c')
             $start.ArgumentList.Add("import socket,time; s=socket.create_connection(('127.0.0.1',$port)); time.sleep(60)")
@@ -54,7 +54,7 @@ Describe 'Enable-TcpKeepalive' {
 
         It '-WhatIf changes nothing' {
             Enable-TcpKeepalive -ProcessId $child.Id -Idle 61 -WhatIf | Should -BeNullOrEmpty
-            $c = Get-TcpConnection -LocalPort $childPort -IncludeSocketOption
+            $c = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $childPort -RemotePort $port -IncludeSocketOption
             $c.KeepaliveEnabled | Should -BeFalse
         }
 
@@ -71,7 +71,7 @@ Describe 'Enable-TcpKeepalive' {
         }
 
         It 'is what Get-TcpConnection -IncludeSocketOption sees, and the keepalive timer runs' {
-            $c = Get-TcpConnection -LocalPort $childPort -IncludeSocketOption
+            $c = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $childPort -RemotePort $port -IncludeSocketOption
             $c.KeepaliveEnabled | Should -BeTrue
             $c.Idle | Should -Be 61
             $c.NoKeepalive | Should -BeFalse
@@ -79,7 +79,7 @@ Describe 'Enable-TcpKeepalive' {
         }
 
         It 'takes piped connections and returns the updated connection with -PassThru' {
-            $c = Get-TcpConnection -LocalPort $childPort -IncludeProcess | Enable-TcpKeepalive -Idle 62 -PassThru
+            $c = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $childPort -RemotePort $port -IncludeProcess | Enable-TcpKeepalive -Idle 62 -PassThru
             $c.LocalPort | Should -Be $childPort
             $c.Idle | Should -Be 62
             $c.KeepaliveEnabled | Should -BeTrue

@@ -10,5 +10,6 @@ root.Subcommands.Add(SetCommand.Create());
 root.Subcommands.Add(ConnectionsCommand.Create());
 root.Subcommands.Add(EnableCommand.Create());
 root.Subcommands.Add(DisableCommand.Create());
+root.Subcommands.Add(CloseCommand.Create());
 
 return CliApp.Run(root, args);

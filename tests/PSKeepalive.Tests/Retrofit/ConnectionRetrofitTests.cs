@@ -51,9 +51,9 @@ public sealed class ConnectionRetrofitTests
     {
         using var sockets = new PSKeepalive.Tests.Connections.LoopbackSockets(IPAddress.Loopback);
         var (client, _) = sockets.Connect();
-        int port = ((IPEndPoint)client.LocalEndPoint!).Port;
+        var exact = Exact(client);
 
-        var listed = Assert.Single(ConnectionSocketOptions.Fill(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = port })));
+        var listed = Assert.Single(ConnectionSocketOptions.Fill(TcpConnections.Enumerate(exact)));
 
         Assert.Null(listed.KeepaliveEnabled);
         Assert.Null(listed.Idle);
@@ -65,7 +65,7 @@ public sealed class ConnectionRetrofitTests
     {
         using var child = new SocketHolderChild(connections: 2);
         HeldSocket doomed = child.Connections[0], twin = child.Connections[1];
-        TcpConnection listed = Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = doomed.LocalPort, RemotePort = child.ListenerPort }));
+        TcpConnection listed = Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = doomed.LocalPort, RemotePort = child.ListenerPort }));
 
         var result = Assert.Single(TcpConnectionCloser.Close(new[] { TcpCloseTarget.From(listed) }));
 
@@ -77,9 +77,9 @@ public sealed class ConnectionRetrofitTests
         peer.ReceiveTimeout = 5000;
         var error = Assert.Throws<SocketException>(() => peer.Receive(new byte[16]));
         Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
-        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = doomed.LocalPort, RemotePort = child.ListenerPort, States = new[] { TcpState.Established } }));
+        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = doomed.LocalPort, RemotePort = child.ListenerPort, States = new[] { TcpState.Established } }));
         Assert.False(child.HasClosed(twin.Fd));
-        Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = twin.LocalPort, RemotePort = child.ListenerPort }));
+        Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = twin.LocalPort, RemotePort = child.ListenerPort }));
 
         // Closing it again finds nothing: skipped, not failed.
         var again = Assert.Single(TcpConnectionCloser.Close(new[] { TcpCloseTarget.From(listed) }));
@@ -94,13 +94,13 @@ public sealed class ConnectionRetrofitTests
     {
         using var sockets = new PSKeepalive.Tests.Connections.LoopbackSockets(IPAddress.Parse(address));
         var (client, server) = sockets.Connect();
-        int port = ((IPEndPoint)client.LocalEndPoint!).Port;
-        TcpConnection listed = Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = port }));
+        var exact = Exact(client);
+        TcpConnection listed = Assert.Single(TcpConnections.Enumerate(exact));
 
         var result = TcpConnectionCloser.Close(TcpCloseTarget.From(listed) with { Cookie = listed.Cookie + 1 });
 
         Assert.Equal(TcpCloseOutcome.Skipped, result.Outcome);
-        Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = port }));
+        Assert.Single(TcpConnections.Enumerate(exact));
         client.Send(new byte[] { 7 });
         server.ReceiveTimeout = 5000;
         Assert.Equal(1, server.Receive(new byte[4]));
@@ -116,8 +116,8 @@ public sealed class ConnectionRetrofitTests
     {
         using var sockets = new PSKeepalive.Tests.Connections.LoopbackSockets(IPAddress.Loopback);
         var (client, server) = sockets.Connect();
-        int port = ((IPEndPoint)client.LocalEndPoint!).Port;
-        TcpConnection listed = Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = port }));
+        var exact = Exact(client);
+        TcpConnection listed = Assert.Single(TcpConnections.Enumerate(exact));
 
         var error = Unprivileged.Run(() => Record.Exception(() => TcpConnectionCloser.Close(new[] { TcpCloseTarget.From(listed) }).ToList()));
 
@@ -127,6 +127,14 @@ public sealed class ConnectionRetrofitTests
         client.Send(new byte[] { 7 });
         server.ReceiveTimeout = 5000;
         Assert.Equal(1, server.Receive(new byte[4]));
+    }
+
+    /// <summary>The one connection of <paramref name="client"/> (a local port alone is not unique on a busy host).</summary>
+    private static TcpConnectionQuery Exact(Socket client)
+    {
+        var local = (IPEndPoint)client.LocalEndPoint!;
+        var remote = (IPEndPoint)client.RemoteEndPoint!;
+        return new TcpConnectionQuery { LocalAddress = local.Address.ToString(), LocalPort = local.Port, RemoteAddress = remote.Address.ToString(), RemotePort = remote.Port };
     }
 
     [Fact]

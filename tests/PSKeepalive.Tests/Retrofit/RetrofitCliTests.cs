@@ -37,7 +37,7 @@ public sealed class RetrofitCliTests
         Assert.All(child.Options().Values, o => Assert.Equal(new ChildOptions(true, 1, 1, 2, 4000), o));
         foreach (HeldSocket held in child.Connections)
         {
-            Assert.Contains("timer:(keepalive", RetrofitCoreTests.Ss(held.LocalPort));
+            Assert.Contains("timer:(keepalive", RetrofitCoreTests.Ss(held.LocalPort, child.ListenerPort));
         }
     }
 
@@ -123,6 +123,114 @@ public sealed class RetrofitCliTests
         Assert.Contains("CAP_SYS_PTRACE", run.StandardError);
         Assert.Contains("root", run.StandardError);
         Assert.Equal(before, child.Options());
+    }
+
+    [RootFact]
+    public void Connections_IncludeSocketOption_AgreesWithTheChild_BeforeAndAfterEnable()
+    {
+        using var child = new SocketHolderChild(connections: 2);
+        string pid = child.Pid.ToString();
+
+        var before = ListWithOptions(pid);
+        Assert.Equal(3, before.Count); // two connections and the listener
+        Assert.All(before, c =>
+        {
+            Assert.False(c.GetProperty("keepaliveEnabled").GetBoolean());
+            Assert.True(c.GetProperty("noKeepalive").GetBoolean()); // exact, the LISTEN socket included
+        });
+
+        Assert.Equal(0, CliRunner.Run("enable", "--pid", pid, "--idle", "42", "--interval", "7", "--count", "5", "--user-timeout", "9000").ExitCode);
+
+        var after = ListWithOptions(pid);
+        var own = child.Options();
+        Assert.Equal(3, after.Count);
+        foreach (JsonElement c in after)
+        {
+            HeldSocket held = child.Connections.Append(child.Listener).Single(h => h.Inode == c.GetProperty("inode").GetUInt64());
+            ChildOptions o = own[held.Fd];
+            Assert.Equal(new ChildOptions(true, 42, 7, 5, 9000), o);
+            Assert.Equal(
+                o,
+                new ChildOptions(
+                    c.GetProperty("keepaliveEnabled").GetBoolean(),
+                    c.GetProperty("idle").GetInt32(),
+                    c.GetProperty("interval").GetInt32(),
+                    c.GetProperty("count").GetInt32(),
+                    c.GetProperty("userTimeout").GetInt32()));
+            Assert.False(c.GetProperty("noKeepalive").GetBoolean());
+            if (c.GetProperty("state").GetString() == "listen")
+            {
+                Assert.Equal(child.Listener.Inode, held.Inode);
+            }
+            else
+            {
+                Assert.Equal("keepalive", c.GetProperty("timer").GetString()); // the kernel's keepalive timer runs
+            }
+        }
+
+        // --no-keepalive with exact options: none of the child's sockets is without keepalive now.
+        var none = CliRunner.Run("connections", "--process", pid, "--include-socket-option", "--no-keepalive", "--json");
+        Assert.True(none.ExitCode == 0, none.ToString());
+        Assert.Equal(0, JsonDocument.Parse(none.StandardOutput).RootElement.GetArrayLength());
+    }
+
+    [RootFact]
+    public void Close_ClosesOnlyTheChosenConnection_PeerSeesReset()
+    {
+        using var child = new SocketHolderChild(connections: 2);
+        HeldSocket doomed = child.Connections[0], twin = child.Connections[1];
+        string[] filter = { "close", "--process", child.Pid.ToString(), "--local-port", doomed.LocalPort.ToString() };
+
+        var preview = CliRunner.Run(filter.Append("--what-if").ToArray());
+        Assert.True(preview.ExitCode == 0, preview.ToString());
+        Assert.Contains($"What if: Close", preview.StandardError);
+        Assert.Contains($":{doomed.LocalPort} -> ", preview.StandardError);
+        Assert.Null(child.WaitClosed(doomed.Fd, TimeSpan.FromMilliseconds(300)));
+
+        var run = CliRunner.Run(filter.Append("--json").ToArray());
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var result = Assert.Single(JsonDocument.Parse(run.StandardOutput).RootElement.EnumerateArray());
+        Assert.Equal("Closed", result.GetProperty("outcome").GetString());
+        Assert.Equal(doomed.Inode, result.GetProperty("inode").GetUInt64());
+        Assert.Equal(103, child.WaitClosed(doomed.Fd, TimeSpan.FromSeconds(10))!.Value.Errno); // ECONNABORTED
+        var peer = child.PeerOf(doomed);
+        peer.ReceiveTimeout = 5000;
+        var error = Assert.Throws<System.Net.Sockets.SocketException>(() => peer.Receive(new byte[8]));
+        Assert.Equal(System.Net.Sockets.SocketError.ConnectionReset, error.SocketErrorCode);
+        Assert.False(child.HasClosed(twin.Fd));
+        Assert.True(child.Options().ContainsKey(twin.Fd));
+    }
+
+    [Fact]
+    public void Close_WithoutAnyFilter_IsRefused()
+    {
+        var run = CliRunner.Run("close", "--what-if");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("at least one filter", run.StandardError);
+        Assert.Contains("every TCP connection", run.StandardError);
+    }
+
+    [RootFact]
+    public void Close_AsNobody_ExitsOne_NamingCapNetAdmin()
+    {
+        using var child = new SocketHolderChild(connections: 1);
+        HeldSocket held = child.Connections[0];
+
+        var run = RunAsNobody("close", "--local-address", "127.0.0.1", "--local-port", held.LocalPort.ToString(), "--remote-port", child.ListenerPort.ToString());
+
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.Contains("CAP_NET_ADMIN", run.StandardError);
+        Assert.Contains("ConnectionPermissionDenied", run.StandardError);
+        Assert.Null(child.WaitClosed(held.Fd, TimeSpan.FromMilliseconds(300)));
+    }
+
+    private static List<JsonElement> ListWithOptions(string pid)
+    {
+        var run = CliRunner.Run("connections", "--process", pid, "--include-socket-option", "--json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        return JsonDocument.Parse(run.StandardOutput).RootElement.EnumerateArray().Select(e => e.Clone()).ToList();
     }
 
     internal static CliResult RunAsNobody(params string[] arguments)

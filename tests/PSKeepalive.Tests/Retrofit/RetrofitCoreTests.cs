@@ -255,8 +255,8 @@ public sealed class RetrofitCoreTests
 
         var result = Assert.Single(TcpKeepaliveRetrofit.Apply(new[] { new SocketTarget(child.Pid, fixedOne.Fd, fixedOne.Inode) }, Enable112));
         Assert.Equal(KeepaliveChangeOutcome.Applied, result.Outcome);
-        Assert.Contains("timer:(keepalive", Ss(fixedOne.LocalPort));
-        Assert.DoesNotContain("keepalive", Ss(twin.LocalPort));
+        Assert.Contains("timer:(keepalive", Ss(fixedOne.LocalPort, child.ListenerPort));
+        Assert.DoesNotContain("keepalive", Ss(twin.LocalPort, child.ListenerPort));
 
         var closed = child.WaitClosed(fixedOne.Fd, TimeSpan.FromSeconds(15));
 
@@ -269,10 +269,10 @@ public sealed class RetrofitCoreTests
     }
 
     /// <summary>The socket of the child's local port as `ss -tnoH` shows it (an independent look at the kernel's timer).</summary>
-    internal static string Ss(int localPort)
+    internal static string Ss(int localPort, int remotePort)
     {
         var start = new ProcessStartInfo("ss") { RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (string a in new[] { "-tnoH", "state", "established", "sport", "=", $":{localPort}" })
+        foreach (string a in new[] { "-4tnoH", "state", "established", "src", $"127.0.0.1:{localPort}", "dst", $"127.0.0.1:{remotePort}" })
         {
             start.ArgumentList.Add(a);
         }
@@ -280,6 +280,7 @@ public sealed class RetrofitCoreTests
         using var process = Process.Start(start)!;
         string output = process.StandardOutput.ReadToEnd();
         Assert.True(process.WaitForExit(10_000), "ss did not finish within 10 s");
+        Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains($":{localPort}", output);
         return output;
     }
