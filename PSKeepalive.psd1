@@ -13,6 +13,7 @@
     CmdletsToExport      = @(
         'Get-TcpKeepaliveSetting'
         'Set-TcpKeepaliveSetting'
+        'Get-TcpConnection'
         'Enable-TcpKeepalive'
         'Disable-TcpKeepalive'
         'Close-TcpConnection'
