@@ -52,6 +52,10 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
     [Parameter]
     public SwitchParameter IncludeInfo { get; set; }
 
+    /// <summary>Read each socket's own keepalive options through an owner (pidfd_getfd; root): fills KeepaliveEnabled, Idle, Interval, Count, UserTimeout; NoKeepalive becomes exact.</summary>
+    [Parameter]
+    public SwitchParameter IncludeSocketOption { get; set; }
+
     /// <summary>/run/netns/NAME or /proc/PID/ns/net; the caller's namespace when omitted.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -67,7 +71,7 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
             RemoteAddress = RemoteAddress,
             RemotePort = RemotePort,
             OwningProcess = MyInvocation.BoundParameters.ContainsKey(nameof(OwningProcess)) ? OwningProcess : null,
-            IncludeProcess = IncludeProcess.IsPresent,
+            IncludeProcess = IncludeProcess.IsPresent || IncludeSocketOption.IsPresent,
             IncludeInfo = IncludeInfo.IsPresent,
             NetworkNamespace = NetworkNamespace,
         };
@@ -76,7 +80,8 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
         {
             query.Validate();
             SocketOwnerMap? owners = query.NeedsOwners ? ScanOwners(query.OwningProcess) : null;
-            foreach (TcpConnection connection in TcpConnections.Enumerate(query, owners))
+            var connections = TcpConnections.Enumerate(query, owners);
+            foreach (TcpConnection connection in IncludeSocketOption ? Core.Retrofit.ConnectionSocketOptions.Fill(connections) : connections)
             {
                 WriteObject(connection);
             }
