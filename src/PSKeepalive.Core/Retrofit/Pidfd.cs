@@ -34,13 +34,7 @@ internal static class Pidfd
         long fd = Libc.Syscall(Libc.SYS_pidfd_open, pid, 0, 0);
         if (fd < 0)
         {
-            int errno = Libc.LastErrno;
-            throw errno switch
-            {
-                Errno.ESRCH => Errno.ToException(errno, Subject, $"open process {pid} (it exited)", pid),
-                Errno.ENOSYS => Errno.ToException(errno, Subject, $"open process {pid} with pidfd_open (needs Linux 5.3 or later)", pid),
-                _ => Errno.ToException(errno, Subject, $"open process {pid} with pidfd_open", pid, PtracePrivilege),
-            };
+            throw OpenError(Libc.LastErrno, pid);
         }
 
         return new SafeFileHandle((IntPtr)fd, ownsHandle: true);
@@ -59,14 +53,7 @@ internal static class Pidfd
             long copy = Libc.Syscall(Libc.SYS_pidfd_getfd, pidfd.DangerousGetHandle(), fd, 0);
             if (copy < 0)
             {
-                int errno = Libc.LastErrno;
-                throw errno switch
-                {
-                    Errno.ESRCH => Errno.ToException(errno, Subject, $"duplicate descriptor {fd} of process {pid} (the process exited)", pid),
-                    Errno.EBADF => Errno.ToException(errno, Subject, $"duplicate descriptor {fd} of process {pid} (the process closed it)", pid),
-                    Errno.ENOSYS => Errno.ToException(errno, Subject, $"duplicate descriptor {fd} of process {pid} with pidfd_getfd (needs Linux 5.6 or later)", pid),
-                    _ => Errno.ToException(errno, Subject, $"duplicate descriptor {fd} of process {pid} with pidfd_getfd", pid, PtracePrivilege),
-                };
+                throw GetFdError(Libc.LastErrno, pid, fd);
             }
 
             return new SafeFileHandle((IntPtr)copy, ownsHandle: true);
@@ -79,4 +66,21 @@ internal static class Pidfd
             }
         }
     }
+
+    /// <summary>The typed error for pidfd_open's errno.</summary>
+    internal static KeepaliveException OpenError(int errno, int pid) => errno switch
+    {
+        Errno.ESRCH => Errno.ToException(errno, Subject, $"open process {pid} (it exited)", pid),
+        Errno.ENOSYS => Errno.ToException(errno, Subject, $"open process {pid} with pidfd_open (needs Linux 5.3 or later)", pid),
+        _ => Errno.ToException(errno, Subject, $"open process {pid} with pidfd_open", pid, PtracePrivilege),
+    };
+
+    /// <summary>The typed error for pidfd_getfd's errno: the process or descriptor vanished, the privilege, the kernel version.</summary>
+    internal static KeepaliveException GetFdError(int errno, int pid, int fd) => errno switch
+    {
+        Errno.ESRCH => Errno.ToException(errno, Subject, $"duplicate descriptor {fd} of process {pid} (the process exited)", pid),
+        Errno.EBADF => Errno.ToException(errno, Subject, $"duplicate descriptor {fd} of process {pid} (the process closed it)", pid),
+        Errno.ENOSYS => Errno.ToException(errno, Subject, $"duplicate descriptor {fd} of process {pid} with pidfd_getfd (needs Linux 5.6 or later)", pid),
+        _ => Errno.ToException(errno, Subject, $"duplicate descriptor {fd} of process {pid} with pidfd_getfd", pid, PtracePrivilege),
+    };
 }

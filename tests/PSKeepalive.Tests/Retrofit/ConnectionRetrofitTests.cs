@@ -46,6 +46,37 @@ public sealed class ConnectionRetrofitTests
         Assert.Equal(1234, listed.Single(c => (ulong)c.Inode == on.Inode).UserTimeout);
     }
 
+    /// <summary>What the cmdlets do with piped connections: owners from one /proc scan, apply, read the connection again.</summary>
+    [RootFact]
+    public void ListedConnection_WithoutOwners_IsResolvedByTheScan_AndReadAgainWithItsOptions()
+    {
+        using var child = new SocketHolderChild(connections: 1);
+        HeldSocket held = child.Connections[0];
+        TcpConnection listed = Assert.Single(TcpConnections.Enumerate(
+            new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = held.LocalPort, RemotePort = child.ListenerPort }));
+        Assert.Empty(listed.Processes);
+        Assert.Empty(RetrofitTargets.Of(listed));
+
+        var owners = RetrofitTargets.ScanOwners().Owners((ulong)listed.Inode);
+        var targets = RetrofitTargets.Of(listed.Inode, owners, listed.LocalAddress, listed.LocalPort, listed.RemoteAddress, listed.RemotePort);
+        var result = Assert.Single(TcpKeepaliveRetrofit.Apply(targets, new SocketKeepaliveChange(Enabled: true, Idle: 77)));
+
+        Assert.Equal((child.Pid, held.Fd), (result.Pid, result.Fd));
+        Assert.Equal(KeepaliveChangeOutcome.Applied, result.Outcome);
+        TcpConnection? again = RetrofitTargets.Reread(listed.Inode, child.Pid, listed.LocalPort, listed.RemotePort);
+        Assert.NotNull(again);
+        Assert.Equal(listed.Cookie, again!.Cookie);
+        Assert.True(again.KeepaliveEnabled);
+        Assert.Equal(77, again.Idle);
+        Assert.False(again.NoKeepalive);
+        Assert.Equal(child.Pid, again.OwningProcess);
+        Assert.Equal(77, child.Options()[held.Fd].Idle);
+
+        var unowned = RetrofitTargets.Unowned(0, "127.0.0.1", 1, "127.0.0.1", 2, "TimeWait");
+        Assert.Equal(KeepaliveChangeOutcome.Skipped, unowned.Outcome);
+        Assert.Contains("TIME_WAIT", unowned.Reason);
+    }
+
     [Fact]
     public void Fill_WithoutOwners_LeavesTheConnectionAsListed()
     {

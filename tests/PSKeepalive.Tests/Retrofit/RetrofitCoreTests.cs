@@ -225,6 +225,23 @@ public sealed class RetrofitCoreTests
     }
 
     [Fact]
+    public void PidfdErrors_NameTheCondition_ThePrivilege_AndTheKernelVersion()
+    {
+        var noSyscall = Assert.IsType<KeepaliveNotSupportedException>(Pidfd.GetFdError(PSKeepalive.Core.Interop.Errno.ENOSYS, 42, 7));
+        Assert.Contains("Linux 5.6", noSyscall.Message);
+        Assert.Equal("ProcessNotSupported", noSyscall.ErrorId);
+        Assert.Contains("Linux 5.3", Assert.IsType<KeepaliveNotSupportedException>(Pidfd.OpenError(PSKeepalive.Core.Interop.Errno.ENOSYS, 42)).Message);
+
+        var permission = Assert.IsType<KeepalivePermissionException>(Pidfd.GetFdError(PSKeepalive.Core.Interop.Errno.EPERM, 42, 7));
+        Assert.Contains("CAP_SYS_PTRACE", permission.Message);
+        Assert.Contains("root", permission.Message);
+        Assert.Contains("ptrace_scope", permission.Message);
+
+        Assert.Contains("exited", Assert.IsType<KeepaliveNotFoundException>(Pidfd.GetFdError(PSKeepalive.Core.Interop.Errno.ESRCH, 42, 7)).Message);
+        Assert.Contains("closed it", Assert.IsType<KeepaliveNotFoundException>(Pidfd.GetFdError(PSKeepalive.Core.Interop.Errno.EBADF, 42, 7)).Message);
+    }
+
+    [Fact]
     public void SocketLink_Parses()
     {
         Assert.True(ProcessSockets.TryParseSocketLink("socket:[123456]", out ulong inode));
