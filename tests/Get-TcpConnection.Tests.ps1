@@ -43,7 +43,7 @@ Describe 'Get-TcpConnection' {
     }
 
     It 'finds the listener with state Listen and unknown keepalive' {
-        $listener = Get-TcpConnection -State Listen -LocalPort $v4.Port
+        $listener = Get-TcpConnection -State Listen -LocalAddress 127.0.0.1 -LocalPort $v4.Port
         $listener | Should -HaveCount 1
         $listener | Should -BeOfType ([PSKeepalive.Core.Connections.TcpConnection])
         $listener.LocalAddress | Should -Be '127.0.0.1'
@@ -51,7 +51,7 @@ Describe 'Get-TcpConnection' {
     }
 
     It 'marks the idle connection without SO_KEEPALIVE as NoKeepalive' {
-        $c = Get-TcpConnection -LocalPort $plain.ClientPort
+        $c = Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $plain.ClientPort
         $c.State | Should -Be 'Established'
         $c.RemotePort | Should -Be $v4.Port
         $c.Timer | Should -Be 'None'
@@ -59,7 +59,7 @@ Describe 'Get-TcpConnection' {
     }
 
     It 'shows the keepalive timer of the connection with SO_KEEPALIVE' {
-        $c = Get-TcpConnection -LocalPort $kept.ClientPort
+        $c = Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $kept.ClientPort
         $c.Timer | Should -Be 'Keepalive'
         $c.KeepaliveTimerActive | Should -BeTrue
         $c.NoKeepalive | Should -BeFalse
@@ -68,29 +68,29 @@ Describe 'Get-TcpConnection' {
     }
 
     It 'filters by remote port and Where-Object NoKeepalive answers in one line' {
-        $found = Get-TcpConnection -RemotePort $v4.Port | Where-Object NoKeepalive
+        $found = Get-TcpConnection -RemoteAddress 127.0.0.1 -RemotePort $v4.Port -LocalAddress 127.0.0.1 | Where-Object NoKeepalive
         $found | Should -HaveCount 1
         $found.LocalPort | Should -Be $plain.ClientPort
     }
 
     It 'accepts several states' {
-        (Get-TcpConnection -State Listen, Established -LocalPort $v4.Port) | Should -HaveCount 3
+        (Get-TcpConnection -State Listen, Established -LocalAddress 127.0.0.1 -LocalPort $v4.Port) | Should -HaveCount 3
     }
 
     It 'names this process as the owner with -IncludeProcess' {
-        $c = Get-TcpConnection -LocalPort $plain.ClientPort -IncludeProcess
+        $c = Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $plain.ClientPort -IncludeProcess
         $c.OwningProcess | Should -Be $PID
         $c.Processes.Pid | Should -Contain $PID
     }
 
     It 'filters by owning process, also from Get-Process' {
-        (Get-TcpConnection -LocalPort $v4.Port -OwningProcess $PID) | Should -HaveCount 3
-        (Get-Process -Id $PID | Get-TcpConnection -LocalPort $v4.Port) | Should -HaveCount 3
+        (Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port -OwningProcess $PID) | Should -HaveCount 3
+        (Get-Process -Id $PID | Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port) | Should -HaveCount 3
     }
 
     It 'fills tcp_info fields only with -IncludeInfo' {
-        (Get-TcpConnection -LocalPort $plain.ClientPort).Rtt | Should -BeNullOrEmpty
-        (Get-TcpConnection -LocalPort $plain.ClientPort -IncludeInfo).Rtt | Should -BeGreaterThan ([TimeSpan]::Zero)
+        (Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $plain.ClientPort).Rtt | Should -BeNullOrEmpty
+        (Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $plain.ClientPort -IncludeInfo).Rtt | Should -BeGreaterThan ([TimeSpan]::Zero)
     }
 
     It 'streams: Select-Object -First stops early' {
@@ -101,7 +101,7 @@ Describe 'Get-TcpConnection' {
         $v6 = New-LoopbackSet ([System.Net.IPAddress]::IPv6Loopback)
         try {
             $null = Connect-LoopbackSet $v6
-            $found = Get-TcpConnection -LocalPort $v6.Port
+            $found = Get-TcpConnection -LocalAddress ::1 -LocalPort $v6.Port
             $found | Should -HaveCount 2
             $found.AddressFamily | Should -Be @('IPv6', 'IPv6')
             $found.LocalAddress | Should -Be @('::1', '::1')
@@ -110,7 +110,7 @@ Describe 'Get-TcpConnection' {
     }
 
     It 'has a table view with a Keepalive column' {
-        $text = Get-TcpConnection -LocalPort $kept.ClientPort | Format-Table | Out-String
+        $text = Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $kept.ClientPort | Format-Table | Out-String
         $text | Should -Match 'Keepalive'
         $text | Should -Match 'keepalive \d+m'
     }

@@ -121,10 +121,11 @@ internal static class ConnectionsCommand
         using Stream stdout = Console.OpenStandardOutput();
         using (var writer = new Utf8JsonWriter(stdout, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true }))
         {
+            var strings = new EncodedStrings();
             writer.WriteStartArray();
             foreach (TcpConnection connection in connections)
             {
-                WriteConnection(writer, connection, query.IncludeInfo, query.NeedsOwners, socketOptions);
+                WriteConnection(writer, connection, query.IncludeInfo, query.NeedsOwners, strings, socketOptions);
                 if (writer.BytesPending >= FlushThreshold)
                 {
                     writer.Flush();
@@ -137,16 +138,16 @@ internal static class ConnectionsCommand
         stdout.WriteByte((byte)'\n');
     }
 
-    internal static void WriteConnection(Utf8JsonWriter w, TcpConnection c, bool info, bool owners, bool socketOptions = false)
+    internal static void WriteConnection(Utf8JsonWriter w, TcpConnection c, bool info, bool owners, EncodedStrings strings, bool socketOptions = false)
     {
         w.WriteStartObject();
-        w.WriteString(Keys.AddressFamily, c.AddressFamily);
-        w.WriteString(Keys.LocalAddress, c.LocalAddress);
+        w.WriteString(Keys.AddressFamily, strings.Get(c.AddressFamily));
+        w.WriteString(Keys.LocalAddress, strings.Get(c.LocalAddress));
         w.WriteNumber(Keys.LocalPort, c.LocalPort);
-        w.WriteString(Keys.RemoteAddress, c.RemoteAddress);
+        w.WriteString(Keys.RemoteAddress, strings.Get(c.RemoteAddress));
         w.WriteNumber(Keys.RemotePort, c.RemotePort);
-        w.WriteString(Keys.State, StateNames[(int)c.State]);
-        w.WriteString(Keys.Timer, TimerNames[(int)c.Timer]);
+        w.WriteString(Keys.State, EncodedStateNames[(int)c.State]);
+        w.WriteString(Keys.Timer, EncodedTimerNames[(int)c.Timer]);
         if (c.TimerExpires is TimeSpan expires)
         {
             w.WriteNumber(Keys.TimerExpiresMs, (long)expires.TotalMilliseconds);
@@ -182,8 +183,8 @@ internal static class ConnectionsCommand
             {
                 w.WriteStartObject();
                 w.WriteNumber(Keys.Pid, p.Pid);
-                w.WriteString(Keys.Name, p.Name);
-                w.WriteString(Keys.CommandLine, p.CommandLine);
+                WriteNullable(w, Keys.Name, p.Name, strings);
+                WriteNullable(w, Keys.CommandLine, p.CommandLine, strings);
                 w.WriteNumber(Keys.Fd, p.Fd);
                 w.WriteEndObject();
             }
@@ -244,6 +245,18 @@ internal static class ConnectionsCommand
         line.Append('\n');
     }
 
+    private static void WriteNullable(Utf8JsonWriter w, JsonEncodedText key, string? value, EncodedStrings strings)
+    {
+        if (value is null)
+        {
+            w.WriteNull(key);
+        }
+        else
+        {
+            w.WriteString(key, strings.Get(value));
+        }
+    }
+
     private static void WriteNullable(Utf8JsonWriter w, JsonEncodedText key, bool? value)
     {
         if (value is bool b)
@@ -282,7 +295,35 @@ internal static class ConnectionsCommand
 
     private static readonly string[] StateNames = Enumerable.Range(0, 12).Select(i => i == 0 ? "0" : TcpStateNames.ToName((TcpState)i)).ToArray();
 
-    private static readonly string[] TimerNames = Enumerable.Range(0, 5).Select(i => TcpConnectionText.TimerName((TcpTimer)i)).ToArray();
+    private static readonly JsonEncodedText[] EncodedStateNames = StateNames.Select(n => JsonEncodedText.Encode(n)).ToArray();
+
+    private static readonly JsonEncodedText[] EncodedTimerNames = Enumerable.Range(0, 5).Select(i => JsonEncodedText.Encode(TcpConnectionText.TimerName((TcpTimer)i))).ToArray();
+
+    /// <summary>
+    /// UTF-8 forms of repeated strings (addresses, process names), keyed by reference: Core hands out one string
+    /// instance per distinct address, so most sockets cost a dictionary hit instead of a transcode.
+    /// </summary>
+    internal sealed class EncodedStrings
+    {
+        private const int Limit = 8192;
+        private readonly Dictionary<string, JsonEncodedText> _cache = new(ReferenceEqualityComparer.Instance);
+
+        public JsonEncodedText Get(string value)
+        {
+            if (!_cache.TryGetValue(value, out JsonEncodedText encoded))
+            {
+                encoded = JsonEncodedText.Encode(value, JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+                if (_cache.Count >= Limit)
+                {
+                    _cache.Clear();
+                }
+
+                _cache[value] = encoded;
+            }
+
+            return encoded;
+        }
+    }
 
     /// <summary>Pre-encoded camelCase keys.</summary>
     private static class Keys

@@ -126,18 +126,29 @@ public sealed class SocketOwnerMap
     /// <summary>The (pid, fd) pairs holding <paramref name="inode"/>, sorted by PID then descriptor.</summary>
     public IReadOnlyList<(int Pid, int Fd)> Owners(ulong inode)
     {
-        if (!_head.TryGetValue(inode, out int index))
+        if (!_head.TryGetValue(inode, out int first))
         {
             return Array.Empty<(int, int)>();
         }
 
-        var owners = new List<(int Pid, int Fd)>(2);
-        for (; index >= 0; index = _entries[index].Next)
+        int count = 0;
+        for (int index = first; index >= 0; index = _entries[index].Next)
         {
-            owners.Add((_entries[index].Pid, _entries[index].Fd));
+            count++;
         }
 
-        owners.Sort();
+        var owners = new (int Pid, int Fd)[count];
+        int i = 0;
+        for (int index = first; index >= 0; index = _entries[index].Next)
+        {
+            owners[i++] = (_entries[index].Pid, _entries[index].Fd);
+        }
+
+        if (count > 1)
+        {
+            Array.Sort(owners);
+        }
+
         return owners;
     }
 
@@ -183,7 +194,7 @@ public sealed class SocketOwnerMap
 /// <summary>
 /// One walk of /proc/*/fd mapping socket inodes to the processes holding them. It reads directories with
 /// getdents64 and links with readlinkat into reused buffers, so a descriptor costs one system call and no
-/// allocation; the map is one dictionary entry per socket. This is what keeps it linear where `ss -p`
+/// allocation; the map is one dictionary entry per socket, built after the walk. This is what keeps it linear where `ss -p`
 /// and `netstat -p` go quadratic.
 /// </summary>
 public static unsafe class SocketOwnerScan
@@ -196,133 +207,205 @@ public static unsafe class SocketOwnerScan
     /// <param name="pid">One process to scan (a process filter needs nothing else).</param>
     /// <param name="progress">Called about every 250 ms during the walk, on the calling thread.</param>
     /// <param name="procRoot">The proc mount (tests may point elsewhere).</param>
+    /// <remarks>
+    /// The walk is kernel time (one readlinkat per descriptor), so it is spread over up to
+    /// <see cref="MaxWorkers"/> threads (never more than the processors), each taking whole processes
+    /// from a shared counter; the calling thread is one of them and reports progress.
+    /// </remarks>
     public static SocketOwnerMap Scan(int? pid = null, Action<SocketOwnerScanProgress>? progress = null, string procRoot = "/proc")
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        byte[] directoryBuffer = GC.AllocateUninitializedArray<byte>(DirectoryBufferSize, pinned: true);
-        List<int> pids = pid is int one ? new List<int> { one } : ListProcesses(procRoot, directoryBuffer);
-
-        var head = new Dictionary<ulong, int>();
-        var entries = new List<SocketOwnerMap.OwnerEntry>();
-        int scanned = 0, denied = 0, vanished = 0, descriptors = 0;
-        long lastProgress = started;
-        byte* path = stackalloc byte[256];
-        byte* link = stackalloc byte[64];
         byte[] rootBytes = Encoding.UTF8.GetBytes(procRoot);
         if (rootBytes.Length > 200)
         {
             throw new ArgumentException("The proc root path is too long.", nameof(procRoot));
         }
 
-        fixed (byte* dents = directoryBuffer)
+        List<int> pids = pid is int one ? new List<int> { one } : ListProcesses(procRoot);
+        int workers = Math.Clamp(Math.Min(Environment.ProcessorCount, MaxWorkers), 1, Math.Max(1, pids.Count / 4));
+        var shared = new SharedWork(pids, rootBytes);
+        var results = new WorkerResult[workers];
+        var threads = new System.Threading.Thread[workers - 1];
+        for (int i = 1; i < workers; i++)
         {
-            for (int i = 0; i < pids.Count; i++)
+            int index = i;
+            threads[i - 1] = new System.Threading.Thread(() => results[index] = Work(shared, null, started))
             {
-                if (progress is not null && (i & 63) == 0)
-                {
-                    long now = System.Diagnostics.Stopwatch.GetTimestamp();
-                    if (now - lastProgress >= ProgressInterval)
-                    {
-                        lastProgress = now;
-                        progress(new SocketOwnerScanProgress(i, pids.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started, now)));
-                    }
-                }
+                IsBackground = true,
+                Name = "pskeepalive-fd-scan",
+            };
+            threads[i - 1].Start();
+        }
 
-                int current = pids[i];
-                WriteFdPath(path, 256, rootBytes, current);
-                int dirFd = Libc.OpenAt(Libc.AT_FDCWD, path, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
-                if (dirFd < 0)
-                {
-                    int errno = Libc.LastErrno;
-                    if (errno is Errno.EACCES or Errno.EPERM)
-                    {
-                        denied++;
-                    }
-                    else
-                    {
-                        vanished++;
-                    }
+        results[0] = Work(shared, progress, started);
+        foreach (var thread in threads)
+        {
+            thread.Join();
+        }
 
-                    continue;
-                }
+        // Merge: inode -> head of a chain of (pid, fd) entries.
+        int total = 0;
+        foreach (WorkerResult result in results)
+        {
+            total += result.Owners.Count;
+        }
 
-                bool failed = false;
-                try
-                {
-                    while (true)
-                    {
-                        nint read = Libc.GetDents64(dirFd, dents, DirectoryBufferSize);
-                        if (read < 0)
-                        {
-                            int errno = Libc.LastErrno;
-                            if (errno is Errno.EACCES or Errno.EPERM)
-                            {
-                                denied++;
-                            }
-                            else
-                            {
-                                vanished++;
-                            }
-
-                            failed = true;
-                            break;
-                        }
-
-                        if (read == 0)
-                        {
-                            break;
-                        }
-
-                        for (int offset = 0; offset < read;)
-                        {
-                            // struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
-                            ushort recordLength = *(ushort*)(dents + offset + 16);
-                            byte* name = dents + offset + 19;
-                            offset += recordLength;
-                            if (recordLength == 0)
-                            {
-                                break;
-                            }
-
-                            if (name[0] == (byte)'.')
-                            {
-                                continue;
-                            }
-
-                            descriptors++;
-                            nint linkLength = Libc.ReadLinkAt(dirFd, name, link, 64);
-                            if (linkLength < 0)
-                            {
-                                continue; // closed meanwhile, or the process is going away
-                            }
-
-                            if (TryParseSocketInode(new ReadOnlySpan<byte>(link, (int)linkLength), out ulong inode))
-                            {
-                                int fd = ParseDecimal(name);
-                                int index = entries.Count;
-                                ref int slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(head, inode, out bool exists);
-                                entries.Add(new SocketOwnerMap.OwnerEntry { Pid = current, Fd = fd, Next = exists ? slot : -1 });
-                                slot = index;
-                            }
-                        }
-                    }
-                }
-                finally
-                {
-                    Libc.Close(dirFd);
-                }
-
-                if (!failed)
-                {
-                    scanned++;
-                }
-
+        var head = new Dictionary<ulong, int>(total);
+        var entries = new SocketOwnerMap.OwnerEntry[total];
+        int scanned = 0, denied = 0, vanished = 0, descriptors = 0, next = 0;
+        foreach (WorkerResult result in results)
+        {
+            scanned += result.Scanned;
+            denied += result.Denied;
+            vanished += result.Vanished;
+            descriptors += result.Descriptors;
+            foreach (RawOwner owner in result.Owners)
+            {
+                ref int slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(head, owner.Inode, out bool exists);
+                entries[next] = new SocketOwnerMap.OwnerEntry { Pid = owner.Pid, Fd = owner.Fd, Next = exists ? slot : -1 };
+                slot = next++;
             }
         }
 
         TimeSpan elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         progress?.Invoke(new SocketOwnerScanProgress(pids.Count, pids.Count, elapsed));
-        return new SocketOwnerMap(head, entries.ToArray(), scanned, denied, vanished, descriptors, elapsed);
+        return new SocketOwnerMap(head, entries, scanned, denied, vanished, descriptors, elapsed);
+    }
+
+    /// <summary>Threads for the walk at most (readlinkat on /proc scales until the processors are busy).</summary>
+    public const int MaxWorkers = 4;
+
+    private sealed class SharedWork
+    {
+        public readonly List<int> Pids;
+        public readonly byte[] Root;
+        public int NextIndex;
+
+        public SharedWork(List<int> pids, byte[] root)
+        {
+            Pids = pids;
+            Root = root;
+        }
+    }
+
+    private readonly record struct RawOwner(ulong Inode, int Pid, int Fd);
+
+    private sealed class WorkerResult
+    {
+        public readonly List<RawOwner> Owners = new();
+        public int Scanned;
+        public int Denied;
+        public int Vanished;
+        public int Descriptors;
+    }
+
+    /// <summary>Takes processes from the shared counter until none is left; one reused buffer per thread.</summary>
+    private static WorkerResult Work(SharedWork shared, Action<SocketOwnerScanProgress>? progress, long started)
+    {
+        var result = new WorkerResult();
+        byte[] directoryBuffer = GC.AllocateUninitializedArray<byte>(DirectoryBufferSize, pinned: true);
+        byte* path = stackalloc byte[256];
+        byte* link = stackalloc byte[64];
+        long lastProgress = started;
+        int count = shared.Pids.Count;
+        fixed (byte* dents = directoryBuffer)
+        {
+            while (true)
+            {
+                int i = System.Threading.Interlocked.Increment(ref shared.NextIndex) - 1;
+                if (i >= count)
+                {
+                    break;
+                }
+
+                if (progress is not null)
+                {
+                    long now = System.Diagnostics.Stopwatch.GetTimestamp();
+                    if (now - lastProgress >= ProgressInterval)
+                    {
+                        lastProgress = now;
+                        progress(new SocketOwnerScanProgress(Math.Min(i, count), count, System.Diagnostics.Stopwatch.GetElapsedTime(started, now)));
+                    }
+                }
+
+                ScanProcess(shared.Pids[i], shared.Root, path, link, dents, result);
+            }
+        }
+
+        return result;
+    }
+
+    private static void ScanProcess(int current, byte[] root, byte* path, byte* link, byte* dents, WorkerResult result)
+    {
+        WriteFdPath(path, 256, root, current);
+        int dirFd = Libc.OpenAt(Libc.AT_FDCWD, path, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+        if (dirFd < 0)
+        {
+            Count(Libc.LastErrno, result);
+            return;
+        }
+
+        try
+        {
+            while (true)
+            {
+                nint read = Libc.GetDents64(dirFd, dents, DirectoryBufferSize);
+                if (read < 0)
+                {
+                    Count(Libc.LastErrno, result);
+                    return;
+                }
+
+                if (read == 0)
+                {
+                    break;
+                }
+
+                for (int offset = 0; offset < read;)
+                {
+                    // struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
+                    ushort recordLength = *(ushort*)(dents + offset + 16);
+                    byte* name = dents + offset + 19;
+                    offset += recordLength;
+                    if (recordLength == 0)
+                    {
+                        break;
+                    }
+
+                    if (name[0] == (byte)'.')
+                    {
+                        continue;
+                    }
+
+                    result.Descriptors++;
+                    nint linkLength = Libc.ReadLinkAt(dirFd, name, link, 64);
+                    if (linkLength > 0 && TryParseSocketInode(new ReadOnlySpan<byte>(link, (int)linkLength), out ulong inode))
+                    {
+                        result.Owners.Add(new RawOwner(inode, current, ParseDecimal(name)));
+                    }
+
+                    // linkLength < 0: the descriptor was closed meanwhile, or the process is going away.
+                }
+            }
+        }
+        finally
+        {
+            Libc.Close(dirFd);
+        }
+
+        result.Scanned++;
+    }
+
+    private static void Count(int errno, WorkerResult result)
+    {
+        if (errno is Errno.EACCES or Errno.EPERM)
+        {
+            result.Denied++;
+        }
+        else
+        {
+            result.Vanished++;
+        }
     }
 
     /// <summary>"socket:[12345]" -> 12345.</summary>
@@ -351,8 +434,9 @@ public static unsafe class SocketOwnerScan
         return true;
     }
 
-    private static List<int> ListProcesses(string procRoot, byte[] buffer)
+    private static List<int> ListProcesses(string procRoot)
     {
+        byte[] buffer = GC.AllocateUninitializedArray<byte>(DirectoryBufferSize, pinned: true);
         var pids = new List<int>(512);
         int fd = Libc.Open(procRoot, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
         if (fd < 0)
@@ -425,7 +509,7 @@ public static unsafe class SocketOwnerScan
     }
 
     /// <summary>Writes "{root}/{pid}/fd\0" into <paramref name="destination"/>.</summary>
-    private static int WriteFdPath(byte* destination, int capacity, byte[] root, int pid)
+    private static void WriteFdPath(byte* destination, int capacity, byte[] root, int pid)
     {
         var span = new Span<byte>(destination, capacity);
         root.CopyTo(span);
@@ -434,6 +518,5 @@ public static unsafe class SocketOwnerScan
         pid.TryFormat(span.Slice(length), out int written, default, System.Globalization.CultureInfo.InvariantCulture);
         length += written;
         "/fd\0"u8.CopyTo(span.Slice(length));
-        return length + 3;
     }
 }

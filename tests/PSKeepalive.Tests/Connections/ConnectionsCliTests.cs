@@ -17,7 +17,7 @@ public sealed class ConnectionsCliTests
         var (plain, _) = sockets.Connect();
         var (kept, _) = sockets.Connect(600);
 
-        CliResult result = CliRunner.Run("connections", "--json", "--remote-port", sockets.ListenerPort.ToString(), "--include-process");
+        CliResult result = CliRunner.Run("connections", "--json", "--remote-port", sockets.ListenerPort.ToString(), "--remote-address", "127.0.0.1", "--local-address", "127.0.0.1", "--include-process");
 
         Assert.True(result.ExitCode == 0, result.ToString());
         using var json = JsonDocument.Parse(result.StandardOutput);
@@ -47,7 +47,7 @@ public sealed class ConnectionsCliTests
         using var sockets = new LoopbackSockets(IPAddress.IPv6Loopback);
         sockets.Connect(600);
 
-        CliResult result = CliRunner.Run("connections", "--remote-port", sockets.ListenerPort.ToString());
+        CliResult result = CliRunner.Run("connections", "--remote-port", sockets.ListenerPort.ToString(), "--remote-address", "::1", "--local-address", "::1");
 
         Assert.True(result.ExitCode == 0, result.ToString());
         string[] lines = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -64,13 +64,13 @@ public sealed class ConnectionsCliTests
         sockets.Connect(600);
         string port = sockets.ListenerPort.ToString();
 
-        var listen = Parse(CliRunner.Run("connections", "--json", "--state", "listen", "--local-port", port));
+        var listen = Parse(CliRunner.Run("connections", "--json", "--state", "listen", "--local-port", port, "--local-address", "127.0.0.1"));
         Assert.Equal("listen", Assert.Single(listen.RootElement.EnumerateArray()).GetProperty("state").GetString());
 
-        var both = Parse(CliRunner.Run("connections", "--json", "--state", "listen,established", "--local-port", port));
+        var both = Parse(CliRunner.Run("connections", "--json", "--state", "listen,established", "--local-port", port, "--local-address", "127.0.0.1"));
         Assert.Equal(3, both.RootElement.GetArrayLength());
 
-        var none = Parse(CliRunner.Run("connections", "--json", "--no-keepalive", "--remote-port", port));
+        var none = Parse(CliRunner.Run("connections", "--json", "--no-keepalive", "--remote-port", port, "--remote-address", "127.0.0.1", "--local-address", "127.0.0.1"));
         Assert.Equal(LoopbackSockets.PortOf(plain), Assert.Single(none.RootElement.EnumerateArray()).GetProperty("localPort").GetInt32());
     }
 

@@ -22,7 +22,7 @@ public sealed class EnumerateTests
         var (plainClient, _) = sockets.Connect();
         var (keepaliveClient, _) = sockets.Connect(keepaliveIdleSeconds: 600);
 
-        var found = TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = sockets.ListenerPort }).ToList();
+        var found = TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = address, LocalPort = sockets.ListenerPort }).ToList();
         var listener = Assert.Single(found, c => c.State == TcpState.Listen);
         Assert.Equal(address, listener.LocalAddress);
         Assert.Equal(TcpTimer.None, listener.Timer);
@@ -30,7 +30,7 @@ public sealed class EnumerateTests
         Assert.Equal(address.Contains(':') ? "IPv6" : "IPv4", listener.AddressFamily);
         Assert.Equal(2, found.Count(c => c.State == TcpState.Established));
 
-        var plain = Single(new TcpConnectionQuery { LocalPort = LoopbackSockets.PortOf(plainClient) });
+        var plain = Single(sockets.QueryFor(plainClient));
         Assert.Equal(TcpState.Established, plain.State);
         Assert.Equal(sockets.ListenerPort, plain.RemotePort);
         Assert.Equal(address, plain.RemoteAddress);
@@ -41,7 +41,7 @@ public sealed class EnumerateTests
         Assert.NotEqual(0, plain.Inode);
         Assert.Equal((long)TestLibc.GetEUid(), plain.Uid);
 
-        var keepalive = Single(new TcpConnectionQuery { LocalPort = LoopbackSockets.PortOf(keepaliveClient) });
+        var keepalive = Single(sockets.QueryFor(keepaliveClient));
         Assert.Equal(TcpState.Established, keepalive.State);
         Assert.Equal(TcpTimer.Keepalive, keepalive.Timer);
         Assert.True(keepalive.KeepaliveTimerActive);
@@ -65,7 +65,7 @@ public sealed class EnumerateTests
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (DateTime.UtcNow < deadline)
         {
-            found = Single(new TcpConnectionQuery { LocalPort = LoopbackSockets.PortOf(client), IncludeInfo = true });
+            found = Single(sockets.QueryFor(client) with { IncludeInfo = true });
             if (found.Timer == TcpTimer.Retransmit)
             {
                 break;
@@ -93,24 +93,24 @@ public sealed class EnumerateTests
         int port = v4.ListenerPort;
 
         // Everything on the listener's port, seen from either side.
-        var remoteSide = TcpConnections.Enumerate(new TcpConnectionQuery { RemotePort = port, RemoteAddress = "127.0.0.1" }).ToList();
+        var remoteSide = TcpConnections.Enumerate(new TcpConnectionQuery { RemotePort = port, RemoteAddress = "127.0.0.1", LocalAddress = "127.0.0.1" }).ToList();
         Assert.Equal(new[] { LoopbackSockets.PortOf(plain), LoopbackSockets.PortOf(kept) }.Order(), remoteSide.Select(c => c.LocalPort).Order());
 
-        Assert.Equal(new[] { TcpState.Listen }, TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = port, States = new[] { TcpState.Listen } }).Select(c => c.State));
-        Assert.Equal(2, TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = port, States = new[] { TcpState.Established } }).Count());
-        Assert.Equal(3, TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = port, States = new[] { TcpState.Established, TcpState.Listen } }).Count());
-        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = port, States = new[] { TcpState.TimeWait } }));
+        Assert.Equal(new[] { TcpState.Listen }, TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = port, States = new[] { TcpState.Listen } }).Select(c => c.State));
+        Assert.Equal(2, TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = port, States = new[] { TcpState.Established } }).Count());
+        Assert.Equal(3, TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = port, States = new[] { TcpState.Established, TcpState.Listen } }).Count());
+        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = port, States = new[] { TcpState.TimeWait } }));
 
         // Certainly without keepalive: the plain client and both accepted sockets (they did not set it).
-        var noKeepalive = TcpConnections.Enumerate(new TcpConnectionQuery { RemotePort = port, NoKeepaliveOnly = true }).ToList();
+        var noKeepalive = TcpConnections.Enumerate(new TcpConnectionQuery { RemoteAddress = "127.0.0.1", RemotePort = port, NoKeepaliveOnly = true }).ToList();
         Assert.Equal(LoopbackSockets.PortOf(plain), Assert.Single(noKeepalive).LocalPort);
 
         Assert.Equal(3, TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = port, LocalAddress = "127.0.0.1" }).Count());
         Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = port, LocalAddress = "127.0.0.2" }));
-        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = port, LocalAddress = "::1" }));
+        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = port, LocalAddress = "::1", RemotePort = 0 }));
         Assert.Equal(
             new[] { LoopbackSockets.PortOf(plain) },
-            TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = LoopbackSockets.PortOf(plain), RemotePort = port }).Select(c => c.LocalPort));
+            TcpConnections.Enumerate(v4.QueryFor(plain)).Select(c => c.LocalPort));
         GC.KeepAlive(plainServer);
         GC.KeepAlive(keptServer);
     }
@@ -121,7 +121,7 @@ public sealed class EnumerateTests
         using var sockets = new LoopbackSockets(IPAddress.Loopback);
         var (client, _) = sockets.Connect();
 
-        var found = Single(new TcpConnectionQuery { LocalPort = LoopbackSockets.PortOf(client), IncludeProcess = true });
+        var found = Single(sockets.QueryFor(client) with { IncludeProcess = true });
 
         Assert.Equal(Environment.ProcessId, found.OwningProcess);
         var owner = Assert.Single(found.Processes);
@@ -137,7 +137,7 @@ public sealed class EnumerateTests
         using var sockets = new LoopbackSockets(IPAddress.Loopback);
         var (client, _) = sockets.Connect();
 
-        var found = Single(new TcpConnectionQuery { LocalPort = LoopbackSockets.PortOf(client) });
+        var found = Single(sockets.QueryFor(client));
 
         Assert.Null(found.OwningProcess);
         Assert.Empty(found.Processes);
@@ -150,12 +150,12 @@ public sealed class EnumerateTests
         using var sockets = new LoopbackSockets(IPAddress.Loopback);
         sockets.Connect();
 
-        var mine = TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = sockets.ListenerPort, OwningProcess = Environment.ProcessId }).ToList();
+        var mine = TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = sockets.ListenerPort, OwningProcess = Environment.ProcessId }).ToList();
         Assert.Equal(2, mine.Count); // the listener and the accepted socket
         Assert.All(mine, c => Assert.Equal(Environment.ProcessId, c.OwningProcess));
 
         // PID 1 holds none of the sockets this test made.
-        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = sockets.ListenerPort, OwningProcess = 1 }));
+        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = sockets.ListenerPort, OwningProcess = 1 }));
     }
 
     [Fact]
@@ -168,7 +168,7 @@ public sealed class EnumerateTests
         server.ReceiveTimeout = 5000;
         Assert.Equal(10, server.Receive(buffer));
 
-        var found = Single(new TcpConnectionQuery { LocalPort = LoopbackSockets.PortOf(client), IncludeInfo = true });
+        var found = Single(sockets.QueryFor(client) with { IncludeInfo = true });
 
         Assert.NotNull(found.Rtt);
         Assert.True(found.Rtt > TimeSpan.Zero);

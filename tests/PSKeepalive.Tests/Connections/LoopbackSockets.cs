@@ -48,6 +48,15 @@ public sealed class LoopbackSockets : IDisposable
         return (client, server);
     }
 
+    /// <summary>Exactly one connected socket of this set, by its full loopback 4-tuple (other sockets on the host never match).</summary>
+    public PSKeepalive.Core.Connections.TcpConnectionQuery QueryFor(Socket connected) => new()
+    {
+        LocalAddress = Address.ToString(),
+        LocalPort = PortOf(connected),
+        RemoteAddress = Address.ToString(),
+        RemotePort = ((IPEndPoint)connected.RemoteEndPoint!).Port,
+    };
+
     public static int PortOf(Socket socket) => ((IPEndPoint)socket.LocalEndPoint!).Port;
 
     /// <summary>Attaches a classic BPF program that drops every packet: the socket stops receiving and ACKing.</summary>
