@@ -13,6 +13,7 @@
     CmdletsToExport      = @(
         'Get-TcpKeepaliveSetting'
         'Set-TcpKeepaliveSetting'
+        'Start-KeepaliveProcess'
         'Get-TcpConnection'
         'Enable-TcpKeepalive'
         'Disable-TcpKeepalive'
