@@ -214,28 +214,32 @@ public static class TcpKeepaliveRetrofit
 
         using (socket)
         {
+            // Get checks SO_DOMAIN/SO_TYPE/SO_PROTOCOL first: a non-TCP socket is refused before anything is read.
+            SocketKeepaliveOptions before;
             try
             {
-                SocketKeepalive.EnsureTcp(socket.LocalFd);
+                before = SocketKeepalive.Get(socket.Handle);
             }
             catch (KeepaliveInvalidTargetException e)
             {
-                return onlyTcp ? null : Result(target, name, target.State ?? "Unknown", target.LocalAddress, target.LocalPort, target.RemoteAddress, target.RemotePort, KeepaliveChangeOutcome.Failed, Reword(e, socket), null, null);
+                return onlyTcp ? null : Unreached(target, name, KeepaliveChangeOutcome.Failed, Reword(e, socket));
+            }
+            catch (KeepaliveException e) when (e is not KeepaliveNotSupportedException)
+            {
+                return Unreached(target, name, KeepaliveChangeOutcome.Failed, Reword(e, socket));
             }
 
             string state = socket.TcpStateName();
             string? localAddress = target.LocalAddress, remoteAddress = target.RemoteAddress;
             int localPort = target.LocalPort, remotePort = target.RemotePort;
-            SocketKeepaliveOptions before;
             try
             {
                 (localAddress, localPort) = socket.LocalEndPoint();
                 (remoteAddress, remotePort) = socket.RemoteEndPoint();
-                before = SocketKeepalive.Get(socket.Handle);
             }
-            catch (KeepaliveException e)
+            catch (KeepaliveException)
             {
-                return Result(target, name, state, localAddress, localPort, remoteAddress, remotePort, KeepaliveChangeOutcome.Failed, Reword(e, socket), null, null);
+                // Addresses only name the socket in the result; the ones listed (if any) stand.
             }
 
             if (AlreadySatisfies(before, change))
@@ -265,9 +269,19 @@ public static class TcpKeepaliveRetrofit
                     target.Pid, name, target.Fd, target.Inode, state, localAddress, localPort, remoteAddress, remotePort,
                     KeepaliveChangeOutcome.Applied, null, null, before, after);
             }
-            catch (KeepaliveException e) when (e is not KeepaliveValidationException)
+            catch (KeepaliveException e) when (e is not KeepaliveValidationException and not KeepaliveNotSupportedException)
             {
-                return Result(target, name, state, localAddress, localPort, remoteAddress, remotePort, KeepaliveChangeOutcome.Failed, Reword(e, socket), before, before);
+                // Set restored what it had written; read again so that After shows what the socket has now.
+                SocketKeepaliveOptions? now = null;
+                try
+                {
+                    now = SocketKeepalive.Get(socket.Handle);
+                }
+                catch (KeepaliveException)
+                {
+                }
+
+                return Result(target, name, state, localAddress, localPort, remoteAddress, remotePort, KeepaliveChangeOutcome.Failed, Reword(e, socket), before, now);
             }
         }
     }
@@ -304,7 +318,10 @@ public static class TcpKeepaliveRetrofit
         address.Contains(':') ? $"[{address}]:{port.ToString(CultureInfo.InvariantCulture)}" : $"{address}:{port.ToString(CultureInfo.InvariantCulture)}";
 
     private static KeepaliveChangeResult Unreached(SocketTarget target, string? name, KeepaliveChangeOutcome outcome, KeepaliveException e) =>
-        Result(target, name, target.State ?? "Unknown", target.LocalAddress, target.LocalPort, target.RemoteAddress, target.RemotePort, outcome, (e.Message, e.ErrorId), null, null);
+        Unreached(target, name, outcome, (e.Message, e.ErrorId));
+
+    private static KeepaliveChangeResult Unreached(SocketTarget target, string? name, KeepaliveChangeOutcome outcome, (string Message, string ErrorId) error) =>
+        Result(target, name, target.State ?? "Unknown", target.LocalAddress, target.LocalPort, target.RemoteAddress, target.RemotePort, outcome, error, null, null);
 
     private static KeepaliveChangeResult Result(
         SocketTarget target, string? name, string state, string? localAddress, int localPort, string? remoteAddress, int remotePort,

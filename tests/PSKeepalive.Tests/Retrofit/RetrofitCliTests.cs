@@ -41,6 +41,36 @@ public sealed class RetrofitCliTests
         }
     }
 
+    /// <summary>
+    /// End to end through the CLI: two children, each holding one connection without keepalive; both peers (the
+    /// test's sockets) go deaf. `enable --pid` on the first (idle 1, interval 1, count 2) makes its connection
+    /// die with ETIMEDOUT about 3 s after its last data; the untouched twin in the other child stays up.
+    /// </summary>
+    [RootFact]
+    public void Enable_Pid_DeafPeer_ConnectionDiesInIdlePlusIntervalTimesCount_TwinSurvives()
+    {
+        using var fixedChild = new SocketHolderChild(connections: 1);
+        using var twinChild = new SocketHolderChild(connections: 1);
+        HeldSocket fixedOne = fixedChild.Connections[0], twin = twinChild.Connections[0];
+        var peer = fixedChild.PeerOf(fixedOne);
+        peer.Send(new byte[] { 1 });
+        double lastData = fixedChild.WaitData(fixedOne.Fd, TimeSpan.FromSeconds(10));
+        System.Threading.Thread.Sleep(100); // the child's ACK reaches the peer before it goes deaf
+        DeafPeer.MakeDeaf(peer);
+        DeafPeer.MakeDeaf(twinChild.PeerOf(twin));
+
+        var run = CliRunner.Run("enable", "--pid", fixedChild.Pid.ToString(), "--idle", "1", "--interval", "1", "--count", "2");
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        var closed = fixedChild.WaitClosed(fixedOne.Fd, TimeSpan.FromSeconds(15));
+        Assert.NotNull(closed);
+        Assert.Equal(110, closed!.Value.Errno); // ETIMEDOUT
+        Assert.InRange(closed.Value.Time - lastData, 2.5, 6.0);
+        Assert.False(twinChild.HasClosed(twin.Fd));
+        Assert.False(twinChild.Options()[twin.Fd].Enabled);
+        Assert.Contains(":" + twin.LocalPort, RetrofitCoreTests.Ss(twin.LocalPort, twinChild.ListenerPort)); // still ESTABLISHED
+    }
+
     [RootFact]
     public void Disable_Pid_SwitchesItOff_AndTableOutputNamesEverySocket()
     {
