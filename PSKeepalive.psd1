@@ -18,6 +18,9 @@
         'Enable-TcpKeepalive'
         'Disable-TcpKeepalive'
         'Close-TcpConnection'
+        'Get-SocketKeepalive'
+        'Set-SocketKeepalive'
+        'Test-TcpKeepalive'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -12,5 +12,6 @@ root.Subcommands.Add(ConnectionsCommand.Create());
 root.Subcommands.Add(EnableCommand.Create());
 root.Subcommands.Add(DisableCommand.Create());
 root.Subcommands.Add(CloseCommand.Create());
+root.Subcommands.Add(TestCommand.Create());
 
 return CliApp.Run(root, args);

@@ -252,6 +252,20 @@ public static class SocketKeepalive
 
     internal static string DescribeFd(int fd) => $"socket fd {fd}";
 
+    /// <summary>Names a socket for messages and confirmations: "socket fd 12 (127.0.0.1:40000 -> 127.0.0.1:5432)".</summary>
+    public static string Describe(Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        try
+        {
+            return Describe(socket, (int)socket.Handle);
+        }
+        catch (ObjectDisposedException)
+        {
+            return "closed socket";
+        }
+    }
+
     internal static string Describe(Socket socket, int fd)
     {
         try
