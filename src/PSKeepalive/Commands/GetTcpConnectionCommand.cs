@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using PSKeepalive.Completion;
 using PSKeepalive.Core.Connections;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Processes;
@@ -42,6 +43,7 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("Id", "Pid")]
     [ValidateRange(1, int.MaxValue)]
+    [ArgumentCompleter(typeof(ProcessIdCompleter))]
     public int OwningProcess { get; set; }
 
     /// <summary>Look up the processes holding each socket (one scan of /proc/*/fd).</summary>
@@ -59,6 +61,7 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
     /// <summary>/run/netns/NAME or /proc/PID/ns/net; the caller's namespace when omitted.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
     protected override void ProcessRecord()
