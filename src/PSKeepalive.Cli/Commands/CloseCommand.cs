@@ -36,7 +36,7 @@ internal static class CloseCommand
         var json = CommonOptions.Json();
         var command = new Command(
             "close",
-            "Close matching TCP connections with SOCK_DESTROY (as ss -K): the peer gets a reset (needs CAP_NET_ADMIN). At least one filter is required.")
+            "Close matching TCP connections with SOCK_DESTROY (as ss -K): the peer gets a reset (needs CAP_NET_ADMIN). At least one filter is required; TIME_WAIT sockets are left alone.")
         {
             states, localPort, remotePort, localAddress, remoteAddress, process, netns, whatIf, json,
         };
@@ -77,9 +77,16 @@ internal static class CloseCommand
             }
 
             // Listed completely before the first close: destroying sockets while the dump runs would disturb it.
-            List<TcpCloseTarget> targets = TcpConnections.Enumerate(query).Where(c => c.State != TcpState.TimeWait).Select(TcpCloseTarget.From).ToList();
+            List<TcpConnection> matches = TcpConnections.Enumerate(query).ToList();
+            List<TcpCloseTarget> targets = matches.Where(c => c.State != TcpState.TimeWait).Select(TcpCloseTarget.From).ToList();
+            int timeWait = matches.Count - targets.Count;
+            if (timeWait > 0)
+            {
+                Console.Error.WriteLine($"pskeepalive: note: {timeWait} TIME_WAIT socket(s) left alone: no program holds them and they end by themselves.");
+            }
+
             var results = TcpConnectionCloser.Close(targets, query.NetworkNamespace, ask).ToList();
-            if (targets.Count == 0)
+            if (matches.Count == 0)
             {
                 Console.Error.WriteLine("pskeepalive: no TCP connection matches; nothing to close.");
             }
