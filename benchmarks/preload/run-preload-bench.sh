@@ -57,30 +57,41 @@ if [ -z "$SHIM" ]; then   # build the shim from this tree, same flags as preload
   gcc -std=c11 -O2 -fPIC -shared -Wall -Wextra -Werror -Wconversion -Wshadow \
       -Wstrict-prototypes -Wmissing-prototypes -fvisibility=hidden \
       -D_FORTIFY_SOURCE=2 -fstack-protector-strong -Wl,-z,relro,-z,now,-z,noexecstack \
-      -o "$SHIM" "$ROOT/src/preload/keepalive_core.c" "$ROOT/src/preload/pskeepalive_preload.c"
+      -o "$SHIM" "$ROOT/src/preload/keepalive_core.c" "$ROOT/src/preload/pskeepalive_preload.c" -pthread -ldl
 fi
 
 # --- 1. connect rate -----------------------------------------------------
 CSV="$OUT/preload-connect.csv"
-echo "round,mode,variant,ops_per_sec,usec_per_op,so_keepalive" > "$CSV"
+echo "round,mode,variant,ops_per_sec,usec_per_op,so_keepalive,cpu_usec_per_op" > "$CSV"
+# cpu_usec_per_op: user+system CPU time of the run (bash `time`, children included, so the forked
+# acceptor counts too) over all its cycles (warm-up included). Unlike ops/s it does not drop when other
+# processes compete for the CPUs, so it is the steadier figure on a shared machine.
+WARMUP=1000
 run_variant() {   # round mode variant
-  local round=$1 mode=$2 variant=$3 line
-  local args=(-n "$COUNT" -t 120)
+  local round=$1 mode=$2 variant=$3 line ops_total
+  local args=(-n "$COUNT" -w "$WARMUP" -t 120)
+  ops_total=$((COUNT + WARMUP + 1))
   [ "$mode" = single ] && args+=(-1)
-  [ "$mode" = socket-only ] && args=(-n $((10 * COUNT)) -s -t 120)
+  if [ "$mode" = socket-only ]; then
+    args=(-n $((10 * COUNT)) -w "$WARMUP" -s -t 120)
+    ops_total=$((10 * COUNT + WARMUP + 1))
+  fi
+  local pre=()
   case $variant in
-    bare)           line=$(env -u LD_PRELOAD "$BIN" "${args[@]}") ;;
-    pskeepalive)    line=$(env LD_PRELOAD="$SHIM" PSKEEPALIVE_IDLE=60 PSKEEPALIVE_INTERVAL=10 \
-                           PSKEEPALIVE_COUNT=5 "$BIN" "${args[@]}") ;;
-    pskeepalive-ka) line=$(env LD_PRELOAD="$SHIM" "$BIN" "${args[@]}") ;;
-    libkeepalive)   line=$(env LD_PRELOAD="$LKA" KEEPIDLE=60 KEEPINTVL=10 KEEPCNT=5 \
-                           "$BIN" "${args[@]}") ;;
+    bare)           pre=(env -u LD_PRELOAD) ;;
+    pskeepalive)    pre=(env LD_PRELOAD="$SHIM" PSKEEPALIVE_IDLE=60 PSKEEPALIVE_INTERVAL=10 PSKEEPALIVE_COUNT=5) ;;
+    pskeepalive-ka) pre=(env LD_PRELOAD="$SHIM") ;;
+    libkeepalive)   pre=(env LD_PRELOAD="$LKA" KEEPIDLE=60 KEEPINTVL=10 KEEPCNT=5) ;;
   esac
-  local ops us ka
+  { TIMEFORMAT='%3U %3S'; time "${pre[@]}" "$BIN" "${args[@]}" > "$TMP/line"; } 2> "$TMP/time"
+  line=$(cat "$TMP/line")
+  local ops us ka user sys cpu
   ops=$(sed -n 's/.*connects_per_sec=\([0-9]*\).*/\1/p' <<<"$line")
   us=$(sed -n 's/.*usec_per_op=\([0-9.]*\).*/\1/p' <<<"$line")
   ka=$(sed -n 's/.*so_keepalive=\([0-9]*\).*/\1/p' <<<"$line")
-  echo "$round,$mode,$variant,$ops,$us,$ka" >> "$CSV"
+  read -r user sys < <(tail -1 "$TMP/time")
+  cpu=$(python3 -c "print(f'{($user + $sys) * 1e6 / $ops_total:.3f}')")
+  echo "$round,$mode,$variant,$ops,$us,$ka,$cpu" >> "$CSV"
 }
 VARIANTS=(bare pskeepalive pskeepalive-ka libkeepalive)
 for r in $(seq 1 "$ROUNDS"); do
@@ -106,25 +117,29 @@ import csv, json, statistics as st, sys
 out, rounds, count = sys.argv[1], sys.argv[2], sys.argv[3]
 rows = list(csv.DictReader(open(f"{out}/preload-connect.csv")))
 print(f"{rounds} rounds, {count} connects per run (10x in socket-only), variants alternating.")
-print("ratio = median over rounds of (variant ops/s / bare ops/s in the same round).\n")
-print("| mode | variant | median ops/s | min | max | SO_KEEPALIVE | paired ratio (min-max) | extra us/op |")
-print("|---|---|---:|---:|---:|---:|---:|---:|")
+print("ratio = median over rounds of (variant ops/s / bare ops/s in the same round); CPU ratio = median of")
+print("(bare CPU us/op / variant CPU us/op), the same ratio computed from CPU time instead of wall time.\n")
+print("| mode | variant | median ops/s | min | max | SO_KEEPALIVE | paired ratio (min-max) | extra us/op | CPU us/op | CPU ratio | extra CPU us/op |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for mode in ("single", "fork", "socket-only"):
     by = {}
     for r in rows:
         if r["mode"] == mode:
             by.setdefault(r["variant"], {})[r["round"]] = (
-                int(r["ops_per_sec"]), float(r["usec_per_op"]), r["so_keepalive"])
+                int(r["ops_per_sec"]), float(r["usec_per_op"]), r["so_keepalive"], float(r["cpu_usec_per_op"]))
     bare = by["bare"]
     for var in ("bare", "pskeepalive", "pskeepalive-ka", "libkeepalive"):
         d = by[var]
         vals = [v[0] for v in d.values()]
         ratios = [d[k][0] / bare[k][0] for k in d]
         extra = [d[k][1] - bare[k][1] for k in d]
+        cpu = [v[3] for v in d.values()]
+        cpu_ratio = [bare[k][3] / d[k][3] for k in d]   # as a throughput ratio: < 1 = costs more CPU
+        cpu_extra = [d[k][3] - bare[k][3] for k in d]
         print(f"| {mode} | {var} | {st.median(vals):.0f} | {min(vals)} | {max(vals)} | "
               f"{','.join(sorted({v[2] for v in d.values()}))} | "
               f"{st.median(ratios):.3f} ({min(ratios):.2f}-{max(ratios):.2f}) | "
-              f"{st.median(extra):+.2f} |")
+              f"{st.median(extra):+.2f} | {st.median(cpu):.2f} | {st.median(cpu_ratio):.3f} | {st.median(cpu_extra):+.2f} |")
 print()
 res = json.load(open(f"{out}/preload-start.json"))["results"]
 print("| command | runs | median ms | min ms | max ms |")

@@ -71,10 +71,13 @@ int ka_parse_long(const char *s, long min, long max, long *out)
     return 0;
 }
 
-/* getenv that treats an empty value as unset (`VAR= cmd` clears it). */
+/* getenv that treats an empty value as unset (`VAR= cmd` clears it).
+ * secure_getenv: in a set-ID program (secure-execution mode, reachable only
+ * through /etc/ld.so.preload) the caller's environment must not steer the
+ * options of a privileged process; the defaults apply there. */
 static const char *env_value(const char *name)
 {
-    const char *v = getenv(name);
+    const char *v = secure_getenv(name);
     return (v != NULL && *v != '\0') ? v : NULL;
 }
 

@@ -227,17 +227,22 @@ public static class PreloadLauncher
     /// </summary>
     public static int RunInForeground(KeepaliveProcessLaunch launch)
     {
-        using Process process = Start(launch);
-        int pid = process.Id;
+        ArgumentNullException.ThrowIfNull(launch);
+
+        // Registered before the start, so that a SIGTERM arriving while the program starts is neither lost nor
+        // allowed to end this process by its default action: it is passed on as soon as the pid is known.
+        var relay = new SignalRelay();
         var registrations = new List<PosixSignalRegistration>
         {
             PosixSignalRegistration.Create(PosixSignal.SIGINT, context => context.Cancel = true),
             PosixSignalRegistration.Create(PosixSignal.SIGQUIT, context => context.Cancel = true),
-            PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => Forward(context, pid, Libc.SIGTERM)),
-            PosixSignalRegistration.Create(PosixSignal.SIGHUP, context => Forward(context, pid, Libc.SIGHUP)),
+            PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => relay.Forward(context, Libc.SIGTERM)),
+            PosixSignalRegistration.Create(PosixSignal.SIGHUP, context => relay.Forward(context, Libc.SIGHUP)),
         };
         try
         {
+            using Process process = Start(launch);
+            relay.Started(process.Id);
             process.WaitForExit();
             return process.ExitCode;
         }
@@ -250,10 +255,45 @@ public static class PreloadLauncher
         }
     }
 
-    private static void Forward(PosixSignalContext context, int pid, int signal)
+    /// <summary>Passes signals on to the child; keeps the last one that came before the child existed.</summary>
+    private sealed class SignalRelay
     {
-        context.Cancel = true;
-        _ = Libc.Kill(pid, signal); // the child may have exited already: nothing to do then
+        private readonly object gate = new();
+        private int pid;
+        private int pending;
+
+        public void Forward(PosixSignalContext context, int signal)
+        {
+            context.Cancel = true;
+            int target;
+            lock (gate)
+            {
+                if (pid == 0)
+                {
+                    pending = signal;
+                    return;
+                }
+
+                target = pid;
+            }
+
+            _ = Libc.Kill(target, signal); // the child may have exited already: nothing to do then
+        }
+
+        public void Started(int processId)
+        {
+            int signal;
+            lock (gate)
+            {
+                pid = processId;
+                signal = pending;
+            }
+
+            if (signal != 0)
+            {
+                _ = Libc.Kill(processId, signal);
+            }
+        }
     }
 
     /// <summary>Puts <paramref name="library"/> first in LD_PRELOAD and keeps the other entries (once).</summary>

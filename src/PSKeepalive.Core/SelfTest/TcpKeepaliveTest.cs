@@ -235,9 +235,9 @@ public static class TcpKeepaliveTest
         private readonly bool _usedSystemSettings;
         private readonly string _address;
         private readonly string _namespace;
-        private readonly Stopwatch _clock;
+        private readonly long _reference;
 
-        private Session(Socket prober, Socket peer, TcpKeepaliveTestPlan plan, TimeSpan wait, bool usedSystemSettings, string address, string networkNamespace, Stopwatch clock)
+        private Session(Socket prober, Socket peer, TcpKeepaliveTestPlan plan, TimeSpan wait, bool usedSystemSettings, string address, string networkNamespace, long reference)
         {
             _prober = prober;
             _peer = peer;
@@ -246,7 +246,7 @@ public static class TcpKeepaliveTest
             _usedSystemSettings = usedSystemSettings;
             _address = address;
             _namespace = networkNamespace;
-            _clock = clock;
+            _reference = reference;
         }
 
         /// <summary>Runs on a thread in the test's network namespace: reads what it needs, refuses what cannot fit, opens and arms the connection.</summary>
@@ -277,13 +277,14 @@ public static class TcpKeepaliveTest
             (Socket prober, Socket peer) = Connect(address, networkNamespace);
             try
             {
+                // The clock starts where the kernel's does, not when our own set-up (which JIT and load can stretch to
+                // hundreds of milliseconds) happens to finish: TCP_KEEPIDLE counts from the last segment received (the
+                // handshake), read back from TCP_INFO; SO_KEEPALIVE alone arms a full keepalive time when it is set;
+                // retransmission and TCP_USER_TIMEOUT count from the send, also read back. With data in flight the data
+                // is queued before keepalive is switched on, so that no probe can go out first, however slow the set-up.
                 DeafPeer.AttachDropAll(peer.SafeHandle, peer);
-                var change = options.UseSystemSettings
-                    ? new SocketKeepaliveChange(Enabled: true, UserTimeout: options.UserTimeout > 0 ? options.UserTimeout : null)
-                    : new SocketKeepaliveChange(true, idle, interval, count, options.UserTimeout);
-                SocketKeepalive.Set(prober, change);
-
-                var clock = Stopwatch.StartNew();
+                SocketKeepalive.Set(prober, new SocketKeepaliveChange(Enabled: false)); // already off: compiles the code of the timed call below
+                long? reference = null;
                 if (options.WithDataInFlight)
                 {
                     byte[] data = new byte[64];
@@ -291,9 +292,18 @@ public static class TcpKeepaliveTest
                     {
                         throw new KeepaliveKernelException(Subject, "Could not queue the test data on the probing socket in one send.", prober, 0);
                     }
+
+                    reference = KernelReference(prober, info => info.LastDataSent);
                 }
 
-                return new Session(prober, peer, plan, wait, options.UseSystemSettings, address.ToString(), networkNamespace, clock);
+                var change = options.UseSystemSettings
+                    ? new SocketKeepaliveChange(Enabled: true, UserTimeout: options.UserTimeout > 0 ? options.UserTimeout : null)
+                    : new SocketKeepaliveChange(true, idle, interval, count, options.UserTimeout);
+                long beforeSet = Stopwatch.GetTimestamp();
+                SocketKeepalive.Set(prober, change);
+                reference ??= options.UseSystemSettings ? beforeSet : KernelReference(prober, info => Math.Min(info.LastDataRecv, info.LastAckRecv));
+
+                return new Session(prober, peer, plan, wait, options.UseSystemSettings, address.ToString(), networkNamespace, reference.Value);
             }
             catch
             {
@@ -333,6 +343,9 @@ public static class TcpKeepaliveTest
             return completion.Task;
         }
 
+        /// <summary>Time since the moment the kernel counts from.</summary>
+        private TimeSpan Elapsed => Stopwatch.GetElapsedTime(_reference);
+
         private TcpKeepaliveTestResult Wait(CancellationToken cancellationToken)
         {
             int probes = 0;
@@ -351,7 +364,7 @@ public static class TcpKeepaliveTest
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 Sample();
-                TimeSpan left = _wait - _clock.Elapsed;
+                TimeSpan left = _wait - Elapsed;
                 if (left <= TimeSpan.Zero)
                 {
                     break;
@@ -363,7 +376,7 @@ public static class TcpKeepaliveTest
                 }
 
                 // Readable: an error (ETIMEDOUT expected), an end of stream, or (never expected) data.
-                measured = _clock.Elapsed;
+                measured = Elapsed;
                 try
                 {
                     int received = _prober.Receive(buffer);
@@ -377,7 +390,7 @@ public static class TcpKeepaliveTest
                 break;
             }
 
-            TimeSpan waited = _clock.Elapsed;
+            TimeSpan waited = Elapsed;
             Sample();
             (bool passed, string message) = Judge(_plan, measured, error, probes, retransmissions, waited);
             return new TcpKeepaliveTestResult(
@@ -422,6 +435,14 @@ public static class TcpKeepaliveTest
             }
 
             socket.Dispose();
+        }
+
+        /// <summary>The Stopwatch timestamp of a kernel event that TCP_INFO reports as "milliseconds ago".</summary>
+        private static long KernelReference(Socket socket, Func<TcpInfo, uint> millisecondsAgo)
+        {
+            TcpInfo info = TcpInfo.Read(socket.SafeHandle, socket);
+            long now = Stopwatch.GetTimestamp();
+            return now - (millisecondsAgo(info) * Stopwatch.Frequency / 1000);
         }
 
         private static (Socket Prober, Socket Peer) Connect(IPAddress address, string networkNamespace)

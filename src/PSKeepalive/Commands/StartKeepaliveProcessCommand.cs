@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Management.Automation;
-using System.Threading;
 using PSKeepalive.Core;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Launch;
@@ -16,7 +15,7 @@ namespace PSKeepalive.Commands;
 [OutputType(typeof(Process))]
 public sealed class StartKeepaliveProcessCommand : PSCmdlet
 {
-    private readonly ManualResetEventSlim stopping = new(false);
+    private volatile bool stopping;
 
     /// <summary>The program: a name searched in PATH, or a path.</summary>
     [Parameter(Mandatory = true, Position = 0)]
@@ -117,7 +116,7 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
             // Ctrl+C stops waiting, as with Start-Process -Wait; the program keeps running.
             while (!process.WaitForExit(200))
             {
-                if (stopping.IsSet)
+                if (stopping)
                 {
                     return;
                 }
@@ -133,5 +132,5 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
         }
     }
 
-    protected override void StopProcessing() => stopping.Set();
+    protected override void StopProcessing() => stopping = true;
 }

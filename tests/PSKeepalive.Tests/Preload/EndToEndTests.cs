@@ -10,6 +10,7 @@ using System.Text.RegularExpressions;
 using System.Threading.Tasks;
 using PSKeepalive.Tests.Support;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace PSKeepalive.Tests.Preload;
 
@@ -19,7 +20,7 @@ namespace PSKeepalive.Tests.Preload;
 /// (in this process) drops everything it receives with a classic BPF filter, so the server's probes go
 /// unanswered. The same server without the shim sees nothing until its own limit.
 /// </summary>
-public sealed partial class EndToEndTests
+public sealed partial class EndToEndTests(ITestOutputHelper output)
 {
     private const int ETIMEDOUT = 110;
 
@@ -46,6 +47,7 @@ public sealed partial class EndToEndTests
         Task<(int Errno, double Seconds)> without = Task.Run(() => ServeDeafClient(bare));
         var (errno, seconds) = await withShim;
         var (controlErrno, controlSeconds) = await without;
+        output.WriteLine($"under the shim: errno {errno} after {seconds} s; without: errno {controlErrno} after {controlSeconds} s");
 
         Assert.Equal(ETIMEDOUT, errno);
         Assert.InRange(seconds, 2.5, 8.0); // 1 s idle + 2 probes x 1 s

@@ -20,6 +20,28 @@ public sealed class LauncherTests
         return path;
     }
 
+    /// <summary>preload.targets ships the shim next to PSKeepalive.Core.dll in every consumer's output.</summary>
+    [Fact]
+    public void Shim_IsShippedNextToCore_InTheModuleTheCliAndTheTests()
+    {
+        string configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
+        string[] folders =
+        [
+            AppContext.BaseDirectory,
+            Repository.PathOf("src", "PSKeepalive", "bin", configuration, "net8.0"),
+            Path.GetDirectoryName(CliRunner.DllPath)!,
+        ];
+        byte[] shipped = File.ReadAllBytes(PreloadPrograms.Shim);
+
+        foreach (string folder in folders)
+        {
+            string shim = Path.Combine(folder, PreloadLauncher.LibraryFileName);
+            Assert.True(File.Exists(shim), $"{PreloadLauncher.LibraryFileName} missing from {folder}");
+            Assert.True(File.Exists(Path.Combine(folder, "PSKeepalive.Core.dll")), $"PSKeepalive.Core.dll missing from {folder}");
+            Assert.Equal(shipped, File.ReadAllBytes(shim));
+        }
+    }
+
     [Fact]
     public void Inspect_DynamicProgram_CanBePreloaded()
     {

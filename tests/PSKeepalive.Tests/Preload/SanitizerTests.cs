@@ -18,7 +18,8 @@ public sealed class SanitizerTests
             "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
             "-Wall", "-Wextra", "-Werror", "-Wconversion", "-Wshadow", "-fvisibility=hidden",
             "-o", output,
-            PreloadPrograms.ShimSource("keepalive_core.c"), PreloadPrograms.ShimSource("pskeepalive_preload.c"));
+            PreloadPrograms.ShimSource("keepalive_core.c"), PreloadPrograms.ShimSource("pskeepalive_preload.c"),
+            "-pthread", "-ldl");
         return output;
     });
 

@@ -1,6 +1,5 @@
 using System.Collections.Generic;
 using System.Linq;
-using System.Net.Sockets;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
@@ -62,18 +61,23 @@ public sealed class ShimTests
     }
 
     [Fact]
-    public void AllMode_TcpClientsOfBothFamiliesAndFlaggedTypes_CarryExactlyTheRequestedOptions()
+    public void AllMode_TcpClientsFlaggedTypesListenersAndAccepted_CarryExactlyTheRequestedOptions()
     {
-        var scenarios = Socket.OSSupportsIPv6 ? new[] { "tcp4", "tcp6", "tcp4-flags", "listener" } : new[] { "tcp4", "tcp4-flags", "listener" };
+        ProgramRun run = Probe(With("all"), "tcp4", "tcp4-flags", "listener");
 
-        ProgramRun run = Probe(With("all"), scenarios);
-
-        foreach (string socket in scenarios.Where(s => s != "listener").Concat(["listener", "accepted", "connected"]))
+        foreach (string socket in new[] { "tcp4", "tcp4-flags", "listener", "accepted", "connected" })
         {
             AssertRequested(run, socket);
         }
 
         Assert.Equal(string.Empty, run.StandardError);
+    }
+
+    [Ipv6Fact]
+    public void Ipv6Client_CarriesExactlyTheRequestedOptions_InAllAndOutgoingModes()
+    {
+        AssertRequested(Probe(With("all"), "tcp6"), "tcp6");
+        AssertRequested(Probe(With("outgoing"), "tcp6"), "tcp6");
     }
 
     [Fact]
@@ -221,6 +225,40 @@ public sealed class ShimTests
         Assert.Contains(lines, l => l.Contains("at socket(): SO_KEEPALIVE=1 TCP_KEEPINTVL=12", System.StringComparison.Ordinal));
         Assert.DoesNotContain(lines, l => l.Contains("TCP_KEEPIDLE", System.StringComparison.Ordinal));
         Assert.Equal(12, run["tcp4"]["intvl"]);
+    }
+
+    private static readonly System.Lazy<string> EarlyLibrary = new(() => CCompiler.Compile(
+        """
+        #include <stdio.h>
+        #include <sys/socket.h>
+        #include <unistd.h>
+        __attribute__((constructor)) static void early(void)
+        {
+            int fd = socket(AF_INET, SOCK_STREAM, 0), v = -1;
+            socklen_t l = sizeof v;
+            getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v, &l);
+            printf("early so_keepalive=%d\n", v);
+            fflush(stdout);
+            close(fd);
+        }
+        """,
+        "early",
+        "-shared",
+        "-fPIC"));
+
+    /// <summary>Another preloaded library's constructor may call socket() before or after the shim's own constructor ran.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void SocketFromAnotherLibrarysConstructor_IsCoveredInEitherLoadOrder(bool shimFirst)
+    {
+        string preload = shimFirst ? $"{PreloadPrograms.Shim} {EarlyLibrary.Value}" : $"{EarlyLibrary.Value} {PreloadPrograms.Shim}";
+
+        ProgramRun run = PreloadPrograms.RunUnder(preload, PreloadPrograms.SockProbe, With("all"), "tcp4");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(1, run["early"]["so_keepalive"]);
+        AssertRequested(run, "tcp4");
     }
 
     [Fact]

@@ -17,14 +17,17 @@ public sealed class TcpInfoLayoutTests
 
         int main(void)
         {
-            printf("%zu %zu %zu %zu %zu %zu %zu\n",
+            printf("%zu %zu %zu %zu %zu %zu %zu %zu %zu %zu\n",
                    offsetof(struct tcp_info, tcpi_state),
                    offsetof(struct tcp_info, tcpi_retransmits),
                    offsetof(struct tcp_info, tcpi_probes),
                    offsetof(struct tcp_info, tcpi_total_retrans),
                    sizeof(struct sock_filter),
                    sizeof(struct sock_fprog),
-                   offsetof(struct sock_fprog, filter));
+                   offsetof(struct sock_fprog, filter),
+                   offsetof(struct tcp_info, tcpi_last_data_sent),
+                   offsetof(struct tcp_info, tcpi_last_data_recv),
+                   offsetof(struct tcp_info, tcpi_last_ack_recv));
             return 0;
         }
         """;
@@ -47,5 +50,8 @@ public sealed class TcpInfoLayoutTests
         Assert.Equal(8, values[4]);
         Assert.Equal(IntPtr.Size == 8 ? 16 : 8, values[5]);
         Assert.Equal(IntPtr.Size, values[6]);
+        Assert.Equal(TcpInfo.LastDataSentOffset, values[7]);
+        Assert.Equal(TcpInfo.LastDataRecvOffset, values[8]);
+        Assert.Equal(TcpInfo.LastAckRecvOffset, values[9]);
     }
 }
