@@ -113,11 +113,12 @@ PY
   hyperfine -N --warmup 1 --runs "$R" --export-json "$WORK/pass2.json" "${REV[@]}" > /dev/null
   python3 - "$WORK/pass1.json" "$WORK/pass2.json" "$OUT/compare-$N.json" <<'PY'
 import json, sys
-runs = {}
+runs, cpu = {}, {}
 for path in sys.argv[1:3]:
     for r in json.load(open(path))["results"]:
         runs.setdefault(r["command"], []).extend(r["times"])
-json.dump({"results": [{"command": c, "times": t} for c, t in runs.items()]}, open(sys.argv[3], "w"), indent=1)
+        cpu.setdefault(r["command"], []).extend([r["user"] + r["system"]] * len(r["times"]))
+json.dump({"results": [{"command": c, "times": t, "cpu_mean": sum(cpu[c]) / len(cpu[c])} for c, t in runs.items()]}, open(sys.argv[3], "w"), indent=1)
 PY
 
   if [ "$BDN" = 1 ] && [ "$N" = "${COUNTS[-1]}" ]; then
@@ -135,20 +136,23 @@ import json, statistics, sys
 out, floor, cli, counts = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 def name(c):
     return c.replace(floor, "nl-dump-floor").replace(cli, "pskeepalive")
-rows, meds = {}, {}
+rows, meds, cpus = {}, {}, {}
 for n in counts:
     res = json.load(open(f"{out}/compare-{n}.json"))["results"]
     meds[n] = {name(r["command"]): statistics.median(r["times"]) * 1000 for r in res}
+    cpus[n] = {name(r["command"]): r.get("cpu_mean", float("nan")) * 1000 for r in res}
     for r in res:
         rows.setdefault(name(r["command"]), None)
 print(open(f"{out}/env.txt").read().replace("\n", "  \n"))
-print("| command | " + " | ".join(f"{n} pairs: median ms | ratio to `ss -tan`" for n in counts) + " |")
-print("|---|" + "---:|---:|" * len(counts))
+print("Wall clock (median of both passes) and CPU (user + system, mean), ratio to `ss -tan` at the same N.\n")
+print("| command | " + " | ".join(f"{n} pairs: wall ms | wall ratio | CPU ms | CPU ratio" for n in counts) + " |")
+print("|---|" + "---:|---:|---:|---:|" * len(counts))
 for c in rows:
     cells = []
     for n in counts:
         m, base = meds[n].get(c), meds[n]["ss -tan"]
-        cells += [f"{m:.1f}", f"{m / base:.2f}"] if m is not None else ["", ""]
+        u, ubase = cpus[n].get(c), cpus[n]["ss -tan"]
+        cells += [f"{m:.1f}", f"{m / base:.2f}", f"{u:.1f}", f"{u / ubase:.2f}"] if m is not None else ["", "", "", ""]
     print(f"| `{c}` | " + " | ".join(cells) + " |")
 PY
 cat "$OUT/summary.md"

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using PSKeepalive.Core.Errors;
+using PSKeepalive.Core.Namespaces;
 using PSKeepalive.Core.Netlink;
 using PSKeepalive.Core.Processes;
 
@@ -14,8 +15,6 @@ public static class TcpConnections
 {
     /// <summary>Passes over one family when the kernel flags a dump as interrupted (NLM_F_DUMP_INTR).</summary>
     public const int MaxDumpAttempts = 3;
-
-    private static readonly byte[] Families = { InetDiag.AfInet, InetDiag.AfInet6 };
 
     /// <summary>
     /// Streams the TCP sockets matching <paramref name="query"/>. Nothing is buffered: each datagram of the dump
@@ -47,36 +46,126 @@ public static class TcpConnections
             owners = SocketOwnerScan.Scan(query.OwningProcess);
         }
 
-        using NetlinkSocket socket = NetlinkSocket.Open(NetlinkConstants.ProtocolSockDiag, query.NetworkNamespace);
         var factory = new TcpConnectionFactory(query.IncludeInfo, owners, query.IncludeProcess || query.OwningProcess is not null);
-        var request = new byte[InetDiag.RequestMessageLength];
-        var dump = new DumpState();
-        foreach (byte family in Families)
+        bool parallel = Environment.ProcessorCount > 1;
+        (NetlinkSocket first, NetlinkSocket? second) = NetworkNamespace.Run(query.NetworkNamespace, () =>
         {
-            for (int attempt = 1; attempt <= MaxDumpAttempts; attempt++)
+            NetlinkSocket a = NetlinkSocket.Open(NetlinkConstants.ProtocolSockDiag);
+            try
             {
-                uint sequence = socket.NextSequence();
-                InetDiag.WriteDumpRequest(request, family, query.StateMask, query.IncludeInfo, sequence);
-                socket.Send(request);
-                dump.Reset(sequence, socket.PortId);
-                while (!dump.Done)
+                return (a, parallel ? NetlinkSocket.Open(NetlinkConstants.ProtocolSockDiag) : null);
+            }
+            catch
+            {
+                a.Dispose();
+                throw;
+            }
+        });
+
+        DumpPrefetcher? prefetched = null;
+        var dump = new DumpState();
+        try
+        {
+            // With two processors the IPv6 dump runs in the kernel on another thread while IPv4 is consumed here.
+            uint secondSequence = 0;
+            if (second is not null)
+            {
+                secondSequence = second.NextSequence();
+                var secondRequest = new byte[InetDiag.RequestMessageLength];
+                InetDiag.WriteDumpRequest(secondRequest, InetDiag.AfInet6, query.StateMask, query.IncludeInfo, secondSequence);
+                prefetched = new DumpPrefetcher(second, secondRequest);
+            }
+
+            bool interrupted = false;
+            foreach (TcpConnection connection in DumpFamily(first, InetDiag.AfInet, query, filter, factory))
+            {
+                yield return connection;
+            }
+
+            if (prefetched is null)
+            {
+                foreach (TcpConnection connection in DumpFamily(first, InetDiag.AfInet6, query, filter, factory))
                 {
-                    int length = socket.ReceiveInto();
-                    dump.Offset = 0;
-                    while (dump.Offset < length)
+                    yield return connection;
+                }
+
+                yield break;
+            }
+
+            dump.Reset(secondSequence, second!.PortId);
+            foreach (DumpPrefetcher.Chunk chunk in prefetched.Chunks())
+            {
+                chunk.Failure?.Throw();
+                dump.Offset = 0;
+                while (dump.Offset < chunk.Length)
+                {
+                    TcpConnection? connection = DumpParser.Next(chunk.Buffer.AsSpan(0, chunk.Length), ref dump, filter, factory);
+                    if (connection is not null)
                     {
-                        TcpConnection? connection = DumpParser.Next(socket.Buffer.Slice(0, length), ref dump, filter, factory);
-                        if (connection is not null)
-                        {
-                            yield return connection;
-                        }
+                        yield return connection;
                     }
                 }
 
-                if (!dump.Interrupted)
+                DumpPrefetcher.Return(chunk.Buffer!);
+                if (dump.Done)
                 {
                     break;
                 }
+            }
+
+            if (!dump.Done)
+            {
+                throw new KeepaliveDataException(NetlinkSocket.Subject, "The sock_diag dump ended without NLMSG_DONE.");
+            }
+
+            interrupted = dump.Interrupted;
+            prefetched.Dispose();
+            prefetched = null;
+            if (interrupted)
+            {
+                // See the remarks of Enumerate: repeat the family (the remaining passes run on this thread).
+                foreach (TcpConnection connection in DumpFamily(second, InetDiag.AfInet6, query, filter, factory, firstAttempt: 2))
+                {
+                    yield return connection;
+                }
+            }
+        }
+        finally
+        {
+            prefetched?.Dispose();
+            second?.Dispose();
+            first.Dispose();
+        }
+    }
+
+    /// <summary>One family's dump on <paramref name="socket"/>, streamed, repeated while the kernel flags it interrupted.</summary>
+    private static IEnumerable<TcpConnection> DumpFamily(NetlinkSocket socket, byte family, TcpConnectionQuery query, ConnectionFilter filter, TcpConnectionFactory factory, int firstAttempt = 1)
+    {
+        var request = new byte[InetDiag.RequestMessageLength];
+        var dump = new DumpState();
+        for (int attempt = firstAttempt; attempt <= MaxDumpAttempts; attempt++)
+        {
+            uint sequence = socket.NextSequence();
+            InetDiag.WriteDumpRequest(request, family, query.StateMask, query.IncludeInfo, sequence);
+            socket.Send(request);
+            dump.Reset(sequence, socket.PortId);
+            while (!dump.Done)
+            {
+                int length = socket.ReceiveInto();
+                dump.Offset = 0;
+                while (dump.Offset < length)
+                {
+                    TcpConnection? connection = DumpParser.Next(socket.Buffer.Slice(0, length), ref dump, filter, factory);
+                    if (connection is not null)
+                    {
+                        yield return connection;
+                    }
+                }
+            }
+
+            if (!dump.Interrupted)
+            {
+                break;
             }
         }
     }

@@ -130,21 +130,24 @@ public sealed unsafe class NetlinkSocket : IDisposable
     }
 
     /// <summary>As <see cref="Receive"/>, for callers that cannot hold a span (iterators): the bytes are in <see cref="Buffer"/>[0..length).</summary>
-    public int ReceiveInto()
+    public int ReceiveInto() => ReceiveInto(_buffer);
+
+    /// <summary>Receives one datagram into <paramref name="destination"/> (at least <see cref="ReceiveBufferSize"/> bytes); returns its length.</summary>
+    public int ReceiveInto(byte[] destination)
     {
         ThrowIfDisposed();
-        fixed (byte* data = _buffer)
+        fixed (byte* data = destination)
         {
             while (true)
             {
-                nint received = Libc.Recv(_fd, data, (nuint)_buffer.Length, Libc.MSG_TRUNC);
+                nint received = Libc.Recv(_fd, data, (nuint)destination.Length, Libc.MSG_TRUNC);
                 if (received >= 0)
                 {
-                    if (received > _buffer.Length)
+                    if (received > destination.Length)
                     {
                         throw new KeepaliveDataException(
                             Subject,
-                            $"A netlink datagram of {received} bytes did not fit the {_buffer.Length}-byte receive buffer; the reply was cut and is not used.",
+                            $"A netlink datagram of {received} bytes did not fit the {destination.Length}-byte receive buffer; the reply was cut and is not used.",
                             received);
                     }
 
@@ -164,7 +167,7 @@ public sealed unsafe class NetlinkSocket : IDisposable
         }
     }
 
-    /// <summary>The receive buffer; see <see cref="ReceiveInto"/>.</summary>
+    /// <summary>The receive buffer; see <see cref="ReceiveInto()"/>.</summary>
     public ReadOnlySpan<byte> Buffer => _buffer;
 
     /// <summary>

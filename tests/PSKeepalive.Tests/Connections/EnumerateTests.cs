@@ -226,5 +226,36 @@ public sealed class EnumerateTests
         Assert.DoesNotContain(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = sockets.ListenerPort }), c => cookies.Contains(c.Cookie));
     }
 
+    [RootFact]
+    public void ManyIpv6Sockets_AreAllListedOnce_AndStoppingEarlyEndsTheBackgroundDump()
+    {
+        // 4000 IPv6 sockets with tcp_info fill far more than the prefetch queue's 32 datagrams, so the thread
+        // reading the IPv6 dump blocks on a full queue; stopping early must cancel it, not hang.
+        using var ns = new PrivateNetworkNamespace();
+        const int Pairs = 2000;
+        using var sockets = ns.Run(() => new LoopbackSockets(IPAddress.IPv6Loopback));
+        ns.Run(() =>
+        {
+            for (int i = 0; i < Pairs; i++)
+            {
+                sockets.Connect(i % 4 == 0 ? 600 : null);
+            }
+        });
+        var query = new TcpConnectionQuery { NetworkNamespace = ns.Path, IncludeInfo = true };
+
+        var all = TcpConnections.Enumerate(query).ToList();
+        Assert.Equal((2 * Pairs) + 1, all.Count);
+        Assert.Equal(all.Count, all.Select(c => c.Cookie).Distinct().Count());
+        Assert.Equal(Pairs / 4, all.Count(c => c.Timer == TcpTimer.Keepalive));
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Single(TcpConnections.Enumerate(query).Take(1));
+        }
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"five early stops took {watch.Elapsed}");
+    }
+
     private static TcpConnection Single(TcpConnectionQuery query) => Assert.Single(TcpConnections.Enumerate(query));
 }
