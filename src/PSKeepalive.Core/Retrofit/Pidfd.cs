@@ -19,7 +19,7 @@ internal static class Pidfd
     /// <summary>What pidfd_getfd needs over the target (ptrace access mode PTRACE_MODE_ATTACH_REALCREDS).</summary>
     public const string PtracePrivilege =
         "ptrace access to the process: run as root, or with CAP_SYS_PTRACE; the same user is enough only when " +
-        "kernel.yama.ptrace_scope is 0 (and the process is not set-user-ID)";
+        "kernel.yama.ptrace_scope is 0 or Yama is absent (and the process is not set-user-ID)";
 
     /// <summary>Opens a pidfd for <paramref name="pid"/> (Linux 5.3+).</summary>
     /// <exception cref="KeepaliveNotFoundException">The process does not exist (any more): ESRCH.</exception>

@@ -256,6 +256,33 @@ public sealed class RetrofitCliTests
         Assert.Null(child.WaitClosed(held.Fd, TimeSpan.FromMilliseconds(300)));
     }
 
+    /// <summary>
+    /// nobody against a program of nobody: allowed exactly when Yama does not restrict ptrace (absent, or
+    /// kernel.yama.ptrace_scope 0); otherwise refused with the setting named. Asserts whichever applies here.
+    /// </summary>
+    [RootFact]
+    public void Enable_AsNobody_AgainstNobodysProcess_FollowsThePtraceRules()
+    {
+        using var child = new SocketHolderChild(connections: 1, asNobody: true);
+        string scopeFile = "/proc/sys/kernel/yama/ptrace_scope";
+        bool restricted = System.IO.File.Exists(scopeFile) && System.IO.File.ReadAllText(scopeFile).Trim() != "0";
+
+        var run = RunAsNobody("enable", "--pid", child.Pid.ToString(), "--idle", "33", "--json");
+
+        if (restricted)
+        {
+            Assert.True(run.ExitCode == 1, run.ToString());
+            Assert.Contains("ptrace_scope", run.StandardError);
+            Assert.False(child.Options()[child.Connections[0].Fd].Enabled);
+        }
+        else
+        {
+            Assert.True(run.ExitCode == 0, run.ToString());
+            Assert.All(JsonDocument.Parse(run.StandardOutput).RootElement.EnumerateArray(), r => Assert.Equal("Applied", r.GetProperty("outcome").GetString()));
+            Assert.Equal(new ChildOptions(true, 33, child.Options()[child.Connections[0].Fd].Interval, child.Options()[child.Connections[0].Fd].Count, 0), child.Options()[child.Connections[0].Fd]);
+        }
+    }
+
     private static List<JsonElement> ListWithOptions(string pid)
     {
         var run = CliRunner.Run("connections", "--process", pid, "--include-socket-option", "--json");

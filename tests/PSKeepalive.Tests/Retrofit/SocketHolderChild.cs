@@ -79,7 +79,10 @@ for line in sys.stdin:
     private readonly List<Socket> _peers = new();
     private readonly Socket _listener;
 
-    public SocketHolderChild(int connections = 2, string host = "127.0.0.1")
+    /// <param name="connections">Connections to hold (to the test's listener).</param>
+    /// <param name="host">127.0.0.1 or ::1.</param>
+    /// <param name="asNobody">Run the child as user nobody (setpriv, the system python3) instead of as the test's user.</param>
+    public SocketHolderChild(int connections = 2, string host = "127.0.0.1", bool asNobody = false)
     {
         var address = IPAddress.Parse(host);
         _listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -87,14 +90,15 @@ for line in sys.stdin:
         _listener.Listen(connections);
         int port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
 
-        var start = new ProcessStartInfo("python3")
+        var start = new ProcessStartInfo(asNobody ? "setpriv" : "python3")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string argument in new[] { "-u", "-c", Script, host, port.ToString(), connections.ToString() })
+        string[] prefix = asNobody ? new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3" } : Array.Empty<string>();
+        foreach (string argument in prefix.Concat(new[] { "-u", "-c", Script, host, port.ToString(), connections.ToString() }))
         {
             start.ArgumentList.Add(argument);
         }
