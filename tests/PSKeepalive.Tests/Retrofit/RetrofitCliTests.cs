@@ -56,8 +56,8 @@ public sealed class RetrofitCliTests
         peer.Send(new byte[] { 1 });
         double lastData = fixedChild.WaitData(fixedOne.Fd, TimeSpan.FromSeconds(10));
         System.Threading.Thread.Sleep(100); // the child's ACK reaches the peer before it goes deaf
-        DeafPeer.MakeDeaf(peer);
-        DeafPeer.MakeDeaf(twinChild.PeerOf(twin));
+        PSKeepalive.Core.SelfTest.DeafPeer.AttachDropAll(peer.SafeHandle, "test peer");
+        PSKeepalive.Core.SelfTest.DeafPeer.AttachDropAll(twinChild.PeerOf(twin).SafeHandle, "test peer");
 
         var run = CliRunner.Run("enable", "--pid", fixedChild.Pid.ToString(), "--idle", "1", "--interval", "1", "--count", "2");
         Assert.True(run.ExitCode == 0, run.ToString());

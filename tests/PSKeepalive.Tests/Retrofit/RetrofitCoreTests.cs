@@ -267,8 +267,8 @@ public sealed class RetrofitCoreTests
         peer.Send(new byte[] { 1 });
         double lastData = child.WaitData(fixedOne.Fd, TimeSpan.FromSeconds(10));
         Thread.Sleep(100); // let the child's ACK reach the peer before it goes deaf
-        DeafPeer.MakeDeaf(peer);
-        DeafPeer.MakeDeaf(child.PeerOf(twin));
+        PSKeepalive.Core.SelfTest.DeafPeer.AttachDropAll(peer.SafeHandle, "test peer");
+        PSKeepalive.Core.SelfTest.DeafPeer.AttachDropAll(child.PeerOf(twin).SafeHandle, "test peer");
 
         var result = Assert.Single(TcpKeepaliveRetrofit.Apply(new[] { new SocketTarget(child.Pid, fixedOne.Fd, fixedOne.Inode) }, Enable112));
         Assert.Equal(KeepaliveChangeOutcome.Applied, result.Outcome);
