@@ -24,6 +24,9 @@ public abstract class RetrofitCommandBase : PSCmdlet
 
     private readonly List<SocketTarget> _unowned = new();
 
+    /// <summary>-PassThru in the Connection set: the sockets changed, read again in one dump at the end.</summary>
+    private readonly List<(long Inode, int Pid)> _changed = new();
+
     /// <summary>The socket's inode (TcpConnection.Inode).</summary>
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = ConnectionSet)]
     public long Inode { get; set; }
@@ -103,6 +106,25 @@ public abstract class RetrofitCommandBase : PSCmdlet
 
     protected override void EndProcessing()
     {
+        ResolveUnowned();
+        if (PassThru && _changed.Count > 0)
+        {
+            try
+            {
+                foreach (TcpConnection connection in RetrofitTargets.Reread(_changed))
+                {
+                    WriteObject(connection);
+                }
+            }
+            catch (KeepaliveException e)
+            {
+                WriteError(ErrorRecords.From(e));
+            }
+        }
+    }
+
+    private void ResolveUnowned()
+    {
         if (_unowned.Count == 0)
         {
             return;
@@ -141,11 +163,7 @@ public abstract class RetrofitCommandBase : PSCmdlet
                 Emit(result);
                 if (PassThru && result.After is not null)
                 {
-                    TcpConnection? updated = RetrofitTargets.Reread((long)result.Inode, result.Pid, result.LocalPort, result.RemotePort);
-                    if (updated is not null)
-                    {
-                        WriteObject(updated);
-                    }
+                    _changed.Add(((long)result.Inode, result.Pid));
                 }
             }
         }

@@ -65,4 +65,23 @@ public static class RetrofitTargets
         TcpConnection? found = TcpConnections.Enumerate(query).FirstOrDefault(c => c.Inode == inode);
         return found is null ? null : ConnectionSocketOptions.Fill(new[] { found }).Single();
     }
+
+    /// <summary>
+    /// Lists the connections with the given inodes again, in one dump, with owners and exact socket options: what
+    /// -PassThru returns after a pipeline of changes. Owners come from a scan of the one process involved, or of
+    /// every process when several are. Connections gone meanwhile are missing from the result.
+    /// </summary>
+    public static IEnumerable<TcpConnection> Reread(IReadOnlyCollection<(long Inode, int Pid)> changed, string? networkNamespace = null)
+    {
+        if (changed.Count == 0)
+        {
+            return [];
+        }
+
+        var pids = changed.Select(c => c.Pid).Distinct().ToList();
+        var inodes = changed.Select(c => c.Inode).ToHashSet();
+        SocketOwnerMap owners = SocketOwnerScan.Scan(pids.Count == 1 ? pids[0] : null);
+        var query = new TcpConnectionQuery { IncludeProcess = true, NetworkNamespace = networkNamespace };
+        return ConnectionSocketOptions.Fill(TcpConnections.Enumerate(query, owners).Where(c => inodes.Contains(c.Inode)));
+    }
 }

@@ -72,6 +72,13 @@ public sealed class ConnectionRetrofitTests
         Assert.Equal(child.Pid, again.OwningProcess);
         Assert.Equal(77, child.Options()[held.Fd].Idle);
 
+        // The batch form (what -PassThru does at the end of a pipeline): one dump for every changed socket.
+        var batch = RetrofitTargets.Reread(new[] { (listed.Inode, child.Pid) }).ToList();
+        var same = Assert.Single(batch);
+        Assert.Equal((again.Cookie, again.KeepaliveEnabled, again.Idle, again.Interval, again.Count, again.UserTimeout, again.OwningProcess),
+            (same.Cookie, same.KeepaliveEnabled, same.Idle, same.Interval, same.Count, same.UserTimeout, same.OwningProcess));
+        Assert.Equal(again.Processes.Select(p => (p.Pid, p.Fd)), same.Processes.Select(p => (p.Pid, p.Fd)));
+
         var unowned = RetrofitTargets.Unowned(0, "127.0.0.1", 1, "127.0.0.1", 2, "TimeWait");
         Assert.Equal(KeepaliveChangeOutcome.Skipped, unowned.Outcome);
         Assert.Contains("TIME_WAIT", unowned.Reason);
