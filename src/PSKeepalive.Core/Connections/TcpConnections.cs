@@ -252,8 +252,7 @@ internal static class DumpParser
         switch (message.Header.Type)
         {
             case NetlinkConstants.MessageDone:
-                state.Done = true;
-                state.Offset = datagram.Length; // nothing of this dump follows DONE
+                state.Done = true; // anything after it in the datagram is refused by the check above
                 return null;
             case NetlinkConstants.MessageError:
                 NetlinkError error = NetlinkError.Decode(message.Payload, message.Header.Flags);

@@ -174,6 +174,15 @@ public sealed class DecoderTests
     }
 
     [Fact]
+    public void BytesAfterDone_AreInvalidData()
+    {
+        byte[] datagram = Fixtures.Ipv4WithInfo[1].Concat(Fixtures.Ipv6[0]).ToArray();
+
+        var error = Assert.Throws<KeepaliveDataException>(() => DumpParser.ParseDatagram(datagram, Fixtures.Sequence, All, out _, out _));
+        Assert.Contains("NLMSG_DONE", error.Message);
+    }
+
+    [Fact]
     public void WrongSequence_IsInvalidData()
     {
         Assert.Throws<KeepaliveDataException>(() => DumpParser.ParseDatagram(Fixtures.Ipv6[0], Fixtures.Sequence + 1, All, out _, out _));
