@@ -8,6 +8,10 @@ var root = new RootCommand("pskeepalive: see and fix TCP keepalive on Linux (sys
 root.Subcommands.Add(SettingsCommand.Create());
 root.Subcommands.Add(SetCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(ConnectionsCommand.Create());
+root.Subcommands.Add(EnableCommand.Create());
+root.Subcommands.Add(DisableCommand.Create());
+root.Subcommands.Add(CloseCommand.Create());
 root.Subcommands.Add(TestCommand.Create());
 
 return CliApp.Run(root, args);

@@ -66,6 +66,51 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
     internal static partial long Syscall(long number, long arg1, long arg2, long arg3);
 
+    // Netlink and /proc scanning (issue 4: connections).
+    internal const int AF_NETLINK = 16;
+    internal const int SOCK_RAW = 3;
+    internal const int SOCK_CLOEXEC = 0x80000;
+    internal const int SOL_SOCKET = 1;
+    internal const int SO_RCVBUF = 8;
+    internal const int SOL_NETLINK = 270;
+    internal const int NETLINK_EXT_ACK = 11;
+    internal const int MSG_TRUNC = 0x20;
+    internal const int AT_FDCWD = -100;
+
+    [LibraryImport(Library, EntryPoint = "bind", SetLastError = true)]
+    internal static partial int Bind(int fd, void* address, uint length);
+
+    [LibraryImport(Library, EntryPoint = "getsockname", SetLastError = true)]
+    internal static partial int GetSockName(int fd, void* address, uint* length);
+
+    [LibraryImport(Library, EntryPoint = "sendto", SetLastError = true)]
+    internal static partial nint SendTo(int fd, byte* buffer, nuint length, int flags, void* address, uint addressLength);
+
+    [LibraryImport(Library, EntryPoint = "recv", SetLastError = true)]
+    internal static partial nint Recv(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport(Library, EntryPoint = "openat", SetLastError = true)]
+    internal static partial int OpenAt(int dirfd, byte* path, int flags);
+
+    [LibraryImport(Library, EntryPoint = "readlinkat", SetLastError = true)]
+    internal static partial nint ReadLinkAt(int dirfd, byte* path, byte* buffer, nuint size);
+
+    [LibraryImport(Library, EntryPoint = "getdents64", SetLastError = true)]
+    internal static partial nint GetDents64(int fd, byte* buffer, nuint count);
+
+    [LibraryImport(Library, EntryPoint = "read", SetLastError = true)]
+    internal static partial nint Read(int fd, byte* buffer, nuint count);
+
+    // Retrofit (issue 6): descriptors of other processes, checked with fstat, addresses of the copy (getsockname: above).
+    internal const long SYS_pidfd_open = 434;
+    internal const long SYS_pidfd_getfd = 438;
+
+    [LibraryImport(Library, EntryPoint = "fstat", SetLastError = true)]
+    internal static partial int FStat(int fd, byte* statBuffer);
+
+    [LibraryImport(Library, EntryPoint = "getpeername", SetLastError = true)]
+    internal static partial int GetPeerName(int fd, byte* address, uint* length);
+
     /// <summary>The errno of the last call declared above, on this thread.</summary>
     internal static int LastErrno => Marshal.GetLastPInvokeError();
 }

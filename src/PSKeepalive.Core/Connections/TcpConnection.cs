@@ -1,0 +1,132 @@
+using System;
+using System.Collections.Generic;
+
+namespace PSKeepalive.Core.Connections;
+
+/// <summary>One process holding a socket: several when the descriptor was inherited or passed.</summary>
+/// <param name="Pid">Process id.</param>
+/// <param name="Name">The process name (/proc/PID/comm), or null when it could not be read.</param>
+/// <param name="CommandLine">The command line (/proc/PID/cmdline, arguments joined by spaces), or null when unreadable or empty (kernel threads).</param>
+/// <param name="Fd">The descriptor number in that process.</param>
+public sealed record TcpConnectionProcess(int Pid, string? Name, string? CommandLine, int Fd);
+
+/// <summary>
+/// One TCP socket as sock_diag reports it. Names follow Windows' Get-NetTCPConnection where they overlap.
+/// Only primitives, strings, enums and TimeSpan, so that it survives PowerShell remoting.
+/// </summary>
+public sealed record TcpConnection
+{
+    /// <summary>"IPv4" or "IPv6" (the socket's family; an IPv6 socket may carry IPv4-mapped addresses).</summary>
+    public required string AddressFamily { get; init; }
+
+    public required string LocalAddress { get; init; }
+
+    public required int LocalPort { get; init; }
+
+    public required string RemoteAddress { get; init; }
+
+    public required int RemotePort { get; init; }
+
+    public required TcpState State { get; init; }
+
+    /// <summary>The socket's inode (the N of socket:[N] in /proc/PID/fd); 0 for TIME_WAIT and request sockets.</summary>
+    public required long Inode { get; init; }
+
+    /// <summary>The owning user id.</summary>
+    public required long Uid { get; init; }
+
+    /// <summary>The kernel's socket cookie: identifies the socket exactly (SOCK_DESTROY needs it).</summary>
+    public required ulong Cookie { get; init; }
+
+    /// <summary>The bound interface index (0 when not bound to a device).</summary>
+    public int InterfaceIndex { get; init; }
+
+    /// <summary>Bytes received and not yet read (LISTEN: the accept backlog length).</summary>
+    public long ReceiveQueue { get; init; }
+
+    /// <summary>Bytes sent and not yet acknowledged (LISTEN: the backlog limit).</summary>
+    public long SendQueue { get; init; }
+
+    /// <summary>The one timer the kernel reports for this socket.</summary>
+    public required TcpTimer Timer { get; init; }
+
+    /// <summary>Time until <see cref="Timer"/> fires; null when no timer is armed.</summary>
+    public TimeSpan? TimerExpires { get; init; }
+
+    /// <summary>Keepalive (or zero-window) probes sent and unanswered so far (idiag_retrans); 0 for other timers.</summary>
+    public int ProbesSent { get; init; }
+
+    /// <summary>True when the keepalive timer is the armed timer.</summary>
+    public bool KeepaliveTimerActive => Timer == TcpTimer.Keepalive;
+
+    /// <summary>
+    /// Whether this connection is without keepalive. When <see cref="KeepaliveEnabled"/> is known (read from the
+    /// socket itself) this is exact. Otherwise it is derived from the timer, which sock_diag reports alone
+    /// (it has no SO_KEEPALIVE flag): true only when certain (an ESTABLISHED socket with no timer armed: with
+    /// SO_KEEPALIVE an idle socket always has its keepalive timer armed); false when the keepalive timer runs
+    /// on an ESTABLISHED or CLOSE_WAIT socket; null when unknown (another timer hides it, or the state has
+    /// no keepalive, e.g. LISTEN or TIME_WAIT).
+    /// </summary>
+    public bool? NoKeepalive
+    {
+        get
+        {
+            if (KeepaliveEnabled is bool enabled)
+            {
+                return !enabled;
+            }
+
+            if (Timer == TcpTimer.Keepalive && State is TcpState.Established or TcpState.CloseWait)
+            {
+                return false;
+            }
+
+            if (Timer == TcpTimer.None && State == TcpState.Established)
+            {
+                return true;
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>Smoothed round-trip time (tcp_info; null unless requested with -IncludeInfo).</summary>
+    public TimeSpan? Rtt { get; init; }
+
+    /// <summary>Time since data was last sent (tcp_info).</summary>
+    public TimeSpan? LastDataSent { get; init; }
+
+    /// <summary>Time since data was last received (tcp_info).</summary>
+    public TimeSpan? LastDataReceived { get; init; }
+
+    /// <summary>Segments retransmitted over the connection's life (tcpi_total_retrans).</summary>
+    public long? Retransmits { get; init; }
+
+    /// <summary>Segments sent and not yet acknowledged (tcpi_unacked; for LISTEN the accept backlog).</summary>
+    public long? UnackedSegments { get; init; }
+
+    /// <summary>The lowest PID holding the socket (as Windows gives one number); null unless owners were looked up or none was found.</summary>
+    public int? OwningProcess { get; init; }
+
+    /// <summary>Every process holding the socket, by PID then descriptor; empty unless owners were looked up.</summary>
+    public IReadOnlyList<TcpConnectionProcess> Processes { get; init; } = Array.Empty<TcpConnectionProcess>();
+
+    /// <summary>SO_KEEPALIVE read from the socket itself (filled by -IncludeSocketOption); null when not read.</summary>
+    public bool? KeepaliveEnabled { get; init; }
+
+    /// <summary>TCP_KEEPIDLE seconds read from the socket; null when not read.</summary>
+    public int? Idle { get; init; }
+
+    /// <summary>TCP_KEEPINTVL seconds read from the socket; null when not read.</summary>
+    public int? Interval { get; init; }
+
+    /// <summary>TCP_KEEPCNT read from the socket; null when not read.</summary>
+    public int? Count { get; init; }
+
+    /// <summary>TCP_USER_TIMEOUT milliseconds read from the socket; null when not read.</summary>
+    public int? UserTimeout { get; init; }
+
+    /// <summary>"127.0.0.1:22" or "[::1]:22".</summary>
+    public static string Endpoint(string address, int port) =>
+        address.Contains(':', StringComparison.Ordinal) ? $"[{address}]:{port}" : $"{address}:{port}";
+}

@@ -1,0 +1,217 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Net;
+using PSKeepalive.Core.Errors;
+using PSKeepalive.Core.Netlink;
+using PSKeepalive.Core.Processes;
+
+namespace PSKeepalive.Core.Connections;
+
+/// <summary>The query's filters, applied to the raw message before any string or object is made.</summary>
+internal sealed class ConnectionFilter
+{
+    private readonly byte[]? _local;
+    private readonly byte[]? _remote;
+    private readonly int? _localPort;
+    private readonly int? _remotePort;
+    private readonly bool _noKeepaliveOnly;
+    private readonly uint _stateMask;
+
+    public ConnectionFilter(TcpConnectionQuery query)
+    {
+        _local = TcpConnectionQuery.ParseAddress(query.LocalAddress, nameof(query.LocalAddress));
+        _remote = TcpConnectionQuery.ParseAddress(query.RemoteAddress, nameof(query.RemoteAddress));
+        _localPort = query.LocalPort;
+        _remotePort = query.RemotePort;
+        _noKeepaliveOnly = query.NoKeepaliveOnly;
+        _stateMask = query.StateMask;
+        OwningProcess = query.OwningProcess;
+    }
+
+    public int? OwningProcess { get; set; }
+
+    public SocketOwnerMap? Owners { get; set; }
+
+    public bool Matches(in InetDiagMessage message)
+    {
+        if (_localPort is int localPort && message.SocketId.SourcePort != localPort)
+        {
+            return false;
+        }
+
+        if (_remotePort is int remotePort && message.SocketId.DestinationPort != remotePort)
+        {
+            return false;
+        }
+
+        // The kernel reports request sockets (TCP_NEW_SYN_RECV, 12) as SYN_RECV; check the mask ourselves too.
+        int state = message.State == TcpConnectionFactory.TcpNewSynRecv ? (int)TcpState.SynReceived : message.State;
+        if (state < 32 && (_stateMask & (1u << state)) == 0)
+        {
+            return false;
+        }
+
+        if (_noKeepaliveOnly && !(message.State == (byte)TcpState.Established && message.Timer == (byte)TcpTimer.None))
+        {
+            return false;
+        }
+
+        if (_local is not null && !AddressEquals(message.Family, message.SocketId.Source, _local))
+        {
+            return false;
+        }
+
+        if (_remote is not null && !AddressEquals(message.Family, message.SocketId.Destination, _remote))
+        {
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Compares a message address with a filter in IPv6 form (IPv4 as ::ffff:a.b.c.d).</summary>
+    private static bool AddressEquals(byte family, in AddressBytes address, byte[] wanted)
+    {
+        ReadOnlySpan<byte> bytes = address;
+        if (family == InetDiag.AfInet)
+        {
+            return wanted.AsSpan(0, 10).IndexOfAnyExcept((byte)0) < 0 && wanted[10] == 0xff && wanted[11] == 0xff && bytes.Slice(0, 4).SequenceEqual(wanted.AsSpan(12, 4));
+        }
+
+        return bytes.SequenceEqual(wanted);
+    }
+}
+
+/// <summary>Turns decoded messages into <see cref="TcpConnection"/> objects, caching address strings (few distinct addresses, many sockets).</summary>
+internal sealed class TcpConnectionFactory
+{
+    internal const byte TcpNewSynRecv = 12;
+    private const int CacheLimit = 4096;
+
+    private readonly bool _includeInfo;
+    private readonly SocketOwnerMap? _owners;
+    private readonly bool _attachProcesses;
+    private readonly Dictionary<uint, string> _ipv4 = new();
+    private readonly Dictionary<UInt128, string> _ipv6 = new();
+
+    public TcpConnectionFactory(bool includeInfo, SocketOwnerMap? owners, bool attachProcesses)
+    {
+        _includeInfo = includeInfo;
+        _owners = owners;
+        _attachProcesses = attachProcesses;
+    }
+
+    /// <summary>Builds the connection, or null when the owner filter rules it out.</summary>
+    public TcpConnection? Create(in InetDiagMessage message, ConnectionFilter filter)
+    {
+        if (filter.OwningProcess is int pid && (_owners is null || !_owners.IsHeldBy(message.Inode, pid)))
+        {
+            return null;
+        }
+
+        TcpState state = StateOf(message.State);
+        TcpTimer timer = TimerOf(message.Timer);
+        TcpInfoFields? info = _includeInfo ? message.Info : null;
+        IReadOnlyList<TcpConnectionProcess> processes = Array.Empty<TcpConnectionProcess>();
+        int? owningProcess = null;
+        if (_attachProcesses && _owners is not null && message.Inode != 0)
+        {
+            TcpConnectionProcess[] found = _owners.Processes(message.Inode);
+            if (found.Length > 0)
+            {
+                processes = found;
+                owningProcess = found[0].Pid;
+            }
+        }
+
+        return new TcpConnection
+        {
+            AddressFamily = message.Family == InetDiag.AfInet ? "IPv4" : "IPv6",
+            LocalAddress = Address(message.Family, message.SocketId.Source),
+            LocalPort = message.SocketId.SourcePort,
+            RemoteAddress = Address(message.Family, message.SocketId.Destination),
+            RemotePort = message.SocketId.DestinationPort,
+            State = state,
+            Inode = message.Inode,
+            Uid = message.Uid,
+            Cookie = message.SocketId.Cookie,
+            InterfaceIndex = (int)message.SocketId.Interface,
+            ReceiveQueue = message.ReceiveQueue,
+            SendQueue = message.SendQueue,
+            Timer = timer,
+            TimerExpires = timer == TcpTimer.None ? null : TimeSpan.FromMilliseconds(message.Expires),
+            ProbesSent = timer is TcpTimer.Keepalive or TcpTimer.ZeroWindowProbe ? message.Retrans : 0,
+            Rtt = info?.RttMicroseconds is uint rtt ? TimeSpan.FromTicks(rtt * 10L) : null,
+            LastDataSent = info?.LastDataSentMs is uint sent ? TimeSpan.FromMilliseconds(sent) : null,
+            LastDataReceived = info?.LastDataReceivedMs is uint received ? TimeSpan.FromMilliseconds(received) : null,
+            Retransmits = info?.TotalRetransmits,
+            UnackedSegments = info?.Unacked,
+            OwningProcess = owningProcess,
+            Processes = processes,
+        };
+    }
+
+    public static TcpState StateOf(byte raw)
+    {
+        if (raw >= (byte)TcpState.Established && raw <= (byte)TcpState.Closing)
+        {
+            return (TcpState)raw;
+        }
+
+        if (raw == TcpNewSynRecv)
+        {
+            return TcpState.SynReceived;
+        }
+
+        throw new KeepaliveDataException(NetlinkSocket.Subject, $"Malformed netlink data: idiag_state {raw} is not a TCP state (1..12).", raw);
+    }
+
+    public static TcpTimer TimerOf(byte raw)
+    {
+        if (raw <= (byte)TcpTimer.ZeroWindowProbe)
+        {
+            return (TcpTimer)raw;
+        }
+
+        throw new KeepaliveDataException(NetlinkSocket.Subject, $"Malformed netlink data: idiag_timer {raw} is not a timer the kernel reports (0..4).", raw);
+    }
+
+    private string Address(byte family, in AddressBytes address)
+    {
+        ReadOnlySpan<byte> bytes = address;
+        if (family == InetDiag.AfInet)
+        {
+            uint key = System.Runtime.InteropServices.MemoryMarshal.Read<uint>(bytes);
+            if (!_ipv4.TryGetValue(key, out string? text))
+            {
+                text = FormatIPv4(bytes);
+                if (_ipv4.Count >= CacheLimit)
+                {
+                    _ipv4.Clear();
+                }
+
+                _ipv4[key] = text;
+            }
+
+            return text;
+        }
+
+        UInt128 key6 = System.Runtime.InteropServices.MemoryMarshal.Read<UInt128>(bytes);
+        if (!_ipv6.TryGetValue(key6, out string? text6))
+        {
+            text6 = new IPAddress(bytes.Slice(0, 16)).ToString();
+            if (_ipv6.Count >= CacheLimit)
+            {
+                _ipv6.Clear();
+            }
+
+            _ipv6[key6] = text6;
+        }
+
+        return text6;
+    }
+
+    private static string FormatIPv4(ReadOnlySpan<byte> bytes) =>
+        string.Create(CultureInfo.InvariantCulture, $"{bytes[0]}.{bytes[1]}.{bytes[2]}.{bytes[3]}");
+}

@@ -1,0 +1,522 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Text;
+using PSKeepalive.Core.Connections;
+using PSKeepalive.Core.Interop;
+
+namespace PSKeepalive.Core.Processes;
+
+/// <summary>Where the owner scan is: processes done out of the processes listed in /proc.</summary>
+public readonly record struct SocketOwnerScanProgress(int ProcessesDone, int ProcessesTotal, TimeSpan Elapsed);
+
+/// <summary>A process and its name and command line, read once per process.</summary>
+/// <param name="Pid">Process id.</param>
+/// <param name="Name">/proc/PID/comm, or null when it could not be read (the process ended).</param>
+/// <param name="CommandLine">/proc/PID/cmdline with NULs as spaces; null when unreadable or empty.</param>
+public sealed record ProcessInfo(int Pid, string? Name, string? CommandLine)
+{
+    /// <summary>Reads the name and command line of <paramref name="pid"/>; missing parts become null.</summary>
+    public static ProcessInfo Read(int pid)
+    {
+        string? name = ReadSmallFile($"/proc/{pid}/comm")?.TrimEnd('\n');
+        string? commandLine = ReadSmallFile($"/proc/{pid}/cmdline")?.TrimEnd('\0').Replace('\0', ' ');
+        return new ProcessInfo(pid, string.IsNullOrEmpty(name) ? null : name, string.IsNullOrEmpty(commandLine) ? null : commandLine);
+    }
+
+    private static string? ReadSmallFile(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path, Encoding.UTF8);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}
+
+/// <summary>
+/// Socket inode -> the processes holding it, from one walk of /proc/*/fd. Processes that end during the walk
+/// or deny access are skipped and counted (<see cref="ProcessesDenied"/>, <see cref="ProcessesVanished"/>),
+/// so callers can say how complete the map is. Names and command lines are read lazily, once per process.
+/// </summary>
+public sealed class SocketOwnerMap
+{
+    private readonly Dictionary<ulong, int> _head;
+    private readonly OwnerEntry[] _entries;
+    private readonly Dictionary<int, ProcessInfo> _processes = new();
+
+    internal SocketOwnerMap(Dictionary<ulong, int> head, OwnerEntry[] entries, int scanned, int denied, int vanished, int descriptors, TimeSpan elapsed)
+    {
+        _head = head;
+        _entries = entries;
+        ProcessesScanned = scanned;
+        ProcessesDenied = denied;
+        ProcessesVanished = vanished;
+        DescriptorsScanned = descriptors;
+        Elapsed = elapsed;
+    }
+
+    /// <summary>Processes whose descriptors were read.</summary>
+    public int ProcessesScanned { get; }
+
+    /// <summary>Processes whose /proc/PID/fd could not be read (EACCES/EPERM: another user's process without root).</summary>
+    public int ProcessesDenied { get; }
+
+    /// <summary>Processes that ended between listing /proc and reading their descriptors.</summary>
+    public int ProcessesVanished { get; }
+
+    /// <summary>Processes that could not be read, for any reason.</summary>
+    public int ProcessesNotRead => ProcessesDenied + ProcessesVanished;
+
+    /// <summary>Descriptors looked at.</summary>
+    public int DescriptorsScanned { get; }
+
+    /// <summary>Distinct socket inodes found.</summary>
+    public int SocketCount => _head.Count;
+
+    /// <summary>How long the walk took.</summary>
+    public TimeSpan Elapsed { get; }
+
+    /// <summary>True when at least one process holds <paramref name="inode"/>.</summary>
+    public bool Contains(ulong inode) => _head.ContainsKey(inode);
+
+    /// <summary>The lowest PID holding <paramref name="inode"/>, or null.</summary>
+    public int? LowestPid(ulong inode)
+    {
+        if (!_head.TryGetValue(inode, out int index))
+        {
+            return null;
+        }
+
+        int lowest = int.MaxValue;
+        for (; index >= 0; index = _entries[index].Next)
+        {
+            lowest = Math.Min(lowest, _entries[index].Pid);
+        }
+
+        return lowest;
+    }
+
+    /// <summary>True when <paramref name="pid"/> holds <paramref name="inode"/>.</summary>
+    public bool IsHeldBy(ulong inode, int pid)
+    {
+        if (!_head.TryGetValue(inode, out int index))
+        {
+            return false;
+        }
+
+        for (; index >= 0; index = _entries[index].Next)
+        {
+            if (_entries[index].Pid == pid)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The (pid, fd) pairs holding <paramref name="inode"/>, sorted by PID then descriptor.</summary>
+    public IReadOnlyList<(int Pid, int Fd)> Owners(ulong inode)
+    {
+        if (!_head.TryGetValue(inode, out int first))
+        {
+            return Array.Empty<(int, int)>();
+        }
+
+        int count = 0;
+        for (int index = first; index >= 0; index = _entries[index].Next)
+        {
+            count++;
+        }
+
+        var owners = new (int Pid, int Fd)[count];
+        int i = 0;
+        for (int index = first; index >= 0; index = _entries[index].Next)
+        {
+            owners[i++] = (_entries[index].Pid, _entries[index].Fd);
+        }
+
+        if (count > 1)
+        {
+            Array.Sort(owners);
+        }
+
+        return owners;
+    }
+
+    /// <summary>The owners of <paramref name="inode"/> with names and command lines, as TcpConnection carries them.</summary>
+    public TcpConnectionProcess[] Processes(ulong inode)
+    {
+        IReadOnlyList<(int Pid, int Fd)> owners = Owners(inode);
+        if (owners.Count == 0)
+        {
+            return Array.Empty<TcpConnectionProcess>();
+        }
+
+        var result = new TcpConnectionProcess[owners.Count];
+        for (int i = 0; i < owners.Count; i++)
+        {
+            ProcessInfo info = Process(owners[i].Pid);
+            result[i] = new TcpConnectionProcess(info.Pid, info.Name, info.CommandLine, owners[i].Fd);
+        }
+
+        return result;
+    }
+
+    /// <summary>Name and command line of <paramref name="pid"/>, read on first use.</summary>
+    public ProcessInfo Process(int pid)
+    {
+        if (!_processes.TryGetValue(pid, out ProcessInfo? info))
+        {
+            info = ProcessInfo.Read(pid);
+            _processes[pid] = info;
+        }
+
+        return info;
+    }
+
+    internal struct OwnerEntry
+    {
+        public int Pid;
+        public int Fd;
+        public int Next;
+    }
+}
+
+/// <summary>
+/// One walk of /proc/*/fd mapping socket inodes to the processes holding them. It reads directories with
+/// getdents64 and links with readlinkat into reused buffers, so a descriptor costs one system call and no
+/// allocation; the map is one dictionary entry per socket, built after the walk. This is what keeps it linear where `ss -p`
+/// and `netstat -p` go quadratic.
+/// </summary>
+public static unsafe class SocketOwnerScan
+{
+    private const string Subject = "Process";
+    private const int DirectoryBufferSize = 32 * 1024;
+    private static readonly long ProgressInterval = System.Diagnostics.Stopwatch.Frequency / 4;
+
+    /// <summary>Scans every process, or only <paramref name="pid"/> when given.</summary>
+    /// <param name="pid">One process to scan (a process filter needs nothing else).</param>
+    /// <param name="progress">Called about every 250 ms during the walk, on the calling thread.</param>
+    /// <param name="procRoot">The proc mount (tests may point elsewhere).</param>
+    /// <remarks>
+    /// The walk is kernel time (one readlinkat per descriptor), so it is spread over up to
+    /// <see cref="MaxWorkers"/> threads (never more than the processors), each taking whole processes
+    /// from a shared counter; the calling thread is one of them and reports progress.
+    /// </remarks>
+    public static SocketOwnerMap Scan(int? pid = null, Action<SocketOwnerScanProgress>? progress = null, string procRoot = "/proc")
+    {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        byte[] rootBytes = Encoding.UTF8.GetBytes(procRoot);
+        if (rootBytes.Length > 200)
+        {
+            throw new ArgumentException("The proc root path is too long.", nameof(procRoot));
+        }
+
+        List<int> pids = pid is int one ? new List<int> { one } : ListProcesses(procRoot);
+        int workers = Math.Clamp(Math.Min(Environment.ProcessorCount, MaxWorkers), 1, Math.Max(1, pids.Count / 4));
+        var shared = new SharedWork(pids, rootBytes);
+        var results = new WorkerResult[workers];
+        var threads = new System.Threading.Thread[workers - 1];
+        for (int i = 1; i < workers; i++)
+        {
+            int index = i;
+            threads[i - 1] = new System.Threading.Thread(() => results[index] = Work(shared, null, started))
+            {
+                IsBackground = true,
+                Name = "pskeepalive-fd-scan",
+            };
+            threads[i - 1].Start();
+        }
+
+        results[0] = Work(shared, progress, started);
+        foreach (var thread in threads)
+        {
+            thread.Join();
+        }
+
+        // Merge: inode -> head of a chain of (pid, fd) entries.
+        int total = 0;
+        foreach (WorkerResult result in results)
+        {
+            total += result.Owners.Count;
+        }
+
+        var head = new Dictionary<ulong, int>(total);
+        var entries = new SocketOwnerMap.OwnerEntry[total];
+        int scanned = 0, denied = 0, vanished = 0, descriptors = 0, next = 0;
+        foreach (WorkerResult result in results)
+        {
+            scanned += result.Scanned;
+            denied += result.Denied;
+            vanished += result.Vanished;
+            descriptors += result.Descriptors;
+            foreach (RawOwner owner in result.Owners)
+            {
+                ref int slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(head, owner.Inode, out bool exists);
+                entries[next] = new SocketOwnerMap.OwnerEntry { Pid = owner.Pid, Fd = owner.Fd, Next = exists ? slot : -1 };
+                slot = next++;
+            }
+        }
+
+        TimeSpan elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        progress?.Invoke(new SocketOwnerScanProgress(pids.Count, pids.Count, elapsed));
+        return new SocketOwnerMap(head, entries, scanned, denied, vanished, descriptors, elapsed);
+    }
+
+    /// <summary>Threads for the walk at most (readlinkat on /proc scales until the processors are busy).</summary>
+    public const int MaxWorkers = 4;
+
+    private sealed class SharedWork
+    {
+        public readonly List<int> Pids;
+        public readonly byte[] Root;
+        public int NextIndex;
+
+        public SharedWork(List<int> pids, byte[] root)
+        {
+            Pids = pids;
+            Root = root;
+        }
+    }
+
+    private readonly record struct RawOwner(ulong Inode, int Pid, int Fd);
+
+    private sealed class WorkerResult
+    {
+        public readonly List<RawOwner> Owners = new();
+        public int Scanned;
+        public int Denied;
+        public int Vanished;
+        public int Descriptors;
+    }
+
+    /// <summary>Takes processes from the shared counter until none is left; one reused buffer per thread.</summary>
+    private static WorkerResult Work(SharedWork shared, Action<SocketOwnerScanProgress>? progress, long started)
+    {
+        var result = new WorkerResult();
+        byte[] directoryBuffer = GC.AllocateUninitializedArray<byte>(DirectoryBufferSize, pinned: true);
+        byte* path = stackalloc byte[256];
+        byte* link = stackalloc byte[64];
+        long lastProgress = started;
+        int count = shared.Pids.Count;
+        fixed (byte* dents = directoryBuffer)
+        {
+            while (true)
+            {
+                int i = System.Threading.Interlocked.Increment(ref shared.NextIndex) - 1;
+                if (i >= count)
+                {
+                    break;
+                }
+
+                if (progress is not null)
+                {
+                    long now = System.Diagnostics.Stopwatch.GetTimestamp();
+                    if (now - lastProgress >= ProgressInterval)
+                    {
+                        lastProgress = now;
+                        progress(new SocketOwnerScanProgress(Math.Min(i, count), count, System.Diagnostics.Stopwatch.GetElapsedTime(started, now)));
+                    }
+                }
+
+                ScanProcess(shared.Pids[i], shared.Root, path, link, dents, result);
+            }
+        }
+
+        return result;
+    }
+
+    private static void ScanProcess(int current, byte[] root, byte* path, byte* link, byte* dents, WorkerResult result)
+    {
+        WriteFdPath(path, 256, root, current);
+        int dirFd = Libc.OpenAt(Libc.AT_FDCWD, path, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+        if (dirFd < 0)
+        {
+            Count(Libc.LastErrno, result);
+            return;
+        }
+
+        try
+        {
+            while (true)
+            {
+                nint read = Libc.GetDents64(dirFd, dents, DirectoryBufferSize);
+                if (read < 0)
+                {
+                    Count(Libc.LastErrno, result);
+                    return;
+                }
+
+                if (read == 0)
+                {
+                    break;
+                }
+
+                for (int offset = 0; offset < read;)
+                {
+                    // struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
+                    ushort recordLength = *(ushort*)(dents + offset + 16);
+                    byte* name = dents + offset + 19;
+                    offset += recordLength;
+                    if (recordLength == 0)
+                    {
+                        break;
+                    }
+
+                    if (name[0] == (byte)'.')
+                    {
+                        continue;
+                    }
+
+                    result.Descriptors++;
+                    nint linkLength = Libc.ReadLinkAt(dirFd, name, link, 64);
+                    if (linkLength > 0 && TryParseSocketInode(new ReadOnlySpan<byte>(link, (int)linkLength), out ulong inode))
+                    {
+                        result.Owners.Add(new RawOwner(inode, current, ParseDecimal(name)));
+                    }
+
+                    // linkLength < 0: the descriptor was closed meanwhile, or the process is going away.
+                }
+            }
+        }
+        finally
+        {
+            Libc.Close(dirFd);
+        }
+
+        result.Scanned++;
+    }
+
+    private static void Count(int errno, WorkerResult result)
+    {
+        if (errno is Errno.EACCES or Errno.EPERM)
+        {
+            result.Denied++;
+        }
+        else
+        {
+            result.Vanished++;
+        }
+    }
+
+    /// <summary>"socket:[12345]" -> 12345.</summary>
+    internal static bool TryParseSocketInode(ReadOnlySpan<byte> link, out ulong inode)
+    {
+        inode = 0;
+        ReadOnlySpan<byte> prefix = "socket:["u8;
+        if (link.Length < prefix.Length + 2 || !link.StartsWith(prefix) || link[^1] != (byte)']')
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> digits = link.Slice(prefix.Length, link.Length - prefix.Length - 1);
+        ulong value = 0;
+        foreach (byte b in digits)
+        {
+            if (b < (byte)'0' || b > (byte)'9' || value > (ulong.MaxValue - 9) / 10)
+            {
+                return false;
+            }
+
+            value = (value * 10) + (ulong)(b - '0');
+        }
+
+        inode = value;
+        return true;
+    }
+
+    private static List<int> ListProcesses(string procRoot)
+    {
+        byte[] buffer = GC.AllocateUninitializedArray<byte>(DirectoryBufferSize, pinned: true);
+        var pids = new List<int>(512);
+        int fd = Libc.Open(procRoot, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+        if (fd < 0)
+        {
+            throw Errno.Last(Subject, $"list the processes in {procRoot}", procRoot);
+        }
+
+        try
+        {
+            fixed (byte* dents = buffer)
+            {
+                while (true)
+                {
+                    nint read = Libc.GetDents64(fd, dents, (nuint)buffer.Length);
+                    if (read < 0)
+                    {
+                        throw Errno.Last(Subject, $"list the processes in {procRoot}", procRoot);
+                    }
+
+                    if (read == 0)
+                    {
+                        break;
+                    }
+
+                    for (int offset = 0; offset < read;)
+                    {
+                        ushort recordLength = *(ushort*)(dents + offset + 16);
+                        byte* name = dents + offset + 19;
+                        offset += recordLength;
+                        if (recordLength == 0)
+                        {
+                            break;
+                        }
+
+                        if (name[0] >= (byte)'1' && name[0] <= (byte)'9')
+                        {
+                            int pid = ParseDecimal(name);
+                            if (pid > 0)
+                            {
+                                pids.Add(pid);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+
+        return pids;
+    }
+
+    /// <summary>A NUL-terminated decimal name; -1 when it is not all digits.</summary>
+    private static int ParseDecimal(byte* name)
+    {
+        int value = 0;
+        for (byte* p = name; *p != 0; p++)
+        {
+            if (*p < (byte)'0' || *p > (byte)'9' || value > (int.MaxValue / 10) - 1)
+            {
+                return -1;
+            }
+
+            value = (value * 10) + (*p - '0');
+        }
+
+        return value;
+    }
+
+    /// <summary>Writes "{root}/{pid}/fd\0" into <paramref name="destination"/>.</summary>
+    private static void WriteFdPath(byte* destination, int capacity, byte[] root, int pid)
+    {
+        var span = new Span<byte>(destination, capacity);
+        root.CopyTo(span);
+        int length = root.Length;
+        span[length++] = (byte)'/';
+        pid.TryFormat(span.Slice(length), out int written, default, System.Globalization.CultureInfo.InvariantCulture);
+        length += written;
+        "/fd\0"u8.CopyTo(span.Slice(length));
+    }
+}

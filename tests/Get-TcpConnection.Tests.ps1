@@ -1,0 +1,176 @@
+BeforeDiscovery {
+    . $PSScriptRoot/common.ps1
+}
+
+BeforeAll {
+    . $PSScriptRoot/common.ps1
+
+    # A listener and connected pairs owned by the test; -KeepaliveIdle sets SO_KEEPALIVE + TCP_KEEPIDLE on the client.
+    function New-LoopbackSet([System.Net.IPAddress] $Address = [System.Net.IPAddress]::Loopback) {
+        $listener = [System.Net.Sockets.Socket]::new($Address.AddressFamily, 'Stream', 'Tcp')
+        $listener.Bind([System.Net.IPEndPoint]::new($Address, 0))
+        $listener.Listen(16)
+        [pscustomobject]@{ Address = $Address; Listener = $listener; Port = $listener.LocalEndPoint.Port; Sockets = [System.Collections.Generic.List[System.Net.Sockets.Socket]]::new() }
+    }
+
+    function Connect-LoopbackSet($Set, [int] $KeepaliveIdle = 0) {
+        $client = [System.Net.Sockets.Socket]::new($Set.Address.AddressFamily, 'Stream', 'Tcp')
+        if ($KeepaliveIdle -gt 0) {
+            $client.SetSocketOption('Socket', 'KeepAlive', $true)
+            $client.SetSocketOption('Tcp', 'TcpKeepAliveTime', $KeepaliveIdle)
+        }
+        $client.Connect($Set.Address, $Set.Port)
+        $server = $Set.Listener.Accept()
+        $Set.Sockets.Add($client); $Set.Sockets.Add($server)
+        [pscustomobject]@{ Client = $client; Server = $server; ClientPort = $client.LocalEndPoint.Port }
+    }
+
+    function Remove-LoopbackSet($Set) {
+        foreach ($socket in $Set.Sockets) { $socket.LingerState = [System.Net.Sockets.LingerOption]::new($true, 0); $socket.Dispose() }
+        $Set.Listener.Dispose()
+    }
+}
+
+Describe 'Get-TcpConnection' {
+    BeforeAll {
+        $v4 = New-LoopbackSet
+        $plain = Connect-LoopbackSet $v4
+        $kept = Connect-LoopbackSet $v4 -KeepaliveIdle 600
+    }
+
+    AfterAll {
+        Remove-LoopbackSet $v4
+    }
+
+    It 'finds the listener with state Listen and unknown keepalive' {
+        $listener = Get-TcpConnection -State Listen -LocalAddress 127.0.0.1 -LocalPort $v4.Port
+        $listener | Should -HaveCount 1
+        $listener | Should -BeOfType ([PSKeepalive.Core.Connections.TcpConnection])
+        $listener.LocalAddress | Should -Be '127.0.0.1'
+        $listener.NoKeepalive | Should -BeNullOrEmpty
+    }
+
+    It 'marks the idle connection without SO_KEEPALIVE as NoKeepalive' {
+        $c = Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $plain.ClientPort
+        $c.State | Should -Be 'Established'
+        $c.RemotePort | Should -Be $v4.Port
+        $c.Timer | Should -Be 'None'
+        $c.NoKeepalive | Should -BeTrue
+    }
+
+    It 'shows the keepalive timer of the connection with SO_KEEPALIVE' {
+        $c = Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $kept.ClientPort
+        $c.Timer | Should -Be 'Keepalive'
+        $c.KeepaliveTimerActive | Should -BeTrue
+        $c.NoKeepalive | Should -BeFalse
+        $c.TimerExpires.TotalSeconds | Should -BeLessOrEqual 600
+        $c.TimerExpires.TotalSeconds | Should -BeGreaterThan 500
+    }
+
+    It 'filters by remote port and Where-Object NoKeepalive answers in one line' {
+        $found = Get-TcpConnection -RemoteAddress 127.0.0.1 -RemotePort $v4.Port -LocalAddress 127.0.0.1 | Where-Object NoKeepalive
+        $found | Should -HaveCount 1
+        $found.LocalPort | Should -Be $plain.ClientPort
+    }
+
+    It 'accepts several states' {
+        (Get-TcpConnection -State Listen, Established -LocalAddress 127.0.0.1 -LocalPort $v4.Port) | Should -HaveCount 3
+    }
+
+    It 'names this process as the owner with -IncludeProcess' {
+        $c = Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $plain.ClientPort -IncludeProcess
+        $c.OwningProcess | Should -Be $PID
+        $c.Processes.Pid | Should -Contain $PID
+    }
+
+    It 'filters by owning process, also from Get-Process' {
+        (Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port -OwningProcess $PID) | Should -HaveCount 3
+        (Get-Process -Id $PID | Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port) | Should -HaveCount 3
+    }
+
+    It 'fills tcp_info fields only with -IncludeInfo' {
+        (Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $plain.ClientPort).Rtt | Should -BeNullOrEmpty
+        (Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $plain.ClientPort -IncludeInfo).Rtt | Should -BeGreaterThan ([TimeSpan]::Zero)
+    }
+
+    It 'streams: Select-Object -First stops early' {
+        @(Get-TcpConnection | Select-Object -First 1) | Should -HaveCount 1
+    }
+
+    It 'works on IPv6' {
+        $v6 = New-LoopbackSet ([System.Net.IPAddress]::IPv6Loopback)
+        try {
+            $null = Connect-LoopbackSet $v6
+            $found = Get-TcpConnection -LocalAddress ::1 -LocalPort $v6.Port
+            $found | Should -HaveCount 2
+            $found.AddressFamily | Should -Be @('IPv6', 'IPv6')
+            $found.LocalAddress | Should -Be @('::1', '::1')
+        }
+        finally { Remove-LoopbackSet $v6 }
+    }
+
+    It 'has a table view with a Keepalive column' {
+        $text = Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $kept.ClientPort | Format-Table | Out-String
+        $text | Should -Match 'Keepalive'
+        $text | Should -Match 'keepalive \d+m'
+    }
+
+    It 'refuses a port out of range' {
+        { Get-TcpConnection -LocalPort 70000 } | Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.GetTcpConnectionCommand'
+    }
+
+    It 'reports a bad address with ConnectionInvalidArgument' {
+        Get-TcpConnection -RemoteAddress 'not-an-address' -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'ConnectionInvalidArgument*'
+    }
+
+    It 'lists another network namespace' -Skip:(-not ($IsRoot -and $HasIpNetns)) {
+        $ns = New-TestNetworkNamespace
+        try {
+            # Nothing listens in a fresh namespace.
+            @(Get-TcpConnection -NetworkNamespace $ns) | Should -HaveCount 0
+        }
+        finally { Remove-TestNetworkNamespace $ns }
+    }
+
+    It 'reports a missing namespace with NetworkNamespaceNotFound' {
+        Get-TcpConnection -NetworkNamespace /run/netns/pskeepalive-no-such -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'NetworkNamespaceNotFound*'
+    }
+}
+
+Describe 'Get-TcpConnection -IncludeSocketOption' {
+    Context 'On a child process holding a loopback connection and a listener' -Skip:(-not ($IsRoot -and $HasPython)) {
+        BeforeAll {
+            $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+            $listener.Start()
+            $script:port = $listener.LocalEndpoint.Port
+            $start = [System.Diagnostics.ProcessStartInfo]::new('python3')
+            $start.ArgumentList.Add('-c')
+            $start.ArgumentList.Add("import socket,time; s=socket.create_connection(('127.0.0.1',$port)); s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 91); l=socket.socket(); l.bind(('127.0.0.1',0)); l.listen(); time.sleep(60)")
+            $script:child = [System.Diagnostics.Process]::Start($start)
+            $script:peer = $listener.AcceptTcpClient()
+            $script:childPort = $peer.Client.RemoteEndPoint.Port
+            $listener.Stop()
+        }
+
+        AfterAll {
+            if ($child -and -not $child.HasExited) { $child.Kill() }
+            if ($peer) { $peer.Dispose() }
+        }
+
+        It 'reads the options the program set, exactly' {
+            $c = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $childPort -RemotePort $port -IncludeSocketOption
+            $c.KeepaliveEnabled | Should -BeTrue
+            $c.Idle | Should -Be 91
+            $c.NoKeepalive | Should -BeFalse
+            $c.OwningProcess | Should -Be $child.Id
+        }
+
+        It 'makes NoKeepalive exact for a listening socket' {
+            $l = Get-TcpConnection -OwningProcess $child.Id -State Listen -IncludeSocketOption
+            $l.KeepaliveEnabled | Should -BeFalse
+            $l.NoKeepalive | Should -BeTrue
+        }
+    }
+}

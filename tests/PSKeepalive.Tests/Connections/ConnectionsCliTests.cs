@@ -1,0 +1,118 @@
+using System;
+using System.Linq;
+using System.Net;
+using System.Text.Json;
+using PSKeepalive.Tests.Support;
+using Xunit;
+
+namespace PSKeepalive.Tests.Connections;
+
+/// <summary>`pskeepalive connections` run as a process, as a user would.</summary>
+public sealed class ConnectionsCliTests
+{
+    [Fact]
+    public void Json_ListsTheTestsSockets_WithCamelCaseKeys()
+    {
+        using var sockets = new LoopbackSockets(IPAddress.Loopback);
+        var (plain, _) = sockets.Connect();
+        var (kept, _) = sockets.Connect(600);
+
+        CliResult result = CliRunner.Run("connections", "--json", "--remote-port", sockets.ListenerPort.ToString(), "--remote-address", "127.0.0.1", "--local-address", "127.0.0.1", "--include-process");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var json = JsonDocument.Parse(result.StandardOutput);
+        var items = json.RootElement.EnumerateArray().ToList();
+        Assert.Equal(2, items.Count);
+        var byPort = items.ToDictionary(i => i.GetProperty("localPort").GetInt32());
+        var plainJson = byPort[LoopbackSockets.PortOf(plain)];
+        Assert.Equal("established", plainJson.GetProperty("state").GetString());
+        Assert.Equal("none", plainJson.GetProperty("timer").GetString());
+        Assert.True(plainJson.GetProperty("noKeepalive").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, plainJson.GetProperty("timerExpiresMs").ValueKind);
+        Assert.Equal("127.0.0.1", plainJson.GetProperty("remoteAddress").GetString());
+        Assert.Equal(sockets.ListenerPort, plainJson.GetProperty("remotePort").GetInt32());
+        Assert.Equal(Environment.ProcessId, plainJson.GetProperty("owningProcess").GetInt32());
+        Assert.Equal(Environment.ProcessId, plainJson.GetProperty("processes")[0].GetProperty("pid").GetInt32());
+
+        var keptJson = byPort[LoopbackSockets.PortOf(kept)];
+        Assert.Equal("keepalive", keptJson.GetProperty("timer").GetString());
+        Assert.False(keptJson.GetProperty("noKeepalive").GetBoolean());
+        Assert.InRange(keptJson.GetProperty("timerExpiresMs").GetInt64(), 550_000, 600_000);
+        Assert.Equal(0, keptJson.GetProperty("probesSent").GetInt32());
+    }
+
+    [Fact]
+    public void Table_ShowsStateEndpointsAndKeepaliveColumn()
+    {
+        using var sockets = new LoopbackSockets(IPAddress.IPv6Loopback);
+        sockets.Connect(600);
+
+        CliResult result = CliRunner.Run("connections", "--remote-port", sockets.ListenerPort.ToString(), "--remote-address", "::1", "--local-address", "::1");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        string[] lines = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.Matches(@"^State\s+Local\s+Remote\s+Keepalive$", lines[0]);
+        Assert.Matches($@"^established\s+\[::1\]:\d+\s+\[::1\]:{sockets.ListenerPort}\s+keepalive \d+m\d*s?/0$", lines[1]);
+    }
+
+    [Fact]
+    public void StateAndNoKeepaliveFilters_Work()
+    {
+        using var sockets = new LoopbackSockets(IPAddress.Loopback);
+        var (plain, _) = sockets.Connect();
+        sockets.Connect(600);
+        string port = sockets.ListenerPort.ToString();
+
+        var listen = Parse(CliRunner.Run("connections", "--json", "--state", "listen", "--local-port", port, "--local-address", "127.0.0.1"));
+        Assert.Equal("listen", Assert.Single(listen.RootElement.EnumerateArray()).GetProperty("state").GetString());
+
+        var both = Parse(CliRunner.Run("connections", "--json", "--state", "listen,established", "--local-port", port, "--local-address", "127.0.0.1"));
+        Assert.Equal(3, both.RootElement.GetArrayLength());
+
+        var none = Parse(CliRunner.Run("connections", "--json", "--no-keepalive", "--remote-port", port, "--remote-address", "127.0.0.1", "--local-address", "127.0.0.1"));
+        Assert.Equal(LoopbackSockets.PortOf(plain), Assert.Single(none.RootElement.EnumerateArray()).GetProperty("localPort").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("--state", "bogus", "ConnectionInvalidArgument")]
+    [InlineData("--local-port", "70000", "ConnectionInvalidArgument")]
+    [InlineData("--remote-address", "nope", "ConnectionInvalidArgument")]
+    [InlineData("--local-port", "abc", "whole number")]
+    public void InvalidArguments_ExitTwo(string option, string value, string expected)
+    {
+        CliResult result = CliRunner.Run("connections", option, value);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, result.StandardError);
+        Assert.Equal(string.Empty, result.StandardOutput);
+    }
+
+    [Fact]
+    public void MissingNamespace_ExitsOne()
+    {
+        CliResult result = CliRunner.Run("connections", "--netns", "/run/netns/pskeepalive-no-such-namespace");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("NetworkNamespaceNotFound", result.StandardError);
+    }
+
+    [RootFact]
+    public void Netns_ListsTheSocketsOfThatNamespace()
+    {
+        using var ns = new PrivateNetworkNamespace();
+        using var sockets = ns.Run(() => new LoopbackSockets(IPAddress.Loopback));
+        ns.Run(() => sockets.Connect());
+
+        var all = Parse(CliRunner.Run("connections", "--json", "--netns", ns.Path));
+
+        Assert.Equal(3, all.RootElement.GetArrayLength());
+        Assert.All(all.RootElement.EnumerateArray(), c => Assert.Equal("127.0.0.1", c.GetProperty("localAddress").GetString()));
+    }
+
+    private static JsonDocument Parse(CliResult result)
+    {
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return JsonDocument.Parse(result.StandardOutput);
+    }
+}
