@@ -27,7 +27,11 @@ internal sealed class ConnectionFilter
         _noKeepaliveOnly = query.NoKeepaliveOnly;
         _stateMask = query.StateMask;
         OwningProcess = query.OwningProcess;
+        KernelProgram = InetDiag.PortFilter(query.LocalPort, query.RemotePort);
     }
+
+    /// <summary>The port filter for the kernel (empty without port filters); the checks below stay as the authority.</summary>
+    public byte[] KernelProgram { get; }
 
     public int? OwningProcess { get; set; }
 

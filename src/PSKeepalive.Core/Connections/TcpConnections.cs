@@ -17,10 +17,11 @@ public static class TcpConnections
     public const int MaxDumpAttempts = 3;
 
     /// <summary>
-    /// Streams the TCP sockets matching <paramref name="query"/>. Nothing is buffered: each datagram of the dump
-    /// is parsed in one reused buffer and its sockets are yielded before the next one is read, so stopping
-    /// early (Select-Object -First 5) ends the dump and memory does not grow with the number of sockets
-    /// (the owner map, when asked for, is one entry per socket held by a process).
+    /// Streams the TCP sockets matching <paramref name="query"/>, IPv4 first. Each datagram of the dump is parsed
+    /// in a reused buffer and its sockets are yielded before the next one is read; on machines with more than
+    /// one processor the IPv6 dump is read meanwhile by a second thread into a queue of at most 32 datagrams.
+    /// Stopping early (Select-Object -First 5) ends both dumps, and memory does not grow with the number of
+    /// sockets (the owner map, when asked for, is one entry per socket held by a process).
     /// </summary>
     /// <remarks>
     /// NLM_F_DUMP_INTR: the kernel may flag a dump whose tables changed under it (a socket may be missing
@@ -71,9 +72,9 @@ public static class TcpConnections
             if (second is not null)
             {
                 secondSequence = second.NextSequence();
-                var secondRequest = new byte[InetDiag.RequestMessageLength];
-                InetDiag.WriteDumpRequest(secondRequest, InetDiag.AfInet6, query.StateMask, query.IncludeInfo, secondSequence);
-                prefetched = new DumpPrefetcher(second, secondRequest);
+                var secondRequest = new byte[InetDiag.MaxDumpRequestLength];
+                int secondLength = InetDiag.WriteDumpRequest(secondRequest, InetDiag.AfInet6, query.StateMask, query.IncludeInfo, secondSequence, filter.KernelProgram);
+                prefetched = new DumpPrefetcher(second, secondRequest.AsSpan(0, secondLength).ToArray());
             }
 
             bool interrupted = false;
@@ -141,21 +142,21 @@ public static class TcpConnections
     /// <summary>One family's dump on <paramref name="socket"/>, streamed, repeated while the kernel flags it interrupted.</summary>
     private static IEnumerable<TcpConnection> DumpFamily(NetlinkSocket socket, byte family, TcpConnectionQuery query, ConnectionFilter filter, TcpConnectionFactory factory, int firstAttempt = 1)
     {
-        var request = new byte[InetDiag.RequestMessageLength];
+        var request = new byte[InetDiag.MaxDumpRequestLength];
         var dump = new DumpState();
         for (int attempt = firstAttempt; attempt <= MaxDumpAttempts; attempt++)
         {
             uint sequence = socket.NextSequence();
-            InetDiag.WriteDumpRequest(request, family, query.StateMask, query.IncludeInfo, sequence);
-            socket.Send(request);
+            int length = InetDiag.WriteDumpRequest(request, family, query.StateMask, query.IncludeInfo, sequence, filter.KernelProgram);
+            socket.Send(request.AsSpan(0, length));
             dump.Reset(sequence, socket.PortId);
             while (!dump.Done)
             {
-                int length = socket.ReceiveInto();
+                int received = socket.ReceiveInto();
                 dump.Offset = 0;
-                while (dump.Offset < length)
+                while (dump.Offset < received)
                 {
-                    TcpConnection? connection = DumpParser.Next(socket.Buffer.Slice(0, length), ref dump, filter, factory);
+                    TcpConnection? connection = DumpParser.Next(socket.Buffer.Slice(0, received), ref dump, filter, factory);
                     if (connection is not null)
                     {
                         yield return connection;

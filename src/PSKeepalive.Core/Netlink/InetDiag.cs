@@ -1,5 +1,6 @@
 using System;
 using System.Buffers.Binary;
+using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using PSKeepalive.Core.Errors;
@@ -74,6 +75,83 @@ public static class InetDiag
 
     /// <summary>idiag_states bits of the eleven TCP states (1 &lt;&lt; TCP_ESTABLISHED ... 1 &lt;&lt; TCP_CLOSING).</summary>
     public const uint AllStates = 0xffe;
+
+    /// <summary>INET_DIAG_REQ_BYTECODE: the request attribute carrying a filter program.</summary>
+    public const ushort RequestAttributeBytecode = 1;
+
+    // inet_diag_bc_op codes (linux/inet_diag.h) used by the port filter.
+    public const byte BytecodeSourceGreaterOrEqual = 2;
+    public const byte BytecodeSourceLessOrEqual = 3;
+    public const byte BytecodeDestinationGreaterOrEqual = 4;
+    public const byte BytecodeDestinationLessOrEqual = 5;
+
+    /// <summary>sizeof(struct inet_diag_bc_op).</summary>
+    public const int BytecodeOpLength = 4;
+
+    /// <summary>The largest dump request written here: header, inet_diag_req_v2 and a filter on both ports.</summary>
+    public const int MaxDumpRequestLength = RequestMessageLength + NetlinkConstants.AttributeHeaderLength + (8 * BytecodeOpLength);
+
+    /// <summary>
+    /// A filter program for the kernel (INET_DIAG_REQ_BYTECODE) keeping sockets whose source (local) and/or
+    /// destination (remote) port equal the given ones, so that non-matching sockets are never sent. Each
+    /// equality is "port &gt;= P" then "port &lt;= P" (ops supported by every kernel with inet_diag); each op
+    /// jumps 8 bytes on success and past the end (reject) on failure, as inet_diag_bc_audit requires. Empty
+    /// when no port is given.
+    /// </summary>
+    public static byte[] PortFilter(int? sourcePort, int? destinationPort)
+    {
+        var conditions = new List<(byte Code, ushort Port)>(4);
+        if (sourcePort is int source)
+        {
+            conditions.Add((BytecodeSourceGreaterOrEqual, checked((ushort)source)));
+            conditions.Add((BytecodeSourceLessOrEqual, (ushort)source));
+        }
+
+        if (destinationPort is int destination)
+        {
+            conditions.Add((BytecodeDestinationGreaterOrEqual, checked((ushort)destination)));
+            conditions.Add((BytecodeDestinationLessOrEqual, (ushort)destination));
+        }
+
+        int length = conditions.Count * 2 * BytecodeOpLength;
+        var program = new byte[length];
+        for (int i = 0; i < conditions.Count; i++)
+        {
+            int offset = i * 2 * BytecodeOpLength;
+            Span<byte> op = program.AsSpan(offset);
+            op[0] = conditions[i].Code;                                             // code
+            op[1] = 2 * BytecodeOpLength;                                           // yes: to the next condition (or the end: accept)
+            MemoryMarshal.Write(op.Slice(2), (ushort)(length - offset + 4));        // no: past the end: reject
+            MemoryMarshal.Write(op.Slice(BytecodeOpLength + 2), conditions[i].Port); // second op: the port in its "no" field
+        }
+
+        return program;
+    }
+
+    /// <summary>As <see cref="WriteDumpRequest(Span{byte}, byte, uint, bool, uint)"/>, with a kernel filter program appended (see <see cref="PortFilter"/>).</summary>
+    public static int WriteDumpRequest(Span<byte> destination, byte family, uint states, bool withInfo, uint sequence, ReadOnlySpan<byte> bytecode)
+    {
+        int written = WriteDumpRequest(destination, family, states, withInfo, sequence);
+        if (bytecode.IsEmpty)
+        {
+            return written;
+        }
+
+        int attributeLength = NetlinkConstants.AttributeHeaderLength + bytecode.Length;
+        int total = written + NetlinkConstants.AlignAttribute(attributeLength);
+        if (destination.Length < total)
+        {
+            throw new ArgumentException($"The request with its filter needs {total} bytes.", nameof(destination));
+        }
+
+        Span<byte> attribute = destination.Slice(written, total - written);
+        attribute.Clear();
+        MemoryMarshal.Write(attribute, (ushort)attributeLength);
+        MemoryMarshal.Write(attribute.Slice(2), RequestAttributeBytecode);
+        bytecode.CopyTo(attribute.Slice(NetlinkConstants.AttributeHeaderLength));
+        MemoryMarshal.Write(destination, (uint)total); // nlmsg_len now covers the attribute
+        return total;
+    }
 
     /// <summary>
     /// Writes a SOCK_DIAG_BY_FAMILY dump request for TCP sockets of <paramref name="family"/> in the states of
