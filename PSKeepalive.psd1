@@ -13,7 +13,14 @@
     CmdletsToExport      = @(
         'Get-TcpKeepaliveSetting'
         'Set-TcpKeepaliveSetting'
+        'Start-KeepaliveProcess'
         'Get-TcpConnection'
+        'Enable-TcpKeepalive'
+        'Disable-TcpKeepalive'
+        'Close-TcpConnection'
+        'Get-SocketKeepalive'
+        'Set-SocketKeepalive'
+        'Test-TcpKeepalive'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

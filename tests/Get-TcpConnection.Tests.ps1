@@ -138,3 +138,39 @@ Describe 'Get-TcpConnection' {
         $err[0].FullyQualifiedErrorId | Should -BeLike 'NetworkNamespaceNotFound*'
     }
 }
+
+Describe 'Get-TcpConnection -IncludeSocketOption' {
+    Context 'On a child process holding a loopback connection and a listener' -Skip:(-not ($IsRoot -and $HasPython)) {
+        BeforeAll {
+            $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+            $listener.Start()
+            $script:port = $listener.LocalEndpoint.Port
+            $start = [System.Diagnostics.ProcessStartInfo]::new('python3')
+            $start.ArgumentList.Add('-c')
+            $start.ArgumentList.Add("import socket,time; s=socket.create_connection(('127.0.0.1',$port)); s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 91); l=socket.socket(); l.bind(('127.0.0.1',0)); l.listen(); time.sleep(60)")
+            $script:child = [System.Diagnostics.Process]::Start($start)
+            $script:peer = $listener.AcceptTcpClient()
+            $script:childPort = $peer.Client.RemoteEndPoint.Port
+            $listener.Stop()
+        }
+
+        AfterAll {
+            if ($child -and -not $child.HasExited) { $child.Kill() }
+            if ($peer) { $peer.Dispose() }
+        }
+
+        It 'reads the options the program set, exactly' {
+            $c = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $childPort -RemotePort $port -IncludeSocketOption
+            $c.KeepaliveEnabled | Should -BeTrue
+            $c.Idle | Should -Be 91
+            $c.NoKeepalive | Should -BeFalse
+            $c.OwningProcess | Should -Be $child.Id
+        }
+
+        It 'makes NoKeepalive exact for a listening socket' {
+            $l = Get-TcpConnection -OwningProcess $child.Id -State Listen -IncludeSocketOption
+            $l.KeepaliveEnabled | Should -BeFalse
+            $l.NoKeepalive | Should -BeTrue
+        }
+    }
+}

@@ -38,12 +38,17 @@ internal static class ConnectionsCommand
         var noKeepalive = new Option<bool>("--no-keepalive") { Description = "Only connections certainly without keepalive (ESTABLISHED, no timer armed)." };
         var includeProcess = new Option<bool>("--include-process") { Description = "Show the processes holding each socket (one scan of /proc/*/fd)." };
         var includeInfo = new Option<bool>("--include-info") { Description = "Ask the kernel for tcp_info: RTT, last send/receive, retransmits, unacked segments." };
+        var includeSocketOption = new Option<bool>("--include-socket-option")
+        {
+            Description = "Read each socket's own keepalive options through its owner (pidfd_getfd; root): keepaliveEnabled, idle, interval, count, userTimeout; makes noKeepalive exact.",
+        };
         var netns = CommonOptions.NetworkNamespace();
         var json = CommonOptions.Json();
         var command = new Command("connections", "List TCP connections (sock_diag) with their keepalive timer and, on request, their processes.")
         {
             states, localPort, remotePort, localAddress, remoteAddress, process, noKeepalive, includeProcess, includeInfo, netns, json,
         };
+        command.Options.Add(includeSocketOption);
 
         CliApp.SetAction(command, parse =>
         {
@@ -56,7 +61,7 @@ internal static class ConnectionsCommand
                 RemoteAddress = parse.GetValue(remoteAddress),
                 OwningProcess = parse.GetValue(process),
                 NoKeepaliveOnly = parse.GetValue(noKeepalive),
-                IncludeProcess = parse.GetValue(includeProcess),
+                IncludeProcess = parse.GetValue(includeProcess) || parse.GetValue(includeSocketOption),
                 IncludeInfo = parse.GetValue(includeInfo),
                 NetworkNamespace = parse.GetValue(netns),
             };
@@ -73,10 +78,13 @@ internal static class ConnectionsCommand
                 }
             }
 
-            IEnumerable<TcpConnection> connections = TcpConnections.Enumerate(query, owners);
+            bool socketOptions = parse.GetValue(includeSocketOption);
+            IEnumerable<TcpConnection> connections = socketOptions
+                ? RetrofitHook.WithSocketOptions(query, owners)
+                : TcpConnections.Enumerate(query, owners);
             if (parse.GetValue(json))
             {
-                WriteJson(connections, query);
+                WriteJson(connections, query, socketOptions);
             }
             else
             {
@@ -108,7 +116,7 @@ internal static class ConnectionsCommand
     }
 
     /// <summary>A JSON array, one object per socket, written as the dump is read and flushed every 64 KiB.</summary>
-    internal static void WriteJson(IEnumerable<TcpConnection> connections, TcpConnectionQuery query)
+    internal static void WriteJson(IEnumerable<TcpConnection> connections, TcpConnectionQuery query, bool socketOptions = false)
     {
         using Stream stdout = Console.OpenStandardOutput();
         using (var writer = new Utf8JsonWriter(stdout, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true }))
@@ -117,7 +125,7 @@ internal static class ConnectionsCommand
             writer.WriteStartArray();
             foreach (TcpConnection connection in connections)
             {
-                WriteConnection(writer, connection, query.IncludeInfo, query.NeedsOwners, strings);
+                WriteConnection(writer, connection, query.IncludeInfo, query.NeedsOwners, strings, socketOptions);
                 if (writer.BytesPending >= FlushThreshold)
                 {
                     writer.Flush();
@@ -130,7 +138,7 @@ internal static class ConnectionsCommand
         stdout.WriteByte((byte)'\n');
     }
 
-    internal static void WriteConnection(Utf8JsonWriter w, TcpConnection c, bool info, bool owners, EncodedStrings strings)
+    internal static void WriteConnection(Utf8JsonWriter w, TcpConnection c, bool info, bool owners, EncodedStrings strings, bool socketOptions = false)
     {
         w.WriteStartObject();
         w.WriteString(Keys.AddressFamily, strings.Get(c.AddressFamily));
@@ -184,7 +192,7 @@ internal static class ConnectionsCommand
             w.WriteEndArray();
         }
 
-        if (c.KeepaliveEnabled is not null)
+        if (socketOptions || c.KeepaliveEnabled is not null)
         {
             WriteNullable(w, Keys.KeepaliveEnabled, c.KeepaliveEnabled);
             WriteNullable(w, Keys.Idle, c.Idle);

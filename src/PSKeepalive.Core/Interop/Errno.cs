@@ -40,6 +40,8 @@ public static class Errno
     public const int ETIMEDOUT = 110;
     public const int ECONNREFUSED = 111;
     public const int EHOSTUNREACH = 113;
+    public const int EADDRNOTAVAIL = 99;
+    public const int ENETUNREACH = 101;
 
     /// <summary>The symbolic name of an errno ("ETIMEDOUT"), or "errno N" when unknown.</summary>
     public static string Name(int errno) => errno switch
@@ -76,6 +78,8 @@ public static class Errno
         ETIMEDOUT => "ETIMEDOUT",
         ECONNREFUSED => "ECONNREFUSED",
         EHOSTUNREACH => "EHOSTUNREACH",
+        EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        ENETUNREACH => "ENETUNREACH",
         _ => $"errno {errno}",
     };
 
@@ -97,6 +101,7 @@ public static class Errno
         ECONNRESET => "connection reset by peer",
         ECONNABORTED => "connection aborted",
         ECONNREFUSED => "connection refused",
+        ENETUNREACH => "network is unreachable",
         _ => Name(errno),
     };
 

@@ -44,6 +44,13 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "gettid")]
     internal static partial int GetTid();
 
+    internal const int SIGHUP = 1;
+    internal const int SIGTERM = 15;
+
+    /// <summary>kill(2): passes a signal on to a child (Launch/PreloadLauncher).</summary>
+    [LibraryImport(Library, EntryPoint = "kill", SetLastError = true)]
+    internal static partial int Kill(int pid, int signal);
+
     [LibraryImport(Library, EntryPoint = "socket", SetLastError = true)]
     internal static partial int Socket(int domain, int type, int protocol);
 
@@ -93,6 +100,16 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, EntryPoint = "read", SetLastError = true)]
     internal static partial nint Read(int fd, byte* buffer, nuint count);
+
+    // Retrofit (issue 6): descriptors of other processes, checked with fstat, addresses of the copy (getsockname: above).
+    internal const long SYS_pidfd_open = 434;
+    internal const long SYS_pidfd_getfd = 438;
+
+    [LibraryImport(Library, EntryPoint = "fstat", SetLastError = true)]
+    internal static partial int FStat(int fd, byte* statBuffer);
+
+    [LibraryImport(Library, EntryPoint = "getpeername", SetLastError = true)]
+    internal static partial int GetPeerName(int fd, byte* address, uint* length);
 
     /// <summary>The errno of the last call declared above, on this thread.</summary>
     internal static int LastErrno => Marshal.GetLastPInvokeError();

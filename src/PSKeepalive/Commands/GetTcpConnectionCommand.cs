@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using PSKeepalive.Completion;
 using PSKeepalive.Core.Connections;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Processes;
@@ -42,6 +43,7 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("Id", "Pid")]
     [ValidateRange(1, int.MaxValue)]
+    [ArgumentCompleter(typeof(ProcessIdCompleter))]
     public int OwningProcess { get; set; }
 
     /// <summary>Look up the processes holding each socket (one scan of /proc/*/fd).</summary>
@@ -52,9 +54,14 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
     [Parameter]
     public SwitchParameter IncludeInfo { get; set; }
 
+    /// <summary>Read each socket's own keepalive options through an owner (pidfd_getfd; root): fills KeepaliveEnabled, Idle, Interval, Count, UserTimeout; NoKeepalive becomes exact.</summary>
+    [Parameter]
+    public SwitchParameter IncludeSocketOption { get; set; }
+
     /// <summary>/run/netns/NAME or /proc/PID/ns/net; the caller's namespace when omitted.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
     protected override void ProcessRecord()
@@ -67,7 +74,7 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
             RemoteAddress = RemoteAddress,
             RemotePort = RemotePort,
             OwningProcess = MyInvocation.BoundParameters.ContainsKey(nameof(OwningProcess)) ? OwningProcess : null,
-            IncludeProcess = IncludeProcess.IsPresent,
+            IncludeProcess = IncludeProcess.IsPresent || IncludeSocketOption.IsPresent,
             IncludeInfo = IncludeInfo.IsPresent,
             NetworkNamespace = NetworkNamespace,
         };
@@ -76,7 +83,8 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
         {
             query.Validate();
             SocketOwnerMap? owners = query.NeedsOwners ? ScanOwners(query.OwningProcess) : null;
-            foreach (TcpConnection connection in TcpConnections.Enumerate(query, owners))
+            var connections = TcpConnections.Enumerate(query, owners);
+            foreach (TcpConnection connection in IncludeSocketOption ? Core.Retrofit.ConnectionSocketOptions.Fill(connections) : connections)
             {
                 WriteObject(connection);
             }

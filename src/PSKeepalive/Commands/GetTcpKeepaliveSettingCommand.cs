@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using PSKeepalive.Completion;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Settings;
 
@@ -12,6 +13,7 @@ public sealed class GetTcpKeepaliveSettingCommand : PSCmdlet
     /// <summary>/run/netns/NAME or /proc/PID/ns/net; the caller's own namespace when omitted.</summary>
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
     protected override void ProcessRecord()

@@ -1,5 +1,6 @@
 using System.Linq;
 using System.Management.Automation;
+using PSKeepalive.Completion;
 using PSKeepalive.Core;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Settings;
@@ -35,6 +36,7 @@ public sealed class SetTcpKeepaliveSettingCommand : PSCmdlet
 
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
     [Parameter]

@@ -58,15 +58,19 @@ public static class CliRunner
         return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
     }
 
-    /// <summary>The CLI is a project reference, so it is built with the tests and copied next to them.</summary>
+    /// <summary>
+    /// The CLI is built with the tests (a project reference without its assembly) in its own output folder,
+    /// under the same configuration as the tests.
+    /// </summary>
     private static string Locate()
     {
-        string here = Path.Combine(AppContext.BaseDirectory, "pskeepalive.dll");
-        if (File.Exists(here) && File.Exists(Path.Combine(AppContext.BaseDirectory, "pskeepalive.runtimeconfig.json")))
+        string configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
+        string dll = Repository.PathOf("src", "PSKeepalive.Cli", "bin", configuration, "net8.0", "pskeepalive.dll");
+        if (File.Exists(dll) && File.Exists(Path.ChangeExtension(dll, ".runtimeconfig.json")))
         {
-            return here;
+            return dll;
         }
 
-        throw new FileNotFoundException($"pskeepalive.dll (with its runtimeconfig) was not found in {AppContext.BaseDirectory}.");
+        throw new FileNotFoundException($"pskeepalive.dll (with its runtimeconfig) was not found at {dll}; build the solution first.");
     }
 }

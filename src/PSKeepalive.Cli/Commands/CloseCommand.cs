@@ -1,0 +1,164 @@
+using System;
+using System.Collections.Generic;
+using System.CommandLine;
+using System.Globalization;
+using System.Linq;
+using PSKeepalive.Cli.Output;
+using PSKeepalive.Core.Connections;
+using PSKeepalive.Core.Errors;
+using PSKeepalive.Core.Retrofit;
+
+namespace PSKeepalive.Cli.Commands;
+
+/// <summary>
+/// `pskeepalive close [--state S ...] [--local-port P] [--remote-port P] [--local-address A] [--remote-address A]
+/// [--process PID] [--netns PATH] [--what-if] [--json]`: closes the matching TCP sockets with SOCK_DESTROY (as
+/// `ss -K`). Refuses to run without a filter: that would close every connection of the host.
+/// </summary>
+internal static class CloseCommand
+{
+    public static Command Create()
+    {
+        var states = new Option<string[]>("--state")
+        {
+            Description = "Only these states (ss names, repeat or comma-separate): " + string.Join(", ", TcpStateNames.All.ToArray()) + ".",
+            HelpName = "STATE",
+            AllowMultipleArgumentsPerToken = true,
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var localPort = CommonOptions.Integer("--local-port", "PORT", "local port, 0..65535");
+        var remotePort = CommonOptions.Integer("--remote-port", "PORT", "remote port, 0..65535");
+        var localAddress = new Option<string?>("--local-address") { Description = "Only this local IPv4/IPv6 address.", HelpName = "ADDRESS" };
+        var remoteAddress = new Option<string?>("--remote-address") { Description = "Only this remote IPv4/IPv6 address.", HelpName = "ADDRESS" };
+        var process = CommonOptions.Integer("--process", "PID", "only sockets held by this process id");
+        var netns = CommonOptions.NetworkNamespace();
+        var whatIf = CommonOptions.WhatIf();
+        var json = CommonOptions.Json();
+        var command = new Command(
+            "close",
+            "Close matching TCP connections with SOCK_DESTROY (as ss -K): the peer gets a reset (needs CAP_NET_ADMIN). At least one filter is required; TIME_WAIT sockets are left alone.")
+        {
+            states, localPort, remotePort, localAddress, remoteAddress, process, netns, whatIf, json,
+        };
+
+        CliApp.SetAction(command, parse =>
+        {
+            var query = new TcpConnectionQuery
+            {
+                States = ParseStates(parse.GetValue(states)),
+                LocalPort = parse.GetValue(localPort),
+                RemotePort = parse.GetValue(remotePort),
+                LocalAddress = parse.GetValue(localAddress),
+                RemoteAddress = parse.GetValue(remoteAddress),
+                OwningProcess = parse.GetValue(process),
+                NetworkNamespace = parse.GetValue(netns),
+            };
+            if (query.States is null && query.LocalPort is null && query.RemotePort is null && query.LocalAddress is null
+                && query.RemoteAddress is null && query.OwningProcess is null)
+            {
+                throw new KeepaliveValidationException(
+                    "Connection",
+                    "Filter",
+                    "close needs at least one filter (--state, --local-port, --remote-port, --local-address, --remote-address, --process): without one it would close every TCP connection of the host.",
+                    null);
+            }
+
+            query.Validate();
+            bool asJson = parse.GetValue(json);
+            bool preview = parse.GetValue(whatIf);
+            TcpConnectionCloser.ShouldProcess? ask = null;
+            if (preview)
+            {
+                ask = (target, action) =>
+                {
+                    Console.Error.WriteLine($"What if: {action} on {target}");
+                    return false;
+                };
+            }
+
+            // Listed completely before the first close: destroying sockets while the dump runs would disturb it.
+            List<TcpConnection> matches = TcpConnections.Enumerate(query).ToList();
+            List<TcpCloseTarget> targets = matches.Where(c => c.State != TcpState.TimeWait).Select(TcpCloseTarget.From).ToList();
+            int timeWait = matches.Count - targets.Count;
+            if (timeWait > 0)
+            {
+                Console.Error.WriteLine($"pskeepalive: note: {timeWait} TIME_WAIT socket(s) left alone: no program holds them and they end by themselves.");
+            }
+
+            var results = TcpConnectionCloser.Close(targets, query.NetworkNamespace, ask).ToList();
+            if (matches.Count == 0)
+            {
+                Console.Error.WriteLine("pskeepalive: no TCP connection matches; nothing to close.");
+            }
+
+            Print(results, asJson);
+            foreach (var failed in results.Where(r => r.Outcome == TcpCloseOutcome.Failed))
+            {
+                Console.Error.WriteLine($"pskeepalive: {failed.Reason} [{failed.ErrorId}]");
+            }
+
+            return results.Any(r => r.Outcome == TcpCloseOutcome.Failed) ? ExitCodes.Failure : ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static List<TcpState>? ParseStates(string[]? values)
+    {
+        if (values is null || values.Length == 0)
+        {
+            return null;
+        }
+
+        return values
+            .SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Select(TcpStateNames.Parse)
+            .ToList();
+    }
+
+    private static void Print(IReadOnlyList<TcpConnectionCloseResult> results, bool json)
+    {
+        if (json)
+        {
+            JsonOutput.Write(w =>
+            {
+                w.WriteStartArray();
+                foreach (TcpConnectionCloseResult r in results)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("localAddress", r.LocalAddress);
+                    w.WriteNumber("localPort", r.LocalPort);
+                    w.WriteString("remoteAddress", r.RemoteAddress);
+                    w.WriteNumber("remotePort", r.RemotePort);
+                    w.WriteString("state", r.State);
+                    w.WriteNumber("inode", r.Inode);
+                    w.WriteNumber("cookie", r.Cookie);
+                    w.WriteString("outcome", r.Outcome.ToString());
+                    w.WriteString("reason", r.Reason);
+                    w.WriteString("errorId", r.ErrorId);
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+            });
+            return;
+        }
+
+        if (results.Count == 0)
+        {
+            return;
+        }
+
+        var table = new TextTable("State", "Local", "Remote", "Outcome", "Reason");
+        foreach (TcpConnectionCloseResult r in results)
+        {
+            table.Add(
+                r.State,
+                TcpConnection.Endpoint(r.LocalAddress, r.LocalPort),
+                TcpConnection.Endpoint(r.RemoteAddress, r.RemotePort),
+                r.Outcome.ToString(),
+                r.Reason ?? string.Empty);
+        }
+
+        table.Write(Console.Out);
+    }
+}

@@ -1,0 +1,68 @@
+using System;
+using System.CommandLine;
+using PSKeepalive.Core.Launch;
+
+namespace PSKeepalive.Cli.Commands;
+
+/// <summary>
+/// `pskeepalive run [--idle S] [--interval S] [--count N] [--user-timeout MS] [--mode outgoing|listening|all] [--force] [--method preload|seccomp|auto] -- PROGRAM ARGS...`:
+/// runs PROGRAM in the foreground under the libpskeepalive.so preload shim and exits with its exit code
+/// (2 for bad arguments, 1 when the program is refused or cannot start).
+/// </summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var idle = CommonOptions.Integer("--idle", "S", "TCP_KEEPIDLE: idle seconds before the first probe, 1..32767 (default: the system's)");
+        var interval = CommonOptions.Integer("--interval", "S", "TCP_KEEPINTVL: seconds between probes, 1..32767 (default: the system's)");
+        var count = CommonOptions.Integer("--count", "N", "TCP_KEEPCNT: unanswered probes before the connection is dropped, 1..127 (default: the system's)");
+        var userTimeout = CommonOptions.Integer("--user-timeout", "MS", "TCP_USER_TIMEOUT: milliseconds sent data may stay unacknowledged, 0..2147483647 (default: not set)");
+        var mode = new Option<string>("--mode")
+        {
+            Description = "Which sockets: all TCP sockets (at socket()), outgoing (at connect()), listening (at listen(); accepted connections inherit).",
+            HelpName = "outgoing|listening|all",
+            DefaultValueFactory = _ => "all",
+        };
+        mode.AcceptOnlyFromAmong("outgoing", "listening", "all");
+        var force = new Option<bool>("--force") { Description = "Start the program even if it is statically linked or set-user-ID (the options will not reach it)." };
+        var method = new Option<string>("--method")
+        {
+            Description = "How the options reach the program: preload (LD_PRELOAD shim), seccomp (supervisor at connect()/listen(); static and Go programs too, Linux 5.6+), auto (preload if it works, else seccomp).",
+            HelpName = "preload|seccomp|auto",
+            DefaultValueFactory = _ => "preload",
+        };
+        method.AcceptOnlyFromAmong("preload", "seccomp", "auto");
+        var program = new Argument<string[]>("PROGRAM")
+        {
+            Description = "The program and its arguments; put them after '--' so that their options are not read as pskeepalive's.",
+            Arity = ArgumentArity.OneOrMore,
+        };
+
+        var command = new Command("run", "Run a program with TCP keepalive switched on for its sockets (LD_PRELOAD shim, or seccomp with --method); exit with its exit code.")
+        {
+            idle, interval, count, userTimeout, mode, force, method, program,
+        };
+        CliApp.SetAction(command, parse =>
+        {
+            string[] words = parse.GetValue(program) ?? [];
+            var request = new KeepaliveLaunchRequest(words[0], words[1..])
+            {
+                Idle = parse.GetValue(idle),
+                Interval = parse.GetValue(interval),
+                Count = parse.GetValue(count),
+                UserTimeout = parse.GetValue(userTimeout),
+                Mode = Enum.Parse<PreloadMode>(parse.GetValue(mode) ?? "all", ignoreCase: true),
+                Force = parse.GetValue(force),
+                Method = Enum.Parse<LaunchMethod>(parse.GetValue(method) ?? "preload", ignoreCase: true),
+            };
+            KeepaliveProcessLaunch launch = PreloadLauncher.Prepare(request);
+            if (launch.Forced)
+            {
+                Console.Error.WriteLine($"pskeepalive: warning: {launch.Inspection.Reason} Starting it anyway (--force): its sockets will not get the keepalive options.");
+            }
+
+            return PreloadLauncher.RunInForeground(launch);
+        });
+        return command;
+    }
+}

@@ -1,0 +1,87 @@
+using System.Collections.Generic;
+using System.Linq;
+using PSKeepalive.Core.Connections;
+using PSKeepalive.Core.Processes;
+
+namespace PSKeepalive.Core.Retrofit;
+
+/// <summary>From listed connections to the (process, descriptor, inode) targets the retrofit acts on, and back.</summary>
+public static class RetrofitTargets
+{
+    /// <summary>The owners of <paramref name="connection"/> as targets (empty when it was listed without owners).</summary>
+    public static IReadOnlyList<SocketTarget> Of(TcpConnection connection) => Of(
+        connection.Inode,
+        connection.Processes.Select(p => (p.Pid, p.Fd)),
+        connection.LocalAddress,
+        connection.LocalPort,
+        connection.RemoteAddress,
+        connection.RemotePort,
+        connection.State.ToString());
+
+    /// <summary>Targets for socket <paramref name="inode"/> held as <paramref name="owners"/> (pid, fd).</summary>
+    public static IReadOnlyList<SocketTarget> Of(
+        long inode, IEnumerable<(int Pid, int Fd)> owners, string? localAddress = null, int localPort = 0, string? remoteAddress = null, int remotePort = 0, string? state = null) =>
+        inode <= 0
+            ? []
+            : owners.Select(o => new SocketTarget(o.Pid, o.Fd, (ulong)inode, localAddress, localPort, remoteAddress, remotePort, state)).ToList();
+
+    /// <summary>One walk of /proc/*/fd, to find the owners of connections listed without them.</summary>
+    public static SocketOwnerMap ScanOwners() => SocketOwnerScan.Scan();
+
+    /// <summary>The result for a connection no process could be found for: nothing to act on.</summary>
+    public static KeepaliveChangeResult Unowned(long inode, string? localAddress, int localPort, string? remoteAddress, int remotePort, string? state) => new(
+        0,
+        null,
+        -1,
+        (ulong)inode,
+        state ?? "Unknown",
+        localAddress,
+        localPort,
+        remoteAddress,
+        remotePort,
+        KeepaliveChangeOutcome.Skipped,
+        inode <= 0
+            ? "The connection has no socket inode (TIME_WAIT or a request socket): no process holds it."
+            : $"No process holds socket:[{inode}] any more, or none could be read (another user's process needs root).",
+        "ProcessNotFound",
+        null,
+        null);
+
+    /// <summary>
+    /// Lists the connection with inode <paramref name="inode"/> again (filtered by its ports), with owners and
+    /// exact socket options: what -PassThru returns after a change. Only <paramref name="owningProcess"/> is
+    /// scanned for owners. Null when it is gone.
+    /// </summary>
+    public static TcpConnection? Reread(long inode, int owningProcess, int? localPort, int? remotePort, string? networkNamespace = null)
+    {
+        var query = new TcpConnectionQuery
+        {
+            LocalPort = localPort,
+            RemotePort = remotePort,
+            OwningProcess = owningProcess,
+            IncludeProcess = true,
+            NetworkNamespace = networkNamespace,
+        };
+        TcpConnection? found = TcpConnections.Enumerate(query).FirstOrDefault(c => c.Inode == inode);
+        return found is null ? null : ConnectionSocketOptions.Fill(new[] { found }).Single();
+    }
+
+    /// <summary>
+    /// Lists the connections with the given inodes again, in one dump, with owners and exact socket options: what
+    /// -PassThru returns after a pipeline of changes. Owners come from a scan of the one process involved, or of
+    /// every process when several are. Connections gone meanwhile are missing from the result.
+    /// </summary>
+    public static IEnumerable<TcpConnection> Reread(IReadOnlyCollection<(long Inode, int Pid)> changed, string? networkNamespace = null)
+    {
+        if (changed.Count == 0)
+        {
+            return [];
+        }
+
+        var pids = changed.Select(c => c.Pid).Distinct().ToList();
+        var inodes = changed.Select(c => c.Inode).ToHashSet();
+        SocketOwnerMap owners = SocketOwnerScan.Scan(pids.Count == 1 ? pids[0] : null);
+        var query = new TcpConnectionQuery { IncludeProcess = true, NetworkNamespace = networkNamespace };
+        return ConnectionSocketOptions.Fill(TcpConnections.Enumerate(query, owners).Where(c => inodes.Contains(c.Inode)));
+    }
+}

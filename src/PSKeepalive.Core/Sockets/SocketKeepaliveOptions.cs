@@ -1,0 +1,27 @@
+namespace PSKeepalive.Core.Sockets;
+
+/// <summary>
+/// The keepalive options of one TCP socket, as the kernel reports them. Before TCP_KEEPIDLE/INTVL/CNT are
+/// set on a socket, the kernel reports its network namespace's sysctl values.
+/// </summary>
+/// <param name="Enabled">SO_KEEPALIVE: without it nothing is probed, whatever the other values say.</param>
+/// <param name="Idle">TCP_KEEPIDLE: idle seconds before the first probe.</param>
+/// <param name="Interval">TCP_KEEPINTVL: seconds between unanswered probes.</param>
+/// <param name="Count">TCP_KEEPCNT: unanswered probes before the connection is dropped.</param>
+/// <param name="UserTimeout">TCP_USER_TIMEOUT in milliseconds; 0 means the system default (retransmission limits decide).</param>
+public sealed record SocketKeepaliveOptions(bool Enabled, int Idle, int Interval, int Count, int UserTimeout)
+{
+    /// <summary>Seconds an idle connection to a silent peer survives when keepalive is on: Idle + Interval x Count.</summary>
+    public long DeadPeerDetectionSeconds => Idle + ((long)Interval * Count);
+}
+
+/// <summary>The options to change on a socket; null leaves an option as it is.</summary>
+/// <param name="Enabled">SO_KEEPALIVE on (true) or off (false).</param>
+/// <param name="Idle">TCP_KEEPIDLE, 1..32767 seconds.</param>
+/// <param name="Interval">TCP_KEEPINTVL, 1..32767 seconds.</param>
+/// <param name="Count">TCP_KEEPCNT, 1..127 probes.</param>
+/// <param name="UserTimeout">TCP_USER_TIMEOUT, milliseconds, 0 or more (0 = system default).</param>
+public sealed record SocketKeepaliveChange(bool? Enabled = null, int? Idle = null, int? Interval = null, int? Count = null, int? UserTimeout = null)
+{
+    public bool IsEmpty => Enabled is null && Idle is null && Interval is null && Count is null && UserTimeout is null;
+}

@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using System.Management.Automation;
+using PSKeepalive.Core;
+using PSKeepalive.Core.Errors;
+using PSKeepalive.Core.Launch;
+
+namespace PSKeepalive.Commands;
+
+/// <summary>
+/// Starts a program with TCP keepalive switched on for its sockets through the libpskeepalive.so preload shim:
+/// <c>Start-KeepaliveProcess -Idle 60 nc -l 3333</c>. Statically linked and set-ID programs, which LD_PRELOAD
+/// cannot reach, are refused unless -Force.
+/// </summary>
+[Cmdlet(VerbsLifecycle.Start, "KeepaliveProcess", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(Process))]
+public sealed class StartKeepaliveProcessCommand : PSCmdlet
+{
+    private volatile bool stopping;
+
+    /// <summary>The program: a name searched in PATH, or a path.</summary>
+    [Parameter(Mandatory = true, Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string FilePath { get; set; } = string.Empty;
+
+    /// <summary>The program's arguments; everything after the program name binds here.</summary>
+    [Parameter(Position = 1, ValueFromRemainingArguments = true)]
+    [Alias("Args")]
+    public string[]? ArgumentList { get; set; }
+
+    [Parameter]
+    [ValidateRange(KeepaliveLimits.MinIdle, KeepaliveLimits.MaxIdle)]
+    public int? Idle { get; set; }
+
+    [Parameter]
+    [ValidateRange(KeepaliveLimits.MinInterval, KeepaliveLimits.MaxInterval)]
+    public int? Interval { get; set; }
+
+    [Parameter]
+    [ValidateRange(KeepaliveLimits.MinCount, KeepaliveLimits.MaxCount)]
+    public int? Count { get; set; }
+
+    /// <summary>TCP_USER_TIMEOUT in milliseconds (0 = system default).</summary>
+    [Parameter]
+    [ValidateRange(KeepaliveLimits.MinUserTimeout, KeepaliveLimits.MaxUserTimeout)]
+    public int? UserTimeout { get; set; }
+
+    [Parameter]
+    public PreloadMode Mode { get; set; } = PreloadMode.All;
+
+    /// <summary>How the options reach the program: Preload (LD_PRELOAD shim, default), Seccomp (pskeepalive-seccomp
+    /// supervisor; static and Go programs too, Linux 5.6+), Auto (Preload when the shim reaches the program, else Seccomp).</summary>
+    [Parameter]
+    public LaunchMethod Method { get; set; } = LaunchMethod.Preload;
+
+    /// <summary>Start the program even when the shim cannot reach it (static or set-ID).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>Wait for the program to exit and set $LASTEXITCODE to its exit code.</summary>
+    [Parameter]
+    public SwitchParameter Wait { get; set; }
+
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? WorkingDirectory { get; set; }
+
+    protected override void EndProcessing()
+    {
+        string location = SessionState.Path.CurrentFileSystemLocation.ProviderPath;
+        var request = new KeepaliveLaunchRequest(FilePath, ArgumentList ?? [])
+        {
+            Idle = Idle,
+            Interval = Interval,
+            Count = Count,
+            UserTimeout = UserTimeout,
+            Mode = Mode,
+            Force = Force,
+            Method = Method,
+            BaseDirectory = location,
+            WorkingDirectory = WorkingDirectory is null ? null : GetUnresolvedProviderPathFromPSPath(WorkingDirectory),
+        };
+
+        KeepaliveProcessLaunch launch;
+        try
+        {
+            launch = PreloadLauncher.Prepare(request);
+        }
+        catch (KeepaliveException e)
+        {
+            ThrowTerminatingError(ErrorRecords.From(e));
+            return;
+        }
+
+        WriteVerbose($"{launch.Inspection.Path}: executable {launch.Inspection.Executable}, loader {launch.Inspection.DynamicLoader ?? "(none: static)"}");
+        WriteVerbose("Environment: " + string.Join(" ", launch.EnvironmentVariables));
+        WriteVerbose($"Method: {launch.Method}. {launch.MethodReason}");
+        if (launch.Forced)
+        {
+            WriteWarning($"{launch.Inspection.Reason} Starting it anyway (-Force): its sockets will not get the keepalive options.");
+        }
+
+        if (!ShouldProcess(launch.CommandLine, $"Start with keepalive ({string.Join(" ", launch.EnvironmentVariables)})"))
+        {
+            return;
+        }
+
+        Process process;
+        try
+        {
+            process = PreloadLauncher.Start(launch);
+        }
+        catch (KeepaliveException e)
+        {
+            ThrowTerminatingError(ErrorRecords.From(e));
+            return;
+        }
+
+        if (Wait)
+        {
+            // Ctrl+C stops waiting, as with Start-Process -Wait; the program keeps running.
+            while (!process.WaitForExit(200))
+            {
+                if (stopping)
+                {
+                    return;
+                }
+            }
+
+            process.WaitForExit();
+            SessionState.PSVariable.Set("global:LASTEXITCODE", process.ExitCode);
+        }
+
+        if (PassThru)
+        {
+            WriteObject(process);
+        }
+    }
+
+    protected override void StopProcessing() => stopping = true;
+}

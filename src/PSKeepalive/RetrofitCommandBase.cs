@@ -1,0 +1,242 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Management.Automation;
+using PSKeepalive.Completion;
+using PSKeepalive.Core.Connections;
+using PSKeepalive.Core.Errors;
+using PSKeepalive.Core.Processes;
+using PSKeepalive.Core.Retrofit;
+using PSKeepalive.Core.Sockets;
+
+namespace PSKeepalive;
+
+/// <summary>
+/// What Enable-TcpKeepalive and Disable-TcpKeepalive share: binding connections (by property name) or a
+/// process id, finding owners when the connections came without them (one /proc scan for the whole pipeline),
+/// ShouldProcess around each write, and the output (results, or the re-read connections with -PassThru).
+/// All the work is in Core (<see cref="TcpKeepaliveRetrofit"/>).
+/// </summary>
+public abstract class RetrofitCommandBase : PSCmdlet
+{
+    protected const string ConnectionSet = "Connection";
+    protected const string ProcessSet = "Process";
+
+    private readonly List<SocketTarget> _unowned = new();
+
+    /// <summary>-PassThru in the Connection set: the sockets changed, read again in one dump at the end.</summary>
+    private readonly List<(long Inode, int Pid)> _changed = new();
+
+    /// <summary>The socket's inode (TcpConnection.Inode).</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = ConnectionSet)]
+    public long Inode { get; set; }
+
+    /// <summary>The processes holding the socket (TcpConnection.Processes: objects with Pid and Fd).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = ConnectionSet)]
+    [AllowNull]
+    [AllowEmptyCollection]
+    public PSObject[]? Processes { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = ConnectionSet)]
+    public string? LocalAddress { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = ConnectionSet)]
+    [ValidateRange(0, 65535)]
+    public int LocalPort { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = ConnectionSet)]
+    public string? RemoteAddress { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = ConnectionSet)]
+    [ValidateRange(0, 65535)]
+    public int RemotePort { get; set; }
+
+    /// <summary>Every TCP socket of this process (Get-Process binds Id).</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = ProcessSet)]
+    [Alias("Id")]
+    [ValidateRange(1, int.MaxValue)]
+    [ArgumentCompleter(typeof(ProcessIdCompleter))]
+    public int ProcessId { get; set; }
+
+    /// <summary>Write the updated TcpConnection instead of the result.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    /// <summary>The change this cmdlet makes.</summary>
+    protected abstract SocketKeepaliveChange Change { get; }
+
+    protected override void BeginProcessing()
+    {
+        try
+        {
+            SocketKeepalive.Validate(Change);
+        }
+        catch (KeepaliveException e)
+        {
+            ThrowTerminatingError(ErrorRecords.From(e));
+        }
+    }
+
+    protected override void ProcessRecord()
+    {
+        if (ParameterSetName == ProcessSet)
+        {
+            ApplyToProcess();
+            return;
+        }
+
+        var owners = new List<(int Pid, int Fd)>();
+        foreach (PSObject owner in Processes ?? [])
+        {
+            if (owner?.Properties["Pid"]?.Value is { } pid && owner.Properties["Fd"]?.Value is { } fd)
+            {
+                owners.Add((LanguagePrimitives.ConvertTo<int>(pid), LanguagePrimitives.ConvertTo<int>(fd)));
+            }
+        }
+
+        if (owners.Count == 0)
+        {
+            // Listed without -IncludeProcess: find owners once for the whole pipeline, at the end.
+            _unowned.Add(new SocketTarget(0, -1, (ulong)Inode, LocalAddress, LocalPort, RemoteAddress, RemotePort));
+            return;
+        }
+
+        Apply(RetrofitTargets.Of(Inode, owners, LocalAddress, LocalPort, RemoteAddress, RemotePort));
+    }
+
+    protected override void EndProcessing()
+    {
+        ResolveUnowned();
+        if (PassThru && _changed.Count > 0)
+        {
+            try
+            {
+                foreach (TcpConnection connection in RetrofitTargets.Reread(_changed))
+                {
+                    WriteObject(connection);
+                }
+            }
+            catch (KeepaliveException e)
+            {
+                WriteError(ErrorRecords.From(e));
+            }
+        }
+    }
+
+    private void ResolveUnowned()
+    {
+        if (_unowned.Count == 0)
+        {
+            return;
+        }
+
+        SocketOwnerMap map;
+        try
+        {
+            map = RetrofitTargets.ScanOwners();
+        }
+        catch (KeepaliveException e)
+        {
+            ThrowTerminatingError(ErrorRecords.From(e));
+            return;
+        }
+
+        foreach (SocketTarget pending in _unowned)
+        {
+            var targets = RetrofitTargets.Of((long)pending.Inode, map.Owners(pending.Inode), pending.LocalAddress, pending.LocalPort, pending.RemoteAddress, pending.RemotePort);
+            if (targets.Count == 0)
+            {
+                Emit(RetrofitTargets.Unowned((long)pending.Inode, pending.LocalAddress, pending.LocalPort, pending.RemoteAddress, pending.RemotePort, null));
+                continue;
+            }
+
+            Apply(targets);
+        }
+    }
+
+    private void Apply(IReadOnlyList<SocketTarget> targets)
+    {
+        try
+        {
+            foreach (KeepaliveChangeResult result in TcpKeepaliveRetrofit.Apply(targets, Change, ShouldProcess))
+            {
+                Emit(result);
+                if (PassThru && result.After is not null)
+                {
+                    _changed.Add(((long)result.Inode, result.Pid));
+                }
+            }
+        }
+        catch (KeepaliveException e)
+        {
+            // Only a kernel without pidfd support gets here: nothing else can work either.
+            ThrowTerminatingError(ErrorRecords.From(e));
+        }
+    }
+
+    private void ApplyToProcess()
+    {
+        var changed = new HashSet<ulong>();
+        try
+        {
+            foreach (KeepaliveChangeResult result in TcpKeepaliveRetrofit.ApplyToProcess(ProcessId, Change, ShouldProcess))
+            {
+                Emit(result);
+                if (result.After is not null)
+                {
+                    changed.Add(result.Inode);
+                }
+            }
+        }
+        catch (KeepaliveException e) when (e.Kind != KeepaliveErrorKind.NotSupported)
+        {
+            WriteError(ErrorRecords.From(e));
+            return;
+        }
+        catch (KeepaliveException e)
+        {
+            ThrowTerminatingError(ErrorRecords.From(e));
+            return;
+        }
+
+        if (PassThru && changed.Count > 0)
+        {
+            var query = new TcpConnectionQuery { OwningProcess = ProcessId, IncludeProcess = true };
+            foreach (TcpConnection connection in ConnectionSocketOptions.Fill(TcpConnections.Enumerate(query).Where(c => changed.Contains((ulong)c.Inode))))
+            {
+                WriteObject(connection);
+            }
+        }
+    }
+
+    /// <summary>Writes the result (unless -PassThru), and a non-terminating error for a failure.</summary>
+    private void Emit(KeepaliveChangeResult result)
+    {
+        if (!PassThru)
+        {
+            WriteObject(result);
+        }
+
+        string where = string.Create(CultureInfo.InvariantCulture, $"process {result.Pid} fd {result.Fd} socket:[{result.Inode}]");
+        if (result.Outcome == KeepaliveChangeOutcome.Failed)
+        {
+            var category = result.ErrorId?.EndsWith("PermissionDenied", System.StringComparison.Ordinal) == true
+                ? ErrorCategory.PermissionDenied
+                : ErrorCategory.NotSpecified;
+            WriteError(new ErrorRecord(new KeepaliveChangeFailedException(result.Reason ?? "failed"), result.ErrorId ?? "SocketChangeFailed", category, where));
+        }
+        else if (result.Outcome == KeepaliveChangeOutcome.Skipped)
+        {
+            WriteVerbose($"Skipped {where}: {result.Reason}");
+        }
+    }
+}
+
+/// <summary>The exception behind the error record of a socket whose change failed (the result's Reason).</summary>
+public sealed class KeepaliveChangeFailedException : System.Exception
+{
+    public KeepaliveChangeFailedException(string message)
+        : base(message)
+    {
+    }
+}

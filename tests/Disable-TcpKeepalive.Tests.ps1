@@ -1,0 +1,67 @@
+BeforeDiscovery {
+    . $PSScriptRoot/common.ps1
+}
+
+BeforeAll {
+    . $PSScriptRoot/common.ps1
+}
+
+Describe 'Disable-TcpKeepalive' {
+    Context 'Metadata' {
+        BeforeAll { $command = Get-Command Disable-TcpKeepalive }
+
+        It 'supports -WhatIf and -Confirm' {
+            $command.Parameters.Keys | Should -Contain 'WhatIf'
+            $command.Parameters.Keys | Should -Contain 'Confirm'
+        }
+
+        It 'has no timing parameters' {
+            $command.Parameters.Keys | Should -Not -Contain 'Idle'
+            $command.Parameters.Keys | Should -Not -Contain 'Count'
+        }
+
+        It 'binds Get-Process output through the Id alias of -ProcessId' {
+            $command.Parameters['ProcessId'].Aliases | Should -Contain 'Id'
+        }
+    }
+
+    Context 'On a child process whose connection has keepalive on' -Skip:(-not ($IsRoot -and $HasPython)) {
+        BeforeAll {
+            $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+            $listener.Start()
+            $script:port = $listener.LocalEndpoint.Port
+            $start = [System.Diagnostics.ProcessStartInfo]::new('python3')
+            $start.ArgumentList.Add('-c')
+            $start.ArgumentList.Add("import socket,time; s=socket.create_connection(('127.0.0.1',$port)); s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 77); time.sleep(60)")
+            $script:child = [System.Diagnostics.Process]::Start($start)
+            $script:peer = $listener.AcceptTcpClient()
+            $script:childPort = $peer.Client.RemoteEndPoint.Port
+            $listener.Stop()
+        }
+
+        AfterAll {
+            if ($child -and -not $child.HasExited) { $child.Kill() }
+            if ($peer) { $peer.Dispose() }
+        }
+
+        It '-WhatIf leaves keepalive on' {
+            Disable-TcpKeepalive -ProcessId $child.Id -WhatIf | Should -BeNullOrEmpty
+            (Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $childPort -RemotePort $port -IncludeSocketOption).KeepaliveEnabled | Should -BeTrue
+        }
+
+        It 'switches keepalive off and keeps the timing' {
+            $result = Get-Process -Id $child.Id | Disable-TcpKeepalive
+            $result.Outcome | Should -Be 'Applied'
+            $result.Before.Enabled | Should -BeTrue
+            $result.After.Enabled | Should -BeFalse
+            $result.After.Idle | Should -Be 77
+            $c = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $childPort -RemotePort $port -IncludeSocketOption
+            $c.KeepaliveEnabled | Should -BeFalse
+            $c.NoKeepalive | Should -BeTrue
+        }
+
+        It 'skips when keepalive is already off' {
+            (Disable-TcpKeepalive -ProcessId $child.Id).Outcome | Should -Be 'Skipped'
+        }
+    }
+}

@@ -1,0 +1,99 @@
+BeforeDiscovery {
+    . $PSScriptRoot/common.ps1
+}
+
+BeforeAll {
+    . $PSScriptRoot/common.ps1
+}
+
+Describe 'Enable-TcpKeepalive' {
+    Context 'Metadata' {
+        BeforeAll { $command = Get-Command Enable-TcpKeepalive }
+
+        It 'supports -WhatIf and -Confirm' {
+            $command.Parameters.Keys | Should -Contain 'WhatIf'
+            $command.Parameters.Keys | Should -Contain 'Confirm'
+        }
+
+        It 'has the Connection and Process parameter sets' {
+            $command.ParameterSets.Name | Should -Contain 'Connection'
+            $command.ParameterSets.Name | Should -Contain 'Process'
+        }
+
+        It 'binds Get-Process output through the Id alias of -ProcessId' {
+            $command.Parameters['ProcessId'].Aliases | Should -Contain 'Id'
+        }
+
+        It 'refuses -Count 128 before touching anything' {
+            { Enable-TcpKeepalive -ProcessId $PID -Count 128 -WhatIf } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+        }
+
+        It 'refuses -Idle 0' {
+            { Enable-TcpKeepalive -ProcessId $PID -Idle 0 -WhatIf } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+        }
+    }
+
+    Context 'On a child process holding a loopback connection' -Skip:(-not ($IsRoot -and $HasPython)) {
+        BeforeAll {
+            $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+            $listener.Start()
+            $script:port = $listener.LocalEndpoint.Port
+            $start = [System.Diagnostics.ProcessStartInfo]::new('python3')
+            $start.ArgumentList.Add('-c')
+            $start.ArgumentList.Add("import socket,time; s=socket.create_connection(('127.0.0.1',$port)); time.sleep(60)")
+            $script:child = [System.Diagnostics.Process]::Start($start)
+            $script:peer = $listener.AcceptTcpClient()
+            $script:childPort = $peer.Client.RemoteEndPoint.Port
+            $listener.Stop()
+        }
+
+        AfterAll {
+            if ($child -and -not $child.HasExited) { $child.Kill() }
+            if ($peer) { $peer.Dispose() }
+        }
+
+        It '-WhatIf changes nothing' {
+            Enable-TcpKeepalive -ProcessId $child.Id -Idle 61 -WhatIf | Should -BeNullOrEmpty
+            $c = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $childPort -RemotePort $port -IncludeSocketOption
+            $c.KeepaliveEnabled | Should -BeFalse
+        }
+
+        It 'switches keepalive on with the given values, read back' {
+            $result = Enable-TcpKeepalive -ProcessId $child.Id -Idle 61 -Interval 11 -Count 7
+            $result | Should -HaveCount 1
+            $result.Outcome | Should -Be 'Applied'
+            $result.LocalPort | Should -Be $childPort
+            $result.Before.Enabled | Should -BeFalse
+            $result.After.Enabled | Should -BeTrue
+            $result.After.Idle | Should -Be 61
+            $result.After.Interval | Should -Be 11
+            $result.After.Count | Should -Be 7
+        }
+
+        It 'is what Get-TcpConnection -IncludeSocketOption sees, and the keepalive timer runs' {
+            $c = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $childPort -RemotePort $port -IncludeSocketOption
+            $c.KeepaliveEnabled | Should -BeTrue
+            $c.Idle | Should -Be 61
+            $c.NoKeepalive | Should -BeFalse
+            $c.Timer | Should -Be 'Keepalive'
+        }
+
+        It 'takes piped connections and returns the updated connection with -PassThru' {
+            $c = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $childPort -RemotePort $port -IncludeProcess | Enable-TcpKeepalive -Idle 62 -PassThru
+            $c.LocalPort | Should -Be $childPort
+            $c.Idle | Should -Be 62
+            $c.KeepaliveEnabled | Should -BeTrue
+        }
+
+        It 'skips a socket that already has the values' {
+            (Enable-TcpKeepalive -ProcessId $child.Id -Idle 62).Outcome | Should -Be 'Skipped'
+        }
+    }
+
+    Context 'Errors' -Skip:(-not $IsRoot) {
+        It 'reports a process that does not exist as ProcessNotFound' {
+            $missing = 4194304 # above pid_max's largest value
+            { Enable-TcpKeepalive -ProcessId $missing -Idle 60 -ErrorAction Stop } | Should -Throw -ErrorId 'ProcessNotFound,PSKeepalive.Commands.EnableTcpKeepaliveCommand'
+        }
+    }
+}

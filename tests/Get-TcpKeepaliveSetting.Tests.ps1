@@ -1,0 +1,39 @@
+BeforeDiscovery {
+    . $PSScriptRoot/common.ps1
+}
+
+BeforeAll {
+    . $PSScriptRoot/common.ps1
+}
+
+Describe 'Get-TcpKeepaliveSetting' {
+    It 'returns the values of /proc/sys' {
+        $setting = Get-TcpKeepaliveSetting
+        $setting.Time | Should -Be ([int](Get-Content /proc/sys/net/ipv4/tcp_keepalive_time))
+        $setting.Interval | Should -Be ([int](Get-Content /proc/sys/net/ipv4/tcp_keepalive_intvl))
+        $setting.Probes | Should -Be ([int](Get-Content /proc/sys/net/ipv4/tcp_keepalive_probes))
+        $setting.DeadPeerDetectionSeconds | Should -Be ($setting.Time + $setting.Interval * $setting.Probes)
+        $setting.NetworkNamespace | Should -Match '^net:\[\d+\]$'
+    }
+
+    It 'is a typed object with a table view' {
+        $setting = Get-TcpKeepaliveSetting
+        $setting | Should -BeOfType ([PSKeepalive.Core.Settings.TcpKeepaliveSetting])
+        ($setting | Format-Table | Out-String) | Should -Match 'DeadPeerDetection'
+    }
+
+    It 'reads another namespace' -Skip:(-not ($IsRoot -and $HasIpNetns)) {
+        $ns = New-TestNetworkNamespace
+        try {
+            & ip netns exec (Split-Path -Leaf $ns) sh -c 'echo 123 > /proc/sys/net/ipv4/tcp_keepalive_time'
+            (Get-TcpKeepaliveSetting -NetworkNamespace $ns).Time | Should -Be 123
+            (Get-TcpKeepaliveSetting).Time | Should -Not -Be 123
+        }
+        finally { Remove-TestNetworkNamespace $ns }
+    }
+
+    It 'reports a path that is no namespace with a specific error id' {
+        { Get-TcpKeepaliveSetting -NetworkNamespace /etc/hostname -ErrorAction Stop } |
+            Should -Throw -ErrorId 'NetworkNamespaceInvalidTarget,PSKeepalive.Commands.GetTcpKeepaliveSettingCommand'
+    }
+}

@@ -1,0 +1,60 @@
+BeforeDiscovery {
+    . $PSScriptRoot/common.ps1
+}
+
+BeforeAll {
+    . $PSScriptRoot/common.ps1
+}
+
+Describe 'Set-TcpKeepaliveSetting' {
+    Context 'validation' {
+        It 'refuses <Name> = <Value> before writing anything' -TestCases @(
+            @{ Name = 'Time'; Value = 0 }
+            @{ Name = 'Time'; Value = 32768 }
+            @{ Name = 'Interval'; Value = 0 }
+            @{ Name = 'Probes'; Value = 128 }
+        ) {
+            $before = Get-HostKeepaliveSysctl
+            $splat = @{ $Name = $Value }
+            { Set-TcpKeepaliveSetting @splat -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+            Get-HostKeepaliveSysctl | Should -Be $before
+        }
+
+        It 'supports -WhatIf and changes nothing' {
+            $before = Get-HostKeepaliveSysctl
+            Set-TcpKeepaliveSetting -Time 1234 -WhatIf
+            Get-HostKeepaliveSysctl | Should -Be $before
+        }
+    }
+
+    Context 'in a private network namespace' -Skip:(-not ($IsRoot -and $HasIpNetns)) {
+        BeforeEach { $script:ns = New-TestNetworkNamespace }
+        AfterEach { Remove-TestNetworkNamespace $script:ns }
+
+        It 'changes the values there and not on the host' {
+            $hostValues = Get-HostKeepaliveSysctl
+            $result = Set-TcpKeepaliveSetting -Time 600 -Interval 30 -Probes 5 -NetworkNamespace $script:ns -PassThru
+            $result.Time | Should -Be 600
+            $result.DeadPeerDetectionSeconds | Should -Be 750
+            (Get-TcpKeepaliveSetting -NetworkNamespace $script:ns).Probes | Should -Be 5
+            Get-HostKeepaliveSysctl | Should -Be $hostValues
+        }
+
+        It 'persists to a file and keeps foreign lines' {
+            $file = Join-Path ([IO.Path]::GetTempPath()) "pskeepalive-pester-$([guid]::NewGuid()).conf"
+            try {
+                Set-Content -Path $file -Value 'vm.swappiness = 10'
+                Set-TcpKeepaliveSetting -Time 600 -NetworkNamespace $script:ns -Persist -PersistPath $file -WarningVariable warnings -WarningAction SilentlyContinue
+                Get-Content $file | Should -Contain 'vm.swappiness = 10'
+                Get-Content $file | Should -Contain 'net.ipv4.tcp_keepalive_time = 600'
+                $warnings | Should -Match 'not read at boot'
+            }
+            finally { Remove-Item $file -ErrorAction SilentlyContinue }
+        }
+    }
+
+    It 'reports missing privilege with SysctlPermissionDenied' -Skip:$IsRoot {
+        { Set-TcpKeepaliveSetting -Time 600 -ErrorAction Stop } |
+            Should -Throw -ErrorId 'SysctlPermissionDenied,PSKeepalive.Commands.SetTcpKeepaliveSettingCommand'
+    }
+}

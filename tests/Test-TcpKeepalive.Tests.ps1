@@ -1,0 +1,93 @@
+BeforeDiscovery {
+    . $PSScriptRoot/common.ps1
+}
+
+BeforeAll {
+    . $PSScriptRoot/common.ps1
+}
+
+Describe 'Test-TcpKeepalive' {
+    It 'detects a silent peer after Idle + Interval x Count with the defaults (1/1/3)' {
+        $result = Test-TcpKeepalive
+        $result | Should -BeOfType ([PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult])
+        $result.Passed | Should -BeTrue -Because $result.Message
+        $result.Error | Should -Be 'ETIMEDOUT'
+        $result.ProbesSent | Should -Be 3
+        $result.ExpectedDetection | Should -Be ([timespan]::FromSeconds(4))
+        $result.MeasuredDetection.TotalSeconds | Should -BeGreaterOrEqual 3.5
+        $result.MeasuredDetection.TotalSeconds | Should -BeLessOrEqual 5.0
+        $result.Mechanism | Should -Be 'Keepalive'
+    }
+
+    It 'follows -Idle 2 -Interval 1 -Count 2 over IPv6' {
+        $result = Test-TcpKeepalive -Idle 2 -Interval 1 -Count 2 -IPv6
+        $result.Passed | Should -BeTrue -Because $result.Message
+        $result.Address | Should -Be '::1'
+        $result.ProbesSent | Should -Be 2
+    }
+
+    It 'shows that keepalive does not fire with data in flight, and TCP_USER_TIMEOUT decides' {
+        $result = Test-TcpKeepalive -WithDataInFlight -UserTimeout 1500
+        $result.Passed | Should -BeTrue -Because $result.Message
+        $result.Mechanism | Should -Be 'UserTimeout'
+        $result.ProbesSent | Should -Be 0
+        $result.Retransmissions | Should -BeGreaterThan 0
+        $result.MeasuredDetection.TotalSeconds | Should -BeLessThan 3.5
+        $result.Message | Should -Match 'did not fire'
+    }
+
+    It 'has a table view' {
+        (Test-TcpKeepalive -Count 1 | Format-Table | Out-String) | Should -Match 'Mechanism'
+    }
+
+    It 'refuses -WithDataInFlight without -UserTimeout when the timeout is too short, naming the duration' {
+        $thrown = { Test-TcpKeepalive -WithDataInFlight -ErrorAction Stop } |
+            Should -Throw -ErrorId 'KeepaliveTestInvalidArgument,PSKeepalive.Commands.TestTcpKeepaliveCommand' -PassThru
+        $thrown.Exception.Message | Should -Match 'tcp_retries2'
+        $thrown.Exception.Message | Should -Match 'at least \d+ seconds'
+    }
+
+    It 'does not mix -UseSystemSettings with explicit values' {
+        { Test-TcpKeepalive -UseSystemSettings -Idle 5 -ErrorAction Stop } | Should -Throw -ErrorId 'AmbiguousParameterSet*'
+    }
+
+    It 'refuses <Name> = <Value>' -TestCases @(
+        @{ Name = 'Idle'; Value = 0 }
+        @{ Name = 'Interval'; Value = 32768 }
+        @{ Name = 'Count'; Value = 128 }
+        @{ Name = 'UserTimeout'; Value = -1 }
+        @{ Name = 'Timeout'; Value = 0 }
+    ) {
+        $splat = @{ $Name = $Value }
+        { Test-TcpKeepalive @splat -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+    }
+
+    Context 'in a private network namespace' -Skip:(-not ($IsRoot -and $HasIpNetns)) {
+        BeforeAll {
+            $ns = New-TestNetworkNamespace
+            $name = Split-Path -Leaf $ns
+            & ip netns exec $name sh -c 'echo 1 > /proc/sys/net/ipv4/tcp_keepalive_time; echo 1 > /proc/sys/net/ipv4/tcp_keepalive_intvl; echo 2 > /proc/sys/net/ipv4/tcp_keepalive_probes'
+            $hostBefore = Get-HostKeepaliveSysctl
+        }
+
+        AfterAll {
+            Remove-TestNetworkNamespace $ns
+        }
+
+        It 'follows the namespace sysctls with -UseSystemSettings' {
+            $result = Test-TcpKeepalive -UseSystemSettings -NetworkNamespace $ns
+            $result.Passed | Should -BeTrue -Because $result.Message
+            $result.UsedSystemSettings | Should -BeTrue
+            $result.ExpectedDetection | Should -Be ([timespan]::FromSeconds(3))
+            $result.ProbesSent | Should -Be 2
+            Get-HostKeepaliveSysctl | Should -Be $hostBefore
+        }
+
+        It 'refuses long system settings unless -Timeout allows them' {
+            & ip netns exec $name sh -c 'echo 7200 > /proc/sys/net/ipv4/tcp_keepalive_time'
+            $thrown = { Test-TcpKeepalive -UseSystemSettings -NetworkNamespace $ns -ErrorAction Stop } |
+                Should -Throw -ErrorId 'KeepaliveTestInvalidArgument,PSKeepalive.Commands.TestTcpKeepaliveCommand' -PassThru
+            $thrown.Exception.Message | Should -Match 'about 2h2s'
+        }
+    }
+}
