@@ -13,6 +13,10 @@
  * program sees: the real call's result and errno are returned as they were.
  *
  * The environment is read once, in the constructor (see keepalive_core.c).
+ * PSKEEPALIVE_DEFAULT_SIGPIPE=1 (set by the launchers, which run on .NET and so
+ * ignore SIGPIPE) makes the constructor put SIGPIPE back to its default action
+ * and remove the variable, so that only the launched program is affected and
+ * its children inherit whatever it chooses (as from a shell).
  * The real symbols are looked up once with dlsym(RTLD_NEXT); a hook that runs
  * before the constructor (another library's constructor calling socket())
  * initialises through the same pthread_once.
@@ -21,6 +25,9 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "keepalive_core.h"
@@ -70,8 +77,32 @@ static inline void ensure_initialised(void)
     }
 }
 
+/* The launcher's process ignores SIGPIPE (.NET does) and exec keeps ignored
+ * signals ignored: without this, `yes | head -1` under the launcher would get
+ * EPIPE instead of dying quietly. Consumed once: the variable is removed. */
+static void restore_default_sigpipe(void)
+{
+    const char *v = getenv("PSKEEPALIVE_DEFAULT_SIGPIPE");
+
+    if (v == NULL)
+        return;
+    if (strcmp(v, "1") == 0) {
+        struct sigaction action;
+
+        memset(&action, 0, sizeof action);
+        action.sa_handler = SIG_DFL;
+        sigemptyset(&action.sa_mask);
+        (void)sigaction(SIGPIPE, &action, NULL);
+    }
+    (void)unsetenv("PSKEEPALIVE_DEFAULT_SIGPIPE");
+}
+
 __attribute__((constructor)) static void ka_constructor(void)
 {
+    int saved = errno;
+
+    restore_default_sigpipe();
+    errno = saved;
     ensure_initialised();
 }
 

@@ -30,6 +30,9 @@ public static class PreloadLauncher
         "PSKEEPALIVE_MODE", "PSKEEPALIVE_OFF",
     ];
 
+    /// <summary>Set for the program only: the shim's constructor resets SIGPIPE to its default action and removes it.</summary>
+    public const string DefaultSigpipeVariable = "PSKEEPALIVE_DEFAULT_SIGPIPE";
+
     private const string Subject = "Program";
 
     /// <summary>
@@ -214,6 +217,12 @@ public static class PreloadLauncher
         {
             int equals = assignment.IndexOf('=', StringComparison.Ordinal);
             start.Environment[assignment[..equals]] = assignment[(equals + 1)..];
+        }
+
+        if (launch.Method != LaunchMethod.Seccomp && !launch.Forced)
+        {
+            // As --default-sigpipe above: the shim's constructor restores SIGPIPE's default and removes the variable.
+            start.Environment[DefaultSigpipeVariable] = "1";
         }
 
         return start;

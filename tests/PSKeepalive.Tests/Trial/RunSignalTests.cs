@@ -1,0 +1,88 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.Threading.Tasks;
+using PSKeepalive.Tests.Support;
+using Xunit;
+
+namespace PSKeepalive.Tests.Trial;
+
+/// <summary>
+/// `pskeepalive run` with the preload method: the program starts with SIGPIPE at its default action although the
+/// CLI (.NET) ignores it, like under a shell; its other inherited dispositions are kept.
+/// </summary>
+public sealed class RunSignalTests
+{
+    private const ulong SigpipeBit = 1UL << 12;
+
+    [Fact]
+    public void Run_Preload_ProgramStartsWithSigpipeAtItsDefault()
+    {
+        CliResult result = CliRunner.Run("run", "--idle", "5", "--", "grep", "SigIgn", "/proc/self/status");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(0UL, IgnoredMask(result.StandardOutput) & SigpipeBit);
+    }
+
+    [Fact]
+    public void Run_Preload_PipelineWhoseReaderQuits_EndsQuietly()
+    {
+        // With SIGPIPE ignored, `yes` gets EPIPE and says "Broken pipe"; with the default action it just dies.
+        CliResult result = CliRunner.Run(["run", "--", "sh", "-c", "yes | head -1"], TimeSpan.FromSeconds(30));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal("y", result.StandardOutput.Trim());
+        Assert.DoesNotContain("Broken pipe", result.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_Preload_TheVariableIsConsumed_SoChildrenKeepWhatTheProgramChose()
+    {
+        // The program ignores SIGPIPE itself; its child must inherit that (the shim must not reset it again).
+        CliResult result = CliRunner.Run(
+            "run", "--", "sh", "-c", "echo \"var=${PSKEEPALIVE_DEFAULT_SIGPIPE-unset}\"; trap '' PIPE; grep SigIgn /proc/self/status");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("var=unset", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Equal(SigpipeBit, IgnoredMask(result.StandardOutput) & SigpipeBit);
+    }
+
+    [Fact]
+    public void Run_Preload_OtherIgnoredSignalsAreInherited()
+    {
+        // nohup-style: a caller that ignores SIGHUP expects the program to ignore it too (POSIX exec semantics).
+        var start = new ProcessStartInfo("sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string argument in new[] { "-c", "trap '' HUP; exec dotnet \"$0\" run -- grep SigIgn /proc/self/status", CliRunner.DllPath })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException("pskeepalive run did not exit within 60 s.");
+        }
+
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, stderr.Result);
+        ulong mask = IgnoredMask(stdout.Result);
+        Assert.Equal(1UL << 0, mask & (1UL << 0)); // SIGHUP (1) kept ignored
+        Assert.Equal(0UL, mask & SigpipeBit);
+    }
+
+    private static ulong IgnoredMask(string output)
+    {
+        foreach (string line in output.Split('\n'))
+        {
+            if (line.StartsWith("SigIgn:", StringComparison.Ordinal))
+            {
+                return ulong.Parse(line["SigIgn:".Length..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            }
+        }
+
+        throw new InvalidOperationException("no SigIgn line in: " + output);
+    }
+}
