@@ -35,7 +35,7 @@ internal static class ConnectionsCommand
         var localAddress = new Option<string?>("--local-address") { Description = "Only this local IPv4/IPv6 address.", HelpName = "ADDRESS" };
         var remoteAddress = new Option<string?>("--remote-address") { Description = "Only this remote IPv4/IPv6 address.", HelpName = "ADDRESS" };
         var process = CommonOptions.Integer("--process", "PID", "only sockets held by this process id");
-        var noKeepalive = new Option<bool>("--no-keepalive") { Description = "Only connections certainly without keepalive (ESTABLISHED, no timer armed)." };
+        var noKeepalive = new Option<bool>("--no-keepalive") { Description = "Only connections certainly without keepalive: ESTABLISHED with no timer armed; with --include-socket-option, SO_KEEPALIVE off (listeners included)." };
         var includeProcess = new Option<bool>("--include-process") { Description = "Show the processes holding each socket (one scan of /proc/*/fd)." };
         var includeInfo = new Option<bool>("--include-info") { Description = "Ask the kernel for tcp_info: RTT, last send/receive, retransmits, unacked segments." };
         var includeSocketOption = new Option<bool>("--include-socket-option")
@@ -63,6 +63,7 @@ internal static class ConnectionsCommand
                 NoKeepaliveOnly = parse.GetValue(noKeepalive),
                 IncludeProcess = parse.GetValue(includeProcess) || parse.GetValue(includeSocketOption),
                 IncludeInfo = parse.GetValue(includeInfo),
+                IncludeSocketOption = parse.GetValue(includeSocketOption),
                 NetworkNamespace = parse.GetValue(netns),
             };
             query.Validate();
@@ -79,9 +80,7 @@ internal static class ConnectionsCommand
             }
 
             bool socketOptions = parse.GetValue(includeSocketOption);
-            IEnumerable<TcpConnection> connections = socketOptions
-                ? RetrofitHook.WithSocketOptions(query, owners)
-                : TcpConnections.Enumerate(query, owners);
+            IEnumerable<TcpConnection> connections = TcpConnections.Enumerate(query, owners);
             if (parse.GetValue(json))
             {
                 WriteJson(connections, query, socketOptions);

@@ -24,7 +24,7 @@ internal sealed class ConnectionFilter
         _remote = TcpConnectionQuery.ParseAddress(query.RemoteAddress, nameof(query.RemoteAddress));
         _localPort = query.LocalPort;
         _remotePort = query.RemotePort;
-        _noKeepaliveOnly = query.NoKeepaliveOnly;
+        _noKeepaliveOnly = query.NoKeepaliveOnly && !query.IncludeSocketOption; // then filtered after the options are read
         _stateMask = query.StateMask;
         OwningProcess = query.OwningProcess;
         KernelProgram = InetDiag.PortFilter(query.LocalPort, query.RemotePort);

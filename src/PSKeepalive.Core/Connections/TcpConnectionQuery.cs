@@ -27,8 +27,19 @@ public sealed record TcpConnectionQuery
     /// <summary>Only sockets held by this process (implies an owner scan of that process only).</summary>
     public int? OwningProcess { get; init; }
 
-    /// <summary>Only connections whose <see cref="TcpConnection.NoKeepalive"/> is true.</summary>
+    /// <summary>
+    /// Only connections whose <see cref="TcpConnection.NoKeepalive"/> is true. Without <see cref="IncludeSocketOption"/>
+    /// that is the timer's certain answer (ESTABLISHED, no timer armed); with it, the socket's own SO_KEEPALIVE
+    /// (listeners and sockets with data in flight included; sockets that could not be read fall back to the timer).
+    /// </summary>
     public bool NoKeepaliveOnly { get; init; }
+
+    /// <summary>
+    /// Read each socket's own keepalive options through an owner (pidfd_getfd; root or CAP_SYS_PTRACE): fills
+    /// KeepaliveEnabled, Idle, Interval, Count and UserTimeout, and makes <see cref="TcpConnection.NoKeepalive"/>
+    /// (and <see cref="NoKeepaliveOnly"/>) exact. Implies an owner scan.
+    /// </summary>
+    public bool IncludeSocketOption { get; init; }
 
     /// <summary>Look up the processes holding each socket (one scan of /proc/*/fd).</summary>
     public bool IncludeProcess { get; init; }
@@ -40,7 +51,7 @@ public sealed record TcpConnectionQuery
     public string? NetworkNamespace { get; init; }
 
     /// <summary>True when owners must be looked up (asked for, or needed by the process filter).</summary>
-    public bool NeedsOwners => IncludeProcess || OwningProcess is not null;
+    public bool NeedsOwners => IncludeProcess || OwningProcess is not null || IncludeSocketOption;
 
     /// <summary>The kernel's idiag_states mask.</summary>
     public uint StateMask

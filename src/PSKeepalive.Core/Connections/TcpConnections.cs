@@ -40,7 +40,27 @@ public static class TcpConnections
         ArgumentNullException.ThrowIfNull(query);
         query.Validate();
         var filter = new ConnectionFilter(query);
-        return Iterate(query, filter, owners);
+        IEnumerable<TcpConnection> connections = Iterate(query, filter, owners);
+        if (!query.IncludeSocketOption)
+        {
+            return connections;
+        }
+
+        // The timer guess must not filter first: a listener or a socket with data in flight has no keepalive
+        // timer either way, so --no-keepalive is decided on the options read from the socket.
+        IEnumerable<TcpConnection> filled = Retrofit.ConnectionSocketOptions.Fill(connections);
+        return query.NoKeepaliveOnly ? NoKeepaliveOnly(filled) : filled;
+    }
+
+    private static IEnumerable<TcpConnection> NoKeepaliveOnly(IEnumerable<TcpConnection> connections)
+    {
+        foreach (TcpConnection connection in connections)
+        {
+            if (connection.NoKeepalive == true)
+            {
+                yield return connection;
+            }
+        }
     }
 
     private static IEnumerable<TcpConnection> Iterate(TcpConnectionQuery query, ConnectionFilter filter, SocketOwnerMap? owners)
@@ -50,7 +70,7 @@ public static class TcpConnections
             owners = SocketOwnerScan.Scan(query.OwningProcess);
         }
 
-        var factory = new TcpConnectionFactory(query.IncludeInfo, owners, query.IncludeProcess || query.OwningProcess is not null);
+        var factory = new TcpConnectionFactory(query.IncludeInfo, owners, query.NeedsOwners);
         bool parallel = ReadAhead && Environment.ProcessorCount > 1;
         (NetlinkSocket first, NetlinkSocket? second) = NetworkNamespace.Run(query.NetworkNamespace, () =>
         {

@@ -76,6 +76,7 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
             OwningProcess = MyInvocation.BoundParameters.ContainsKey(nameof(OwningProcess)) ? OwningProcess : null,
             IncludeProcess = IncludeProcess.IsPresent || IncludeSocketOption.IsPresent,
             IncludeInfo = IncludeInfo.IsPresent,
+            IncludeSocketOption = IncludeSocketOption.IsPresent,
             NetworkNamespace = NetworkNamespace,
         };
 
@@ -83,8 +84,7 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
         {
             query.Validate();
             SocketOwnerMap? owners = query.NeedsOwners ? ScanOwners(query.OwningProcess) : null;
-            var connections = TcpConnections.Enumerate(query, owners);
-            foreach (TcpConnection connection in IncludeSocketOption ? Core.Retrofit.ConnectionSocketOptions.Fill(connections) : connections)
+            foreach (TcpConnection connection in TcpConnections.Enumerate(query, owners))
             {
                 WriteObject(connection);
             }
