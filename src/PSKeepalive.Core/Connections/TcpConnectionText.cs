@@ -7,15 +7,30 @@ namespace PSKeepalive.Core.Connections;
 public static class TcpConnectionText
 {
     /// <summary>
-    /// The keepalive column: "keepalive 59s/0" (timer running: time left / probes sent), "off" (certainly
-    /// without keepalive), or the timer that hides it ("retransmit 1.2s", "time-wait 59s"), or "-".
+    /// The keepalive column. With the socket's own options read: "on 30/5/3" (idle s / interval s / count) or
+    /// "off". Otherwise the timer: "keepalive 59s/0" (timer running: time left / probes sent), "off" (certainly
+    /// without keepalive), or the timer that hides it ("retransmit 1.2s", "time-wait 59s"), or "-". At most
+    /// 18 characters ("on 32767/32767/127").
     /// </summary>
     public static string Keepalive(TcpConnection connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        if (connection.KeepaliveEnabled is bool enabled && connection.Timer != TcpTimer.Keepalive)
+        if (connection.KeepaliveEnabled is bool enabled)
         {
-            return enabled ? "on" : "off";
+            if (!enabled)
+            {
+                return "off";
+            }
+
+            if (connection.Idle is int idle && connection.Interval is int interval && connection.Count is int count)
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"on {idle}/{interval}/{count}");
+            }
+
+            if (connection.Timer != TcpTimer.Keepalive)
+            {
+                return "on";
+            }
         }
 
         return connection.Timer switch
