@@ -1,5 +1,6 @@
 using System;
 using System.CommandLine;
+using System.Linq;
 using PSKeepalive.Core.Launch;
 
 namespace PSKeepalive.Cli.Commands;
@@ -17,21 +18,17 @@ internal static class RunCommand
         var interval = CommonOptions.Integer("--interval", "S", "TCP_KEEPINTVL: seconds between probes, 1..32767 (default: the system's)");
         var count = CommonOptions.Integer("--count", "N", "TCP_KEEPCNT: unanswered probes before the connection is dropped, 1..127 (default: the system's)");
         var userTimeout = CommonOptions.Integer("--user-timeout", "MS", "TCP_USER_TIMEOUT: milliseconds sent data may stay unacknowledged, 0..2147483647 (default: not set)");
-        var mode = new Option<string>("--mode")
-        {
-            Description = "Which sockets: all TCP sockets (at socket()), outgoing (at connect()), listening (at listen(); accepted connections inherit).",
-            HelpName = "outgoing|listening|all",
-            DefaultValueFactory = _ => "all",
-        };
-        mode.AcceptOnlyFromAmong("outgoing", "listening", "all");
+        var mode = Choice(
+            "--mode",
+            "Which sockets: all TCP sockets (at socket()), outgoing (at connect()), listening (at listen(); accepted connections inherit).",
+            "all",
+            "outgoing", "listening", "all");
         var force = new Option<bool>("--force") { Description = "Start the program even if it is statically linked or set-user-ID (the options will not reach it)." };
-        var method = new Option<string>("--method")
-        {
-            Description = "How the options reach the program: preload (LD_PRELOAD shim), seccomp (supervisor at connect()/listen(); static and Go programs too, Linux 5.6+), auto (preload if it works, else seccomp).",
-            HelpName = "preload|seccomp|auto",
-            DefaultValueFactory = _ => "preload",
-        };
-        method.AcceptOnlyFromAmong("preload", "seccomp", "auto");
+        var method = Choice(
+            "--method",
+            "How the options reach the program: preload (LD_PRELOAD shim), seccomp (supervisor at connect()/listen(); static and Go programs too, Linux 5.6+), auto (preload if it works, else seccomp).",
+            "preload",
+            "preload", "seccomp", "auto");
         var program = new Argument<string[]>("PROGRAM")
         {
             Description = "The program and its arguments; put them after '--' so that their options are not read as pskeepalive's.",
@@ -64,5 +61,30 @@ internal static class RunCommand
             return PreloadLauncher.RunInForeground(launch);
         });
         return command;
+    }
+
+    /// <summary>An option taking one of <paramref name="values"/> in any case (Seccomp, SECCOMP), as the cmdlet's enum parameters do.</summary>
+    private static Option<string> Choice(string name, string description, string defaultValue, params string[] values)
+    {
+        var option = new Option<string>(name)
+        {
+            Description = description,
+            HelpName = string.Join("|", values),
+            DefaultValueFactory = _ => defaultValue,
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count == 1 ? result.Tokens[0].Value : string.Join(" ", result.Tokens.Select(t => t.Value));
+                string? match = values.FirstOrDefault(v => string.Equals(v, text.Trim(), StringComparison.OrdinalIgnoreCase));
+                if (match is null)
+                {
+                    result.AddError($"{name} takes one of {string.Join(", ", values)}; '{text}' is none of them.");
+                    return defaultValue;
+                }
+
+                return match;
+            },
+        };
+        option.CompletionSources.Add(values);
+        return option;
     }
 }

@@ -111,6 +111,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "getpeername", SetLastError = true)]
     internal static partial int GetPeerName(int fd, byte* address, uint* length);
 
+    [LibraryImport(Library, EntryPoint = "getxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial nint GetXattr(string path, string name, byte* value, nuint size);
+
     /// <summary>The errno of the last call declared above, on this thread.</summary>
     internal static int LastErrno => Marshal.GetLastPInvokeError();
 }

@@ -9,7 +9,7 @@ public enum PreloadBlocker
     /// <summary>A statically linked ELF (no PT_INTERP): the dynamic loader never runs, LD_PRELOAD is not read.</summary>
     StaticallyLinked,
 
-    /// <summary>Set-user-ID or set-group-ID: the loader runs in secure mode and ignores LD_PRELOAD.</summary>
+    /// <summary>Set-user-ID or set-group-ID, or file capabilities: the loader runs in secure mode and ignores LD_PRELOAD.</summary>
     SetId,
 
     /// <summary>Neither an ELF executable nor a #! script.</summary>
@@ -33,7 +33,8 @@ public enum PreloadBlocker
 /// <param name="DynamicLoader">PT_INTERP of <paramref name="Executable"/> ("/lib64/ld-linux-x86-64.so.2"); null when static.</param>
 /// <param name="IsScript">The program is a #! script.</param>
 /// <param name="IsStatic">The executable is a statically linked ELF (no PT_INTERP).</param>
-/// <param name="IsSetId">The executable has the set-user-ID or set-group-ID bit.</param>
+/// <param name="IsSetId">The executable has the set-user-ID or set-group-ID bit, or file capabilities
+/// (<see cref="HasFileCapabilities"/>): either makes the loader ignore LD_PRELOAD when privileges are raised.</param>
 /// <param name="Blocker">The first reason found why the shim cannot work, or None.</param>
 /// <param name="Reason">That reason in words, for messages; null when <see cref="CanPreload"/>.</param>
 public sealed record ProgramInspection(
@@ -48,6 +49,9 @@ public sealed record ProgramInspection(
     PreloadBlocker Blocker,
     string? Reason)
 {
+    /// <summary>The executable carries file capabilities (security.capability; treated like set-ID).</summary>
+    public bool HasFileCapabilities { get; init; }
+
     /// <summary>True when LD_PRELOAD will be honoured by the program.</summary>
     public bool CanPreload => Blocker == PreloadBlocker.None;
 }

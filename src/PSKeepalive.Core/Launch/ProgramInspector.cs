@@ -141,6 +141,16 @@ public static class ProgramInspector
                 "Set keepalive another way (the program's own options, or its sockets' options from outside).");
         }
 
+        if (!isSetId && HasFileCapabilities(executable))
+        {
+            return new ProgramInspection(program, path, executable, interpreter, loader, chain.Count > 0, IsStatic: false, IsSetId: true,
+                PreloadBlocker.SetId,
+                $"{runs} has file capabilities (security.capability, see getcap): when they raise its privileges, the dynamic loader is in secure mode and ignores LD_PRELOAD.")
+            {
+                HasFileCapabilities = true,
+            };
+        }
+
         if (isSetId)
         {
             return new ProgramInspection(program, path, executable, interpreter, loader, chain.Count > 0, IsStatic: false, IsSetId: true,
@@ -300,6 +310,16 @@ public static class ProgramInspector
         {
             return false;
         }
+    }
+
+    /// <summary>
+    /// True when <paramref name="file"/> carries file capabilities (the security.capability extended attribute):
+    /// exec then runs in secure-execution mode (AT_SECURE) whenever they raise the caller's privileges, as for set-ID.
+    /// </summary>
+    internal static unsafe bool HasFileCapabilities(string file)
+    {
+        // Size query only; ENODATA (none), ENOTSUP (file system without xattrs) and anything else mean "not seen".
+        return Libc.GetXattr(file, "security.capability", null, 0) > 0;
     }
 
     private static bool IsSetId(string file)
