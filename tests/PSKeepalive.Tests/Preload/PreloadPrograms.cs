@@ -184,8 +184,7 @@ public static class PreloadPrograms
     /// <summary>A fresh temporary directory for one test.</summary>
     public static string TemporaryDirectory()
     {
-        string directory = Path.Combine(Path.GetTempPath(), "pskeepalive-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(directory);
+        string directory = CCompiler.NewDirectory();
         return directory;
     }
 }

@@ -13,8 +13,7 @@ public sealed class GoProgramDetectorTests
 
     private static string TemporaryFile(byte[] content)
     {
-        string directory = Path.Combine(Path.GetTempPath(), "pskeepalive-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(directory);
+        string directory = CCompiler.NewDirectory();
         string path = Path.Combine(directory, "file");
         File.WriteAllBytes(path, content);
         return path;

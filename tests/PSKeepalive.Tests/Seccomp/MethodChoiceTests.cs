@@ -33,8 +33,7 @@ public sealed class MethodChoiceTests
 
     private static string SetUserIdCopy(bool staticProgram = true)
     {
-        string directory = Path.Combine(Path.GetTempPath(), "pskeepalive-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(directory);
+        string directory = CCompiler.NewDirectory();
         string copy = Path.Combine(directory, "setuid-probe");
         File.Copy(staticProgram ? SeccompProbe.Path : SeccompProbe.DynamicPath, copy);
         File.SetUnixFileMode(copy, File.GetUnixFileMode(copy) | UnixFileMode.SetUser);

@@ -1,17 +1,39 @@
 using System;
 using System.Diagnostics;
+using System.Globalization;
 using System.IO;
 using System.Threading.Tasks;
 
 namespace PSKeepalive.Tests.Support;
 
-/// <summary>Compiles small C programs for tests with the system compiler (cc), into a temporary directory.</summary>
+/// <summary>
+/// Compiles small C programs for tests with the system compiler (cc), into a temporary directory. Every
+/// directory of a test run lives under /tmp/pskeepalive-tests/run-PID and is removed when the run ends; runs
+/// that died without cleaning up (their process is gone) are swept when the next run starts.
+/// </summary>
 public static class CCompiler
 {
+    private static readonly string Root = Path.Combine(Path.GetTempPath(), "pskeepalive-tests");
+
+    /// <summary>Directories left by older test code (a bare GUID per compile) are removed once this old.</summary>
+    private static readonly TimeSpan LegacyAge = TimeSpan.FromHours(2);
+
+    private static readonly Lazy<string> RunDirectory = new(CreateRunDirectory);
+
+    /// <summary>This run's directory (created on first use, deleted at process exit).</summary>
+    public static string RunRoot => RunDirectory.Value;
+
+    /// <summary>A fresh directory for one test or one compile, removed with the run's directory.</summary>
+    public static string NewDirectory()
+    {
+        string directory = Path.Combine(RunDirectory.Value, Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        return directory;
+    }
+
     public static string Compile(string source, string name, params string[] extraFlags)
     {
-        string directory = Path.Combine(Path.GetTempPath(), "pskeepalive-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(directory);
+        string directory = NewDirectory();
         string sourcePath = Path.Combine(directory, name + ".c");
         string output = Path.Combine(directory, name);
         File.WriteAllText(sourcePath, source);
@@ -43,6 +65,50 @@ public static class CCompiler
         }
 
         return output;
+    }
+
+    private static string CreateRunDirectory()
+    {
+        Directory.CreateDirectory(Root);
+        Sweep();
+        string directory = Path.Combine(Root, "run-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        DeleteQuietly(directory); // a dead run with a reused pid
+        Directory.CreateDirectory(directory);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => DeleteQuietly(directory);
+        return directory;
+    }
+
+    /// <summary>Removes what runs that ended without cleaning up left behind; never another live run's files.</summary>
+    public static void Sweep()
+    {
+        foreach (string entry in Directory.EnumerateDirectories(Root))
+        {
+            string name = Path.GetFileName(entry);
+            if (name.StartsWith("run-", StringComparison.Ordinal))
+            {
+                if (int.TryParse(name.AsSpan(4), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) &&
+                    pid != Environment.ProcessId && !Directory.Exists("/proc/" + pid.ToString(CultureInfo.InvariantCulture)))
+                {
+                    DeleteQuietly(entry);
+                }
+            }
+            else if (Guid.TryParseExact(name, "N", out _) && DateTime.UtcNow - Directory.GetLastWriteTimeUtc(entry) > LegacyAge)
+            {
+                DeleteQuietly(entry);
+            }
+        }
+    }
+
+    private static void DeleteQuietly(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Gone already, or another run is sweeping it at the same time.
+        }
     }
 
     /// <summary>Runs a compiled program and returns its stdout; fails on a non-zero exit or after <paramref name="timeout"/>.</summary>
