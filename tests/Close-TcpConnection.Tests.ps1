@@ -24,6 +24,15 @@ Describe 'Close-TcpConnection' {
             }
         }
 
+        It 'binds the network namespace of a piped connection, and a null one (the caller''s namespace)' {
+            $parameter = $command.Parameters['NetworkNamespace']
+            $parameter.Attributes.Where({ $_ -is [System.Management.Automation.ParameterAttribute] })[0].ValueFromPipelineByPropertyName |
+                Should -BeTrue
+            $parameter.Attributes.Where({ $_ -is [System.Management.Automation.AllowNullAttribute] }) | Should -Not -BeNullOrEmpty
+            $connection = [pscustomobject]@{ LocalAddress = '127.0.0.1'; LocalPort = 1; RemoteAddress = '127.0.0.1'; RemotePort = 2; NetworkNamespace = $null }
+            { $connection | Close-TcpConnection -WhatIf } | Should -Not -Throw
+        }
+
         It 'refuses a port outside 0..65535' {
             { Close-TcpConnection -LocalAddress 127.0.0.1 -LocalPort 70000 -RemoteAddress 127.0.0.1 -RemotePort 1 -WhatIf } |
                 Should -Throw -ErrorId 'ParameterArgumentValidationError*'

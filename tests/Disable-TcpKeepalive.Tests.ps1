@@ -20,6 +20,14 @@ Describe 'Disable-TcpKeepalive' {
             $command.Parameters.Keys | Should -Not -Contain 'Count'
         }
 
+        It 'binds the NetworkNamespace of a piped connection by property name (null allowed)' {
+            $parameter = $command.Parameters['NetworkNamespace']
+            $parameter.ParameterSets.Keys | Should -Be @('Connection')
+            $parameter.Attributes.Where({ $_ -is [System.Management.Automation.ParameterAttribute] })[0].ValueFromPipelineByPropertyName |
+                Should -BeTrue
+            $parameter.Attributes.Where({ $_ -is [System.Management.Automation.AllowNullAttribute] }) | Should -Not -BeNullOrEmpty
+        }
+
         It 'binds Get-Process output through the Id alias of -ProcessId' {
             $command.Parameters['ProcessId'].Aliases | Should -Contain 'Id'
         }

@@ -22,10 +22,10 @@ public abstract class RetrofitCommandBase : PSCmdlet
     protected const string ConnectionSet = "Connection";
     protected const string ProcessSet = "Process";
 
-    private readonly List<SocketTarget> _unowned = new();
+    private readonly List<(SocketTarget Target, string? NetworkNamespace)> _unowned = new();
 
-    /// <summary>-PassThru in the Connection set: the sockets changed, read again in one dump at the end.</summary>
-    private readonly List<(long Inode, int Pid)> _changed = new();
+    /// <summary>-PassThru in the Connection set: the sockets changed, read again in one dump per namespace at the end.</summary>
+    private readonly List<(long Inode, int Pid, string? NetworkNamespace)> _changed = new();
 
     /// <summary>The socket's inode (TcpConnection.Inode).</summary>
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = ConnectionSet)]
@@ -50,6 +50,16 @@ public abstract class RetrofitCommandBase : PSCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = ConnectionSet)]
     [ValidateRange(0, 65535)]
     public int RemotePort { get; set; }
+
+    /// <summary>
+    /// The namespace the connection was listed in (TcpConnection.NetworkNamespace; null or empty: the caller's): where
+    /// -PassThru reads it again. The change itself reaches the socket through its owner, in any namespace.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = ConnectionSet)]
+    [AllowNull]
+    [AllowEmptyString]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    public string? NetworkNamespace { get; set; }
 
     /// <summary>Every TCP socket of this process (Get-Process binds Id).</summary>
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = ProcessSet)]
@@ -94,14 +104,15 @@ public abstract class RetrofitCommandBase : PSCmdlet
             }
         }
 
+        string? networkNamespace = string.IsNullOrEmpty(NetworkNamespace) ? null : NetworkNamespace;
         if (owners.Count == 0)
         {
             // Listed without -IncludeProcess: find owners once for the whole pipeline, at the end.
-            _unowned.Add(new SocketTarget(0, -1, (ulong)Inode, LocalAddress, LocalPort, RemoteAddress, RemotePort));
+            _unowned.Add((new SocketTarget(0, -1, (ulong)Inode, LocalAddress, LocalPort, RemoteAddress, RemotePort), networkNamespace));
             return;
         }
 
-        Apply(RetrofitTargets.Of(Inode, owners, LocalAddress, LocalPort, RemoteAddress, RemotePort));
+        Apply(RetrofitTargets.Of(Inode, owners, LocalAddress, LocalPort, RemoteAddress, RemotePort), networkNamespace);
     }
 
     protected override void EndProcessing()
@@ -111,9 +122,12 @@ public abstract class RetrofitCommandBase : PSCmdlet
         {
             try
             {
-                foreach (TcpConnection connection in RetrofitTargets.Reread(_changed))
+                foreach (var group in _changed.GroupBy(c => c.NetworkNamespace))
                 {
-                    WriteObject(connection);
+                    foreach (TcpConnection connection in RetrofitTargets.Reread(group.Select(c => (c.Inode, c.Pid)).ToList(), group.Key))
+                    {
+                        WriteObject(connection);
+                    }
                 }
             }
             catch (KeepaliveException e)
@@ -141,7 +155,7 @@ public abstract class RetrofitCommandBase : PSCmdlet
             return;
         }
 
-        foreach (SocketTarget pending in _unowned)
+        foreach ((SocketTarget pending, string? networkNamespace) in _unowned)
         {
             var targets = RetrofitTargets.Of((long)pending.Inode, map.Owners(pending.Inode), pending.LocalAddress, pending.LocalPort, pending.RemoteAddress, pending.RemotePort);
             if (targets.Count == 0)
@@ -150,11 +164,11 @@ public abstract class RetrofitCommandBase : PSCmdlet
                 continue;
             }
 
-            Apply(targets);
+            Apply(targets, networkNamespace);
         }
     }
 
-    private void Apply(IReadOnlyList<SocketTarget> targets)
+    private void Apply(IReadOnlyList<SocketTarget> targets, string? networkNamespace)
     {
         try
         {
@@ -163,7 +177,7 @@ public abstract class RetrofitCommandBase : PSCmdlet
                 Emit(result);
                 if (PassThru && result.After is not null)
                 {
-                    _changed.Add(((long)result.Inode, result.Pid));
+                    _changed.Add(((long)result.Inode, result.Pid, networkNamespace));
                 }
             }
         }
@@ -201,10 +215,17 @@ public abstract class RetrofitCommandBase : PSCmdlet
 
         if (PassThru && changed.Count > 0)
         {
-            var query = new TcpConnectionQuery { OwningProcess = ProcessId, IncludeProcess = true };
-            foreach (TcpConnection connection in ConnectionSocketOptions.Fill(TcpConnections.Enumerate(query).Where(c => changed.Contains((ulong)c.Inode))))
+            var query = new TcpConnectionQuery { OwningProcess = ProcessId, IncludeSocketOption = true, NetworkNamespace = RetrofitTargets.NamespaceOf(ProcessId) };
+            try
             {
-                WriteObject(connection);
+                foreach (TcpConnection connection in TcpConnections.Enumerate(query).Where(c => changed.Contains((ulong)c.Inode)))
+                {
+                    WriteObject(connection);
+                }
+            }
+            catch (KeepaliveException e)
+            {
+                WriteError(ErrorRecords.From(e));
             }
         }
     }

@@ -165,6 +165,11 @@ internal static class ConnectionsCommand
         w.WriteNumber(Keys.InterfaceIndex, c.InterfaceIndex);
         w.WriteNumber(Keys.ReceiveQueue, c.ReceiveQueue);
         w.WriteNumber(Keys.SendQueue, c.SendQueue);
+        if (c.NetworkNamespace is not null)
+        {
+            w.WriteString(Keys.NetworkNamespace, strings.Get(c.NetworkNamespace));
+        }
+
         if (info)
         {
             WriteMilliseconds(w, Keys.RttMs, c.Rtt);
@@ -360,5 +365,6 @@ internal static class ConnectionsCommand
         public static readonly JsonEncodedText Interval = JsonEncodedText.Encode("interval");
         public static readonly JsonEncodedText Count = JsonEncodedText.Encode("count");
         public static readonly JsonEncodedText UserTimeout = JsonEncodedText.Encode("userTimeout");
+        public static readonly JsonEncodedText NetworkNamespace = JsonEncodedText.Encode("networkNamespace");
     }
 }

@@ -126,6 +126,13 @@ public sealed record TcpConnection
     /// <summary>TCP_USER_TIMEOUT milliseconds read from the socket; null when not read.</summary>
     public int? UserTimeout { get; init; }
 
+    /// <summary>
+    /// The network namespace the connection was listed in, as given (/run/netns/NAME or /proc/PID/ns/net); null for
+    /// the caller's. Close-TcpConnection and Enable/Disable-TcpKeepalive bind it by property name, so piped
+    /// connections are acted on and read again in their own namespace.
+    /// </summary>
+    public string? NetworkNamespace { get; init; }
+
     /// <summary>"127.0.0.1:22" or "[::1]:22".</summary>
     public static string Endpoint(string address, int port) =>
         address.Contains(':', StringComparison.Ordinal) ? $"[{address}]:{port}" : $"{address}:{port}";

@@ -106,6 +106,9 @@ internal sealed class TcpConnectionFactory
         _attachProcesses = attachProcesses;
     }
 
+    /// <summary>The namespace the dump runs in, as the query gave it (null: the caller's); stamped on every connection.</summary>
+    public string? NetworkNamespace { get; init; }
+
     /// <summary>Builds the connection, or null when the owner filter rules it out.</summary>
     public TcpConnection? Create(in InetDiagMessage message, ConnectionFilter filter)
     {
@@ -153,6 +156,7 @@ internal sealed class TcpConnectionFactory
             UnackedSegments = info?.Unacked,
             OwningProcess = owningProcess,
             Processes = processes,
+            NetworkNamespace = NetworkNamespace,
         };
     }
 

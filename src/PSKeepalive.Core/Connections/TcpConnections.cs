@@ -70,7 +70,7 @@ public static class TcpConnections
             owners = SocketOwnerScan.Scan(query.OwningProcess);
         }
 
-        var factory = new TcpConnectionFactory(query.IncludeInfo, owners, query.NeedsOwners);
+        var factory = new TcpConnectionFactory(query.IncludeInfo, owners, query.NeedsOwners) { NetworkNamespace = query.NetworkNamespace };
         bool parallel = ReadAhead && Environment.ProcessorCount > 1;
         (NetlinkSocket first, NetlinkSocket? second) = NetworkNamespace.Run(query.NetworkNamespace, () =>
         {

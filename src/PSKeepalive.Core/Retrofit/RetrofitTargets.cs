@@ -1,6 +1,10 @@
+using System;
 using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
 using System.Linq;
 using PSKeepalive.Core.Connections;
+using PSKeepalive.Core.Namespaces;
 using PSKeepalive.Core.Processes;
 
 namespace PSKeepalive.Core.Retrofit;
@@ -24,6 +28,27 @@ public static class RetrofitTargets
         inode <= 0
             ? []
             : owners.Select(o => new SocketTarget(o.Pid, o.Fd, (ulong)inode, localAddress, localPort, remoteAddress, remotePort, state)).ToList();
+
+    /// <summary>
+    /// Where the sockets of process <paramref name="pid"/> are listed: null when it shares the caller's network
+    /// namespace, otherwise /proc/PID/ns/net (a container's process: its connections are not in the caller's dump).
+    /// Null too when the link cannot be read (the process is gone or not ours to inspect).
+    /// </summary>
+    public static string? NamespaceOf(int pid)
+    {
+        string path = string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/ns/net");
+        string? target;
+        try
+        {
+            target = new FileInfo(path).LinkTarget;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        return target is null || target == NetworkNamespace.Current() ? null : path;
+    }
 
     /// <summary>One walk of /proc/*/fd, to find the owners of connections listed without them.</summary>
     public static SocketOwnerMap ScanOwners() => SocketOwnerScan.Scan();

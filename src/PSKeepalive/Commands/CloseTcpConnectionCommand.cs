@@ -47,9 +47,13 @@ public sealed class CloseTcpConnectionCommand : PSCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public long Inode { get; set; }
 
-    /// <summary>/run/netns/NAME or /proc/PID/ns/net: the namespace the connections live in.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
+    /// <summary>
+    /// /run/netns/NAME or /proc/PID/ns/net: the namespace the connections live in. Piped TcpConnections bind their
+    /// own (null or empty: the caller's namespace).
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
@@ -69,7 +73,7 @@ public sealed class CloseTcpConnectionCommand : PSCmdlet
         TcpConnectionCloseResult result;
         try
         {
-            result = TcpConnectionCloser.Close(target, NetworkNamespace);
+            result = TcpConnectionCloser.Close(target, string.IsNullOrEmpty(NetworkNamespace) ? null : NetworkNamespace);
         }
         catch (KeepaliveException e) when (e.Kind is KeepaliveErrorKind.PermissionDenied or KeepaliveErrorKind.NotSupported)
         {
