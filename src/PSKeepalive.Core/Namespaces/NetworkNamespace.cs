@@ -61,10 +61,21 @@ public static class NetworkNamespace
     /// <summary>Moves the calling thread into the network namespace at <paramref name="path"/>.</summary>
     internal static void Enter(string path)
     {
+        path = Resolve(path);
         int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC);
         if (fd < 0)
         {
-            throw Errno.Last(Subject, $"open the network namespace {path}", path, "root");
+            int errno = Libc.LastErrno;
+            if (errno == Errno.ENOENT)
+            {
+                throw new KeepaliveNotFoundException(
+                    Subject,
+                    $"Cannot open the network namespace {path}: no such file or directory (ENOENT). Give /run/netns/NAME or just NAME (see 'ip netns list'), or /proc/PID/ns/net of a process in it.",
+                    path,
+                    errno);
+            }
+
+            throw Errno.ToException(errno, Subject, $"open the network namespace {path}", path, "root");
         }
 
         try
@@ -88,6 +99,21 @@ public static class NetworkNamespace
         {
             Libc.Close(fd);
         }
+    }
+
+    /// <summary>
+    /// A bare NAME (no '/'), as 'ip netns' and 'ip -n NAME' take it, means /run/netns/NAME when no file of that name
+    /// is in the current directory; every other path is used as given.
+    /// </summary>
+    public static string Resolve(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (path.Contains('/', StringComparison.Ordinal) || path is "." or ".." || File.Exists(path))
+        {
+            return path;
+        }
+
+        return "/run/netns/" + path;
     }
 
     /// <summary>
