@@ -36,7 +36,7 @@ internal static class CloseCommand
         var json = CommonOptions.Json();
         var command = new Command(
             "close",
-            "Close matching TCP connections with SOCK_DESTROY (as ss -K): the peer gets a reset (needs CAP_NET_ADMIN). At least one filter is required; TIME_WAIT sockets are left alone.")
+            "Close matching TCP connections with SOCK_DESTROY (as ss -K): the peer gets a reset (needs CAP_NET_ADMIN). At least one filter is required; TIME_WAIT sockets are left alone, and listening sockets unless --state listen is given.")
         {
             states, localPort, remotePort, localAddress, remoteAddress, process, netns, whatIf, json,
         };
@@ -78,11 +78,24 @@ internal static class CloseCommand
 
             // Listed completely before the first close: destroying sockets while the dump runs would disturb it.
             List<TcpConnection> matches = TcpConnections.Enumerate(query).ToList();
-            List<TcpCloseTarget> targets = matches.Where(c => c.State != TcpState.TimeWait).Select(TcpCloseTarget.From).ToList();
-            int timeWait = matches.Count - targets.Count;
+            // A listener is closed only when asked for by state: '--local-port 5432' is meant for the ghost
+            // connections of a server, and destroying its listening socket would stop it accepting for good.
+            bool listenersAsked = query.States?.Contains(TcpState.Listen) == true;
+            List<TcpCloseTarget> targets = matches
+                .Where(c => c.State != TcpState.TimeWait && (c.State != TcpState.Listen || listenersAsked))
+                .Select(TcpCloseTarget.From)
+                .ToList();
+            int timeWait = matches.Count(c => c.State == TcpState.TimeWait);
             if (timeWait > 0)
             {
                 Console.Error.WriteLine($"pskeepalive: note: {timeWait} TIME_WAIT socket(s) left alone: no program holds them and they end by themselves.");
+            }
+
+            int listeners = listenersAsked ? 0 : matches.Count(c => c.State == TcpState.Listen);
+            if (listeners > 0)
+            {
+                Console.Error.WriteLine(
+                    $"pskeepalive: note: {listeners} listening socket(s) left alone: closing one stops its program accepting connections; give --state listen to close it anyway.");
             }
 
             var results = TcpConnectionCloser.Close(targets, query.NetworkNamespace, ask).ToList();
@@ -129,7 +142,7 @@ internal static class CloseCommand
                     w.WriteNumber("localPort", r.LocalPort);
                     w.WriteString("remoteAddress", r.RemoteAddress);
                     w.WriteNumber("remotePort", r.RemotePort);
-                    w.WriteString("state", r.State);
+                    w.WriteString("state", StateText.Of(r.State));
                     w.WriteNumber("inode", r.Inode);
                     w.WriteNumber("cookie", r.Cookie);
                     w.WriteString("outcome", r.Outcome.ToString());
@@ -152,7 +165,7 @@ internal static class CloseCommand
         foreach (TcpConnectionCloseResult r in results)
         {
             table.Add(
-                r.State,
+                StateText.Of(r.State) ?? "-",
                 TcpConnection.Endpoint(r.LocalAddress, r.LocalPort),
                 TcpConnection.Endpoint(r.RemoteAddress, r.RemotePort),
                 r.Outcome.ToString(),

@@ -59,7 +59,7 @@ internal static class RetrofitOutput
                     w.WriteString("processName", r.ProcessName);
                     w.WriteNumber("fd", r.Fd);
                     w.WriteNumber("inode", r.Inode);
-                    w.WriteString("state", r.State);
+                    w.WriteString("state", StateText.Of(r.State));
                     w.WriteString("localAddress", r.LocalAddress);
                     w.WriteNumber("localPort", r.LocalPort);
                     w.WriteString("remoteAddress", r.RemoteAddress);
@@ -88,7 +88,7 @@ internal static class RetrofitOutput
             table.Add(
                 r.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 r.Fd.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                r.State,
+                StateText.Of(r.State) ?? "-",
                 EndPoint(r.LocalAddress, r.LocalPort),
                 r.RemotePort == 0 ? "*" : EndPoint(r.RemoteAddress, r.RemotePort),
                 r.Outcome.ToString(),

@@ -1,0 +1,46 @@
+using System;
+using System.Globalization;
+using System.Linq;
+using System.Net;
+using System.Text.Json;
+using PSKeepalive.Core.Connections;
+using PSKeepalive.Tests.Connections;
+using PSKeepalive.Tests.Support;
+using Xunit;
+
+namespace PSKeepalive.Tests.Trial;
+
+/// <summary>`close` leaves a server's listening socket alone unless --state listen asks for it; states are ss names.</summary>
+public sealed class CloseListenerTests
+{
+    [RootFact]
+    public void Close_ByLocalPort_ClosesTheConnections_KeepsTheListener_UntilAskedByState()
+    {
+        using var sockets = new LoopbackSockets(IPAddress.Loopback);
+        var (client, server) = sockets.Connect();
+        string port = sockets.ListenerPort.ToString(CultureInfo.InvariantCulture);
+
+        CliResult first = CliRunner.Run("close", "--local-address", "127.0.0.1", "--local-port", port, "--json");
+
+        Assert.True(first.ExitCode == 0, first.ToString());
+        using (var results = JsonDocument.Parse(first.StandardOutput))
+        {
+            var closed = Assert.Single(results.RootElement.EnumerateArray());
+            Assert.Equal("established", closed.GetProperty("state").GetString());
+            Assert.Equal("Closed", closed.GetProperty("outcome").GetString());
+        }
+
+        Assert.Contains("1 listening socket(s) left alone", first.StandardError, StringComparison.Ordinal);
+        Assert.Contains("--state listen", first.StandardError, StringComparison.Ordinal);
+        var left = TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = sockets.ListenerPort }).ToList();
+        Assert.Equal(TcpState.Listen, Assert.Single(left).State);
+
+        CliResult second = CliRunner.Run("close", "--local-address", "127.0.0.1", "--local-port", port, "--state", "listen");
+
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Contains("listen ", second.StandardOutput, StringComparison.Ordinal);
+        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = sockets.ListenerPort, States = [TcpState.Listen] }));
+        GC.KeepAlive(client);
+        GC.KeepAlive(server);
+    }
+}
