@@ -122,9 +122,13 @@ public static class PreloadLauncher
 
         if (!inspection.CanPreload && !request.Force)
         {
+            // A static program is what the seccomp method is for: say so before offering to start it without keepalive.
+            string seccomp = inspection.Blocker == PreloadBlocker.StaticallyLinked
+                ? "Use -Method Seccomp or Auto (--method seccomp|auto) to reach its sockets (Linux 5.6 or later), or -Force (--force) to start it anyway without the keepalive options."
+                : "Use -Force (--force) to start it anyway without the keepalive options.";
             throw new KeepaliveInvalidTargetException(
                 Subject,
-                $"Not starting '{inspection.Path}': {inspection.Reason} Use -Force (--force) to start it anyway without the keepalive options.",
+                $"Not starting '{inspection.Path}': {inspection.Reason} {seccomp}",
                 inspection.Path,
                 0);
         }

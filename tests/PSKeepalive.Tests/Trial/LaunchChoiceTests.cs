@@ -31,6 +31,16 @@ public sealed class LaunchChoiceTests
         Assert.Contains("--method takes one of preload, seccomp, auto; 'ptrace' is none of them.", result.StandardError, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Run_StaticProgram_RefusalPointsToTheSeccompMethod()
+    {
+        CliResult refused = CliRunner.Run("run", "--idle", "5", "--", PSKeepalive.Tests.Preload.PreloadPrograms.StaticSockProbe, "tcp4");
+
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("--method seccomp|auto", refused.StandardError, StringComparison.Ordinal);
+        Assert.Contains("--force", refused.StandardError, StringComparison.Ordinal);
+    }
+
     [RootFact]
     public void Inspect_FileCapabilities_AreTreatedLikeSetId_AndRunRefusesWithTheReason()
     {
