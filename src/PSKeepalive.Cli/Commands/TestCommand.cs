@@ -38,7 +38,7 @@ internal static class TestCommand
         var command = new Command(
             "test",
             "Prove end to end that keepalive ends a connection to a silent peer when the settings say it should "
-                + "(a loopback connection whose peer is made deaf; no root needed). Exit 0 passed, 3 the kernel did not behave as expected.")
+                + "(a loopback connection whose peer is made deaf; no root needed unless the kernel refuses socket filters to unprivileged users). Exit 0 passed, 3 the kernel did not behave as expected.")
         {
             idle, interval, count, userTimeout, dataInFlight, system, ipv6, netns, timeout, json,
         };

@@ -35,7 +35,13 @@ internal static class DeafPeer
         var program = new SockFprog { Length = 1, Filter = &drop };
         if (Libc.SetSockOpt(fd, SocketOptionNames.SOL_SOCKET, SocketOptionNames.SO_ATTACH_FILTER, &program, (uint)sizeof(SockFprog)) != 0)
         {
-            throw Errno.Last("Socket", $"attach a drop-all socket filter (SO_ATTACH_FILTER) to socket fd {fd}", target);
+            // Some kernels refuse socket filters to unprivileged processes (seen on 6.18 with
+            // kernel.unprivileged_bpf_disabled = 2: EPERM as nobody, allowed with CAP_NET_ADMIN).
+            throw Errno.Last(
+                "Socket",
+                $"attach a drop-all socket filter (SO_ATTACH_FILTER) to socket fd {fd}",
+                target,
+                "root or CAP_NET_ADMIN: this kernel does not let unprivileged processes attach socket filters (see kernel.unprivileged_bpf_disabled)");
         }
 
         return 0;
