@@ -114,6 +114,13 @@ public static class PreloadLauncher
         IReadOnlyDictionary<string, string> environment = request.Environment ?? CurrentEnvironment();
         environment.TryGetValue("PATH", out string? searchPath);
         ProgramInspection inspection = ProgramInspector.Inspect(request.FilePath, baseDirectory, searchPath);
+        if (!ProgramInspector.IsExecutable(inspection.Path))
+        {
+            // Refused here for every method, so that seccomp mode reports it as the preload path does (not as the
+            // launcher's exit 127 after the start).
+            throw Errno.ToException(Errno.EACCES, "Process", $"start '{inspection.Path}'", inspection.Path, "execute permission on the program (no execute bit is set: chmod +x)");
+        }
+
         (LaunchMethod method, string methodReason) = SeccompLauncher.ChooseMethod(request, inspection);
         if (method == LaunchMethod.Seccomp)
         {

@@ -64,6 +64,11 @@ public static class ProgramInspector
     /// </summary>
     public static ProgramInspection Inspect(string program, string? baseDirectory = null, string? searchPath = null)
     {
+        if (program.Contains('/', StringComparison.Ordinal) && Directory.Exists(System.IO.Path.GetFullPath(program, baseDirectory ?? Environment.CurrentDirectory)))
+        {
+            throw new KeepaliveInvalidTargetException(Subject, $"'{program}' is a directory, not a program.", program, Errno.EISDIR);
+        }
+
         string path = Resolve(program, baseDirectory, searchPath)
             ?? throw new KeepaliveNotFoundException(
                 Subject,
@@ -299,7 +304,7 @@ public static class ProgramInspector
     private static ulong U64(byte[] b, int at, bool little) =>
         little ? BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(at)) : BinaryPrimitives.ReadUInt64BigEndian(b.AsSpan(at));
 
-    private static bool IsExecutable(string file)
+    internal static bool IsExecutable(string file)
     {
         const UnixFileMode anyExecute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
         try

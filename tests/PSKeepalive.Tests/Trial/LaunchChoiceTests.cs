@@ -41,6 +41,31 @@ public sealed class LaunchChoiceTests
         Assert.Contains("--force", refused.StandardError, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("preload")]
+    [InlineData("seccomp")]
+    public void Run_ProgramWithoutExecuteBit_IsRefusedTheSameWayByEveryMethod(string method)
+    {
+        string program = Path.Combine(CCompiler.NewDirectory(), "noexec");
+        File.Copy("/bin/true", program);
+        File.SetUnixFileMode(program, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        CliResult result = CliRunner.Run("run", "--method", method, "--", program);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("[ProcessPermissionDenied]", result.StandardError, StringComparison.Ordinal);
+        Assert.Contains("chmod +x", result.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_Directory_IsNamedAsADirectory()
+    {
+        CliResult result = CliRunner.Run("run", "--", Path.GetTempPath());
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("is a directory, not a program", result.StandardError, StringComparison.Ordinal);
+    }
+
     [RootFact]
     public void Inspect_FileCapabilities_AreTreatedLikeSetId_AndRunRefusesWithTheReason()
     {
