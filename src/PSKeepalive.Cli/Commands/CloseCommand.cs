@@ -161,7 +161,7 @@ internal static class CloseCommand
             return;
         }
 
-        var table = new TextTable("State", "Local", "Remote", "Outcome", "Reason");
+        var table = new TextTable("State", "Local", "Remote", "Outcome", "Reason") { MaxWidth = 120 };
         foreach (TcpConnectionCloseResult r in results)
         {
             table.Add(

@@ -82,7 +82,7 @@ internal static class RetrofitOutput
             return;
         }
 
-        var table = new TextTable("PID", "FD", "State", "Local", "Remote", "Outcome", "Before", "After", "Reason").AlignRight("PID", "FD");
+        var table = new TextTable("PID", "FD", "State", "Local", "Remote", "Outcome", "Before", "After", "Reason") { MaxWidth = 120 }.AlignRight("PID", "FD");
         foreach (KeepaliveChangeResult r in results)
         {
             table.Add(

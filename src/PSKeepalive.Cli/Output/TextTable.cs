@@ -30,6 +30,12 @@ internal sealed class TextTable
         return this;
     }
 
+    /// <summary>
+    /// When more than 0: a last-column text that would make its line wider than this is wrapped at spaces onto
+    /// continuation lines indented to that column (nothing is cut off; --json stays one value).
+    /// </summary>
+    public int MaxWidth { get; init; }
+
     public void Add(params string[] cells)
     {
         if (cells.Length != _headers.Length)
@@ -58,6 +64,12 @@ internal sealed class TextTable
         {
             bool last = i == cells.Length - 1;
             string cell = _rightAligned[i] ? cells[i].PadLeft(widths[i]) : last ? cells[i] : cells[i].PadRight(widths[i]);
+            if (last && !_rightAligned[i] && MaxWidth > 0 && line.Length + cell.Length > MaxWidth && MaxWidth - line.Length >= 20)
+            {
+                AppendWrapped(line, cell, line.Length, MaxWidth - line.Length);
+                break;
+            }
+
             line.Append(cell);
             if (!last)
             {
@@ -66,5 +78,29 @@ internal sealed class TextTable
         }
 
         output.WriteLine(line.ToString().TrimEnd());
+    }
+
+    /// <summary>Appends <paramref name="text"/> in lines of at most <paramref name="room"/> characters, broken at spaces where possible.</summary>
+    private static void AppendWrapped(StringBuilder line, string text, int indent, int room)
+    {
+        bool first = true;
+        while (text.Length > 0)
+        {
+            int take = text.Length;
+            if (take > room)
+            {
+                int space = text.LastIndexOf(' ', room);
+                take = space > 0 ? space : room;
+            }
+
+            if (!first)
+            {
+                line.Append(Environment.NewLine).Append(' ', indent);
+            }
+
+            line.Append(text.AsSpan(0, take).TrimEnd());
+            text = text[take..].TrimStart();
+            first = false;
+        }
     }
 }
