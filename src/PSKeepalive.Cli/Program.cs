@@ -14,4 +14,4 @@ root.Subcommands.Add(DisableCommand.Create());
 root.Subcommands.Add(CloseCommand.Create());
 root.Subcommands.Add(TestCommand.Create());
 
-return CliApp.Run(root, args);
+return CliApp.Run(root, RunCommand.SeparateProgram(args));

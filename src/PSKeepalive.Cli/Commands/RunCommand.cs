@@ -63,6 +63,44 @@ internal static class RunCommand
         return command;
     }
 
+    private static readonly string[] ValueOptions = ["--idle", "--interval", "--count", "--user-timeout", "--mode", "--method"];
+
+    private static readonly string[] FlagOptions = ["--force", "-h", "-?", "--help"];
+
+    /// <summary>
+    /// `run` takes its options before the program only, as env, nohup and sudo do: without a '--', one is put
+    /// before the first word that is not one of run's options or their values, so that `run nc -l 3333` or
+    /// `run curl --help` pass the program's options through instead of having run's own parser take
+    /// --help, --idle or --count from the program's command line.
+    /// </summary>
+    internal static string[] SeparateProgram(string[] args)
+    {
+        if (args.Length < 2 || args[0] != "run" || Array.IndexOf(args, "--") >= 0)
+        {
+            return args;
+        }
+
+        for (int i = 1; i < args.Length; i++)
+        {
+            string token = args[i];
+            if (!token.StartsWith('-') || token == "-")
+            {
+                return [.. args[..i], "--", .. args[i..]];
+            }
+
+            if (Array.IndexOf(ValueOptions, token) >= 0)
+            {
+                i++; // its value
+            }
+            else if (Array.IndexOf(FlagOptions, token) < 0 && Array.IndexOf(ValueOptions, token.Split('=')[0]) < 0)
+            {
+                return args; // not one of run's options: the parser reports it
+            }
+        }
+
+        return args;
+    }
+
     /// <summary>An option taking one of <paramref name="values"/> in any case (Seccomp, SECCOMP), as the cmdlet's enum parameters do.</summary>
     private static Option<string> Choice(string name, string description, string defaultValue, params string[] values)
     {

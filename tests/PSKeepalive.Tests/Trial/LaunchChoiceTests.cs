@@ -111,3 +111,25 @@ public sealed class LaunchChoiceTests
         Assert.True(process.ExitCode == 0, $"{file} failed: {error}");
     }
 }
+
+/// <summary>`run` without '--': the program's own options are never read as run's.</summary>
+public sealed class RunSeparatorTests
+{
+    [Fact]
+    public void Run_WithoutSeparator_PassesTheProgramsOptionsThrough()
+    {
+        CliResult result = CliRunner.Run("run", "--idle", "5", "--mode=outgoing", "sh", "-c", "echo \"$@\"", "sh", "--idle", "--count", "3", "--help");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal("--idle --count 3 --help", result.StandardOutput.Trim());
+    }
+
+    [Fact]
+    public void Run_WithoutSeparator_RunsOwnBadValueIsStillRefused()
+    {
+        CliResult result = CliRunner.Run("run", "--idle", "0", "sh", "-c", "echo started");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.DoesNotContain("started", result.StandardOutput, StringComparison.Ordinal);
+    }
+}
