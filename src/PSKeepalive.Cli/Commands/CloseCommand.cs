@@ -98,7 +98,9 @@ internal static class CloseCommand
                     $"pskeepalive: note: {listeners} listening socket(s) left alone: closing one stops its program accepting connections; give --state listen to close it anyway.");
             }
 
-            var results = TcpConnectionCloser.Close(targets, query.NetworkNamespace, ask).ToList();
+            // The namespace they were listed in (for --process, a container process's own), not only --netns.
+            string? networkNamespace = matches.Count > 0 ? matches[0].NetworkNamespace : query.NetworkNamespace;
+            var results = TcpConnectionCloser.Close(targets, networkNamespace, ask).ToList();
             if (matches.Count == 0)
             {
                 Console.Error.WriteLine("pskeepalive: no TCP connection matches; nothing to close.");

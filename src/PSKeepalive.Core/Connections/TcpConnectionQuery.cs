@@ -24,7 +24,10 @@ public sealed record TcpConnectionQuery
 
     public int? RemotePort { get; init; }
 
-    /// <summary>Only sockets held by this process (implies an owner scan of that process only).</summary>
+    /// <summary>
+    /// Only sockets held by this process (implies an owner scan of that process only). Without
+    /// <see cref="NetworkNamespace"/>, a process of another network namespace is listed in its own (/proc/PID/ns/net).
+    /// </summary>
     public int? OwningProcess { get; init; }
 
     /// <summary>

@@ -39,6 +39,13 @@ public static class TcpConnections
     {
         ArgumentNullException.ThrowIfNull(query);
         query.Validate();
+        if (query.OwningProcess is int pid && string.IsNullOrEmpty(query.NetworkNamespace) &&
+            Retrofit.RetrofitTargets.NamespaceOf(pid) is string processNamespace)
+        {
+            // The process lives in another network namespace (a container): its sockets are only in that dump.
+            query = query with { NetworkNamespace = processNamespace };
+        }
+
         var filter = new ConnectionFilter(query);
         IEnumerable<TcpConnection> connections = Iterate(query, filter, owners);
         if (!query.IncludeSocketOption)

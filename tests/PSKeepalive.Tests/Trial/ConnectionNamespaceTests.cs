@@ -103,3 +103,43 @@ public sealed class ConnectionNamespaceCliTests
         Assert.False(Assert.Single(hereDocument.RootElement.EnumerateArray()).TryGetProperty("networkNamespace", out _));
     }
 }
+
+/// <summary>Listing by process finds a process of another namespace in its own namespace.</summary>
+public sealed class ProcessNamespaceTests
+{
+    [RootFact]
+    public void OwningProcess_InAnotherNamespace_IsListedThere()
+    {
+        var start = new ProcessStartInfo("unshare") { UseShellExecute = false, RedirectStandardOutput = true };
+        foreach (string argument in new[] { "--net", "sh", "-c", "ip link set lo up && exec python3 -c \"import socket,time\ns=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\nprint(s.getsockname()[1], flush=True); time.sleep(60)\"" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var holder = Process.Start(start)!;
+        try
+        {
+            var ready = holder.StandardOutput.ReadLineAsync();
+            Assert.True(ready.Wait(TimeSpan.FromSeconds(20)), "the socket holder did not start within 20 s");
+            int port = int.Parse(ready.Result!, System.Globalization.CultureInfo.InvariantCulture);
+
+            TcpConnection listener = Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { OwningProcess = holder.Id }));
+
+            Assert.Equal(port, listener.LocalPort);
+            Assert.Equal(TcpState.Listen, listener.State);
+            Assert.Equal($"/proc/{holder.Id}/ns/net", listener.NetworkNamespace);
+            Assert.Equal(holder.Id, listener.OwningProcess);
+
+            string pid = holder.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            CliResult closed = CliRunner.Run("close", "--process", pid, "--state", "listen", "--json");
+            Assert.True(closed.ExitCode == 0, closed.ToString());
+            Assert.Contains("\"outcome\":\"Closed\"", closed.StandardOutput.Replace(" ", string.Empty, StringComparison.Ordinal), StringComparison.Ordinal);
+            Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { OwningProcess = holder.Id }));
+        }
+        finally
+        {
+            holder.Kill(entireProcessTree: true);
+            holder.WaitForExit(10_000);
+        }
+    }
+}
