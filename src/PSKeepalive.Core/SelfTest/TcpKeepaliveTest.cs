@@ -186,7 +186,7 @@ public static class TcpKeepaliveTest
         return plan.Mechanism switch
         {
             TcpKeepaliveTestMechanism.Keepalive =>
-                (true, $"Keepalive ended the connection to the silent peer with ETIMEDOUT after {Format(took)} (expected {Format(plan.Expected)}: {plan.Derivation}), after {probes} unanswered probes."),
+                (true, $"Keepalive ended the connection to the silent peer with ETIMEDOUT after {Format(took)} (expected {Format(plan.Expected)}: {plan.Derivation}), after {probes} unanswered {(probes == 1 ? "probe" : "probes")}."),
             TcpKeepaliveTestMechanism.KeepaliveUserTimeout =>
                 (true, $"Keepalive probes went unanswered and TCP_USER_TIMEOUT ({plan.UserTimeout} ms) ended the connection with ETIMEDOUT after {Format(took)} "
                     + $"(expected {Format(plan.Expected)}: {plan.Derivation}) after {probes} probes; TCP_KEEPCNT ({plan.Count}) did not apply."),
