@@ -35,6 +35,11 @@ internal static class SetCommand
         {
             var change = new TcpKeepaliveSettingChange(parse.GetValue(time), parse.GetValue(interval), parse.GetValue(probes));
             TcpKeepaliveSettings.Validate(change);
+            if (parse.GetValue(persist))
+            {
+                new SysctlPersistence().CheckNamespace(parse.GetValue(netns), parse.GetValue(persistPath)!);
+            }
+
             var assignments = TcpKeepaliveSettings.Assignments(change);
             bool asJson = parse.GetValue(json);
             string? path = parse.GetValue(netns);

@@ -46,6 +46,44 @@ public sealed class SysctlPersistence
     }
 
     /// <summary>Merges <paramref name="values"/> into <paramref name="path"/> atomically, then looks for overrides.</summary>
+    /// <summary>True when systemd-sysctl and 'sysctl --system' read <paramref name="path"/> at boot.</summary>
+    public bool IsReadAtBoot(string path)
+    {
+        string fullPath = System.IO.Path.GetFullPath(path);
+        string? directory = System.IO.Path.GetDirectoryName(fullPath);
+        return fullPath == _sysctlConf ||
+            (fullPath.EndsWith(".conf", StringComparison.Ordinal) && _searchDirectories.Any(d => SameDirectory(d, directory)));
+    }
+
+    /// <summary>
+    /// Refuses to persist values set in another network namespace to a file read at boot: systemd-sysctl and
+    /// 'sysctl --system' apply those files to the namespace they run in (the host's), so persisting a container's
+    /// values there would change the host's at the next boot. The caller's own namespace, named by path, and files
+    /// not read at boot (a container's own start-up file) are accepted.
+    /// </summary>
+    /// <exception cref="KeepaliveValidationException">The namespace is not the caller's and the file is read at boot.</exception>
+    public void CheckNamespace(string? networkNamespace, string path)
+    {
+        if (string.IsNullOrEmpty(networkNamespace) || !IsReadAtBoot(path))
+        {
+            return;
+        }
+
+        string target = Namespaces.NetworkNamespace.Run(networkNamespace, Namespaces.NetworkNamespace.Current);
+        if (target == Namespaces.NetworkNamespace.Current())
+        {
+            return;
+        }
+
+        throw new KeepaliveValidationException(
+            "Sysctl",
+            "Persist",
+            $"Persisting to {path} cannot be combined with the network namespace {networkNamespace} ({target}): the files systemd-sysctl reads " +
+            "are applied at boot to the namespace it runs in (this host's), so the values would change the host's instead. Set them where that " +
+            "namespace is made (e.g. 'ip netns exec NAME sysctl -w ...' in its start-up), or give a PersistPath that the namespace's own start-up reads.",
+            networkNamespace);
+    }
+
     public SysctlPersistResult Persist(string path, IReadOnlyList<KeyValuePair<string, int>> values)
     {
         string fullPath = System.IO.Path.GetFullPath(path);
@@ -54,10 +92,7 @@ public sealed class SysctlPersistence
 
         var keys = values.Select(v => v.Key).ToList();
         var warnings = new List<string>();
-        string? directory = System.IO.Path.GetDirectoryName(fullPath);
-        bool loadedAtBoot = fullPath == _sysctlConf ||
-            (fullPath.EndsWith(".conf", StringComparison.Ordinal) && _searchDirectories.Any(d => SameDirectory(d, directory)));
-        if (!loadedAtBoot)
+        if (!IsReadAtBoot(fullPath))
         {
             warnings.Add($"{fullPath} is not read at boot: systemd-sysctl and 'sysctl --system' read *.conf files in {string.Join(", ", _searchDirectories)} and {_sysctlConf}.");
         }

@@ -48,6 +48,10 @@ public sealed class SetTcpKeepaliveSettingCommand : PSCmdlet
         try
         {
             TcpKeepaliveSettings.Validate(change);
+            if (Persist)
+            {
+                new SysctlPersistence().CheckNamespace(NetworkNamespace, PersistPath);
+            }
         }
         catch (KeepaliveException e)
         {
