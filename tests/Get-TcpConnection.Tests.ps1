@@ -73,6 +73,18 @@ Describe 'Get-TcpConnection' {
         $found.LocalPort | Should -Be $plain.ClientPort
     }
 
+    It '-NoKeepalive filters in the cmdlet as Where-Object NoKeepalive does' {
+        $found = Get-TcpConnection -RemoteAddress 127.0.0.1 -RemotePort $v4.Port -LocalAddress 127.0.0.1 -NoKeepalive
+        $found | Should -HaveCount 1
+        $found.LocalPort | Should -Be $plain.ClientPort
+    }
+
+    It '-NoKeepalive -IncludeSocketOption includes the listener, read from the socket' -Skip:(-not $IsRoot) {
+        $found = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port -NoKeepalive -IncludeSocketOption
+        ($found | Where-Object State -eq 'Listen') | Should -HaveCount 1
+        $found | ForEach-Object { $_.KeepaliveEnabled | Should -BeFalse }
+    }
+
     It 'accepts several states' {
         (Get-TcpConnection -State Listen, Established -LocalAddress 127.0.0.1 -LocalPort $v4.Port) | Should -HaveCount 3
     }

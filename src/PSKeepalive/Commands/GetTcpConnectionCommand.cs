@@ -58,6 +58,13 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
     [Parameter]
     public SwitchParameter IncludeSocketOption { get; set; }
 
+    /// <summary>
+    /// Only connections without keepalive: ESTABLISHED with no timer armed; with -IncludeSocketOption, SO_KEEPALIVE
+    /// off as read from the socket (listeners and sockets with data in flight included). As --no-keepalive.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter NoKeepalive { get; set; }
+
     /// <summary>/run/netns/NAME or /proc/PID/ns/net; the caller's namespace when omitted.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -77,6 +84,7 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
             IncludeProcess = IncludeProcess.IsPresent || IncludeSocketOption.IsPresent,
             IncludeInfo = IncludeInfo.IsPresent,
             IncludeSocketOption = IncludeSocketOption.IsPresent,
+            NoKeepaliveOnly = NoKeepalive.IsPresent,
             NetworkNamespace = NetworkNamespace,
         };
 
