@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Reflection;
 using System.Text.RegularExpressions;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Tests.Support;
@@ -19,21 +20,77 @@ public sealed class ErrorIdTests
 {
     private static readonly Regex PascalCase = new("^(?:[A-Z][a-z0-9]+)+$", RegexOptions.Compiled);
 
-    /// <summary>A subject argument: a string literal or the name of a constant/parameter.</summary>
-    private const string Argument = @"(?<arg>""[^""]*""|[A-Za-z_][\w.]*)";
-
-    private static readonly Regex[] SubjectArguments =
-    [
-        new(@"const\s+string\s+Subject\s*=\s*""(?<arg>[^""]*)""", RegexOptions.Compiled),
-        new(@"Errno\.ToException\(\s*[^,()]+(?:\([^()]*\))?\s*,\s*" + Argument, RegexOptions.Compiled),
-        new(@"Errno\.Last\(\s*" + Argument, RegexOptions.Compiled),
-        new(@"new\s+Keepalive(?!ChangeFailed)\w*Exception\(\s*" + Argument, RegexOptions.Compiled),
-        new(@"KeepaliveLimits\.Check(?:Idle|Interval|Count|UserTimeout)\([^;]*?,\s*" + Argument + @"\s*\)\s*;", RegexOptions.Compiled),
-        new(@"KeepaliveLimits\.CheckRange\([^;]*?,\s*" + Argument + @"\s*\)\s*;", RegexOptions.Compiled),
-    ];
-
     /// <summary>Names that only pass a subject through (the helpers' own parameters and the Subject constants).</summary>
     private static readonly HashSet<string> PassThroughNames = ["subject", "Subject", "failure.Subject"];
+
+    /// <summary>
+    /// Every method and constructor of Core with a parameter named "subject", by the name a call uses
+    /// ("ToException", "KeepaliveNotFoundException", "CheckIdle", "Locate"), with the subject's position and
+    /// how many arguments the overload takes.
+    /// </summary>
+    private static readonly Lazy<ILookup<string, (int Index, int Required, int Total)>> SubjectTakers = new(() =>
+    {
+        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.Instance | BindingFlags.DeclaredOnly;
+        return typeof(KeepaliveException).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods(all).Cast<MethodBase>().Concat(t.GetConstructors(all)))
+            .Select(m => (Method: m, Parameters: m.GetParameters()))
+            .Where(m => m.Parameters.Any(p => p.Name == "subject"))
+            .ToLookup(
+                m => m.Method is ConstructorInfo c ? c.DeclaringType!.Name : m.Method.Name,
+                m => (Array.FindIndex(m.Parameters, p => p.Name == "subject"), m.Parameters.Count(p => !p.IsOptional), m.Parameters.Length));
+    });
+
+    /// <summary>The arguments of the call whose "(" is at <paramref name="open"/>, split at top-level commas.</summary>
+    private static List<string> ArgumentsAt(string code, int open)
+    {
+        var arguments = new List<string>();
+        int depth = 0, start = open + 1;
+        for (int i = open; i < code.Length; i++)
+        {
+            char c = code[i];
+            if (c == '\'')
+            {
+                // A char literal: '"', '(' or '\'' must not count.
+                i += code[i + 1] == '\\' ? 3 : 2;
+                continue;
+            }
+
+            if (c == '"')
+            {
+                // Skip a string literal (interpolated or not); escaped quotes included.
+                for (i++; i < code.Length && code[i] != '"'; i++)
+                {
+                    if (code[i] == '\\')
+                    {
+                        i++;
+                    }
+                }
+
+                continue;
+            }
+
+            if (c is '(' or '[' or '{')
+            {
+                depth++;
+            }
+            else if (c is ')' or ']' or '}')
+            {
+                depth--;
+                if (depth == 0)
+                {
+                    arguments.Add(code[start..i].Trim());
+                    return arguments;
+                }
+            }
+            else if (c == ',' && depth == 1)
+            {
+                arguments.Add(code[start..i].Trim());
+                start = i + 1;
+            }
+        }
+
+        return arguments;
+    }
 
     private static readonly Lazy<HashSet<string>> ParameterNames = new(() =>
         CmdletMetadata.CmdletTypes.SelectMany(CmdletMetadata.Parameters).Select(p => p.Name).ToHashSet(StringComparer.Ordinal));
@@ -46,20 +103,39 @@ public sealed class ErrorIdTests
     /// <summary>Comments removed, so that an example in a doc comment is not taken for code.</summary>
     private static string CodeOf(string file) => Regex.Replace(File.ReadAllText(file), @"^\s*//.*$", string.Empty, RegexOptions.Multiline);
 
-    /// <summary>Every subject Core passes to an exception, with where it was found.</summary>
+    /// <summary>Every subject Core passes to an exception or a helper that builds one, with where it was found.</summary>
     internal static IReadOnlyDictionary<string, string> Subjects()
     {
         var subjects = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        var names = string.Join("|", SubjectTakers.Value.Select(g => Regex.Escape(g.Key)));
+        var call = new Regex($@"(?<![\w""])(?<name>{names})\s*\(");
         foreach (string file in SourceFiles("src", "PSKeepalive.Core"))
         {
             string code = CodeOf(file);
-            foreach (Regex pattern in SubjectArguments)
+            foreach (Match constant in Regex.Matches(code, @"const\s+string\s+Subject\s*=\s*""(?<subject>[^""]*)"""))
             {
-                foreach (Match match in pattern.Matches(code))
+                subjects.TryAdd(constant.Groups["subject"].Value, Path.GetFileName(file));
+            }
+
+            foreach (Match match in call.Matches(code))
+            {
+                // Declarations ("string subject" among the parameters) are no calls.
+                var arguments = ArgumentsAt(code, match.Index + match.Length - 1);
+                if (arguments.Any(a => a.StartsWith("string ", StringComparison.Ordinal) || a.StartsWith("int ", StringComparison.Ordinal)))
                 {
-                    string argument = match.Groups["arg"].Value;
-                    string where = $"{Path.GetFileName(file)}: {match.Value.Split('\n')[0].Trim()}";
-                    if (pattern == SubjectArguments[0] || argument.StartsWith('"'))
+                    continue;
+                }
+
+                string where = $"{Path.GetFileName(file)}: {match.Groups["name"].Value}({string.Join(", ", arguments.Take(2))}...";
+                foreach (var (index, required, total) in SubjectTakers.Value[match.Groups["name"].Value].Distinct())
+                {
+                    if (arguments.Count < required || arguments.Count > total || index >= arguments.Count)
+                    {
+                        continue;
+                    }
+
+                    string argument = arguments[index];
+                    if (Regex.IsMatch(argument, @"^""\w+""$"))
                     {
                         subjects.TryAdd(argument.Trim('"'), where);
                     }
@@ -103,9 +179,9 @@ public sealed class ErrorIdTests
     {
         var subjects = Subjects();
 
-        // The nouns CONTRIBUTING.md lists; the scan must find at least these, or it is broken.
+        // The nouns CONTRIBUTING.md lists and those passed through helpers; the scan must find at least these, or it is broken.
         Assert.Superset(
-            new SortedSet<string>(["Sysctl", "SysctlFile", "Socket", "NetworkNamespace", "Netlink", "Process", "Connection", "Program"], StringComparer.Ordinal),
+            new SortedSet<string>(["Sysctl", "SysctlFile", "Socket", "NetworkNamespace", "Netlink", "Process", "Connection", "Program", "PreloadLibrary", "SeccompLauncher", "KeepaliveTest"], StringComparer.Ordinal),
             new SortedSet<string>(subjects.Keys, StringComparer.Ordinal));
     }
 
