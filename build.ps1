@@ -37,6 +37,8 @@ switch ($Task) {
         Invoke-Native dotnet @('test', "$root/PSKeepalive.sln", '-c', $Configuration)
         if (Get-Module -ListAvailable -Name Pester | Where-Object Version -ge '5.0') {
             Invoke-Native dotnet @('publish', "$root/src/PSKeepalive", '-c', $Configuration, '-o', $moduleOut)
+            # The suites are written for Pester's defaults: build.ps1's strict mode must not leak into them.
+            Set-StrictMode -Off
             $result = Invoke-Pester -Path "$root/tests" -PassThru -Output Detailed
             if ($result.FailedCount -gt 0) { throw "$($result.FailedCount) Pester test(s) failed" }
         }
