@@ -30,6 +30,7 @@ Describe 'Close-TcpConnection' {
         }
     }
 
+    # Root: SOCK_DESTROY needs CAP_NET_ADMIN.
     Context 'On a loopback connection the test owns' -Skip:(-not $IsRoot) {
         BeforeEach {
             $script:listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)

@@ -22,6 +22,7 @@ Describe 'Get-TcpKeepaliveSetting' {
         ($setting | Format-Table | Out-String) | Should -Match 'DeadPeerDetection'
     }
 
+    # Root and ip: a throw-away namespace from `ip netns add` (its sysctl is written there, never on the host).
     It 'reads another namespace' -Skip:(-not ($IsRoot -and $HasIpNetns)) {
         $ns = New-TestNetworkNamespace
         try {

@@ -27,6 +27,7 @@ Describe 'Set-TcpKeepaliveSetting' {
         }
     }
 
+    # Root and ip: writes go to a throw-away namespace from `ip netns add`, never to the host.
     Context 'in a private network namespace' -Skip:(-not ($IsRoot -and $HasIpNetns)) {
         BeforeEach { $script:ns = New-TestNetworkNamespace }
         AfterEach { Remove-TestNetworkNamespace $script:ns }
@@ -53,6 +54,7 @@ Describe 'Set-TcpKeepaliveSetting' {
         }
     }
 
+    # Only an unprivileged caller is refused; as root the write would reach the host's sysctl, so it is not run.
     It 'reports missing privilege with SysctlPermissionDenied' -Skip:$IsRoot {
         { Set-TcpKeepaliveSetting -Time 600 -ErrorAction Stop } |
             Should -Throw -ErrorId 'SysctlPermissionDenied,PSKeepalive.Commands.SetTcpKeepaliveSettingCommand'

@@ -62,6 +62,7 @@ Describe 'Test-TcpKeepalive' {
         { Test-TcpKeepalive @splat -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
     }
 
+    # Root and ip: the namespace's sysctls are set in a throw-away namespace from `ip netns add`.
     Context 'in a private network namespace' -Skip:(-not ($IsRoot -and $HasIpNetns)) {
         BeforeAll {
             $ns = New-TestNetworkNamespace
