@@ -182,4 +182,18 @@ public sealed class HelpAccuracyTests
         Assert.Empty(missing.Select(n => $"SYNTAX does not show -{n}"));
         Assert.Empty(unknown.Select(n => $"SYNTAX shows -{n}, which does not exist"));
     }
+
+    [Theory]
+    [MemberData(nameof(Cmdlets))]
+    public void ModulePage_GivesEachCmdletTheSynopsisOfItsPage(string typeName)
+    {
+        string name = CmdletMetadata.Name(CmdletMetadata.ModuleAssembly.GetType(typeName)!);
+        string page = File.ReadAllText(Repository.PathOf("docs", "en-US", name + ".md"));
+        string modulePage = File.ReadAllText(Repository.PathOf("docs", "en-US", "PSKeepalive.md"));
+        string synopsis = Regex.Match(page, @"^## SYNOPSIS\s*$(?<text>.*?)(?=^## )", RegexOptions.Multiline | RegexOptions.Singleline).Groups["text"].Value;
+        var entry = Regex.Match(modulePage, $@"^### \[{name}\]\({name}\.md\)\s*$(?<text>.*?)(?=^#|\z)", RegexOptions.Multiline | RegexOptions.Singleline);
+
+        Assert.True(entry.Success, $"PSKeepalive.md does not list {name}");
+        Assert.Equal(Regex.Replace(synopsis, @"\s+", " ").Trim(), Regex.Replace(entry.Groups["text"].Value, @"\s+", " ").Trim());
+    }
 }
