@@ -266,4 +266,44 @@ public sealed class ErrorIdTests
         Assert.Empty(LiteralIds().Keys.Where(id => !body.Contains(id, StringComparison.Ordinal) && !Subjects().Keys.Any(s => Enum.GetNames<KeepaliveErrorKind>().Any(k => s + k == id)))
             .Select(id => $"ERROR IDS does not name the literal id {id}"));
     }
+
+    [Fact]
+    public void ModuleErrors_AllGoThroughErrorRecords()
+    {
+        // ErrorRecords gives every record its id, category and target; a hand-made ErrorRecord would skip that.
+        var problems = new List<string>();
+        foreach (string file in SourceFiles("src", "PSKeepalive").Where(f => Path.GetFileName(f) != "ErrorRecords.cs"))
+        {
+            string code = CodeOf(file);
+            problems.AddRange(Regex.Matches(code, @"new\s+ErrorRecord\s*\(").Select(_ => $"{Path.GetFileName(file)} builds an ErrorRecord by hand"));
+            foreach (Match call in Regex.Matches(code, @"(?:WriteError|ThrowTerminatingError)\((?<arg>[^;]*)\);"))
+            {
+                if (!call.Groups["arg"].Value.TrimStart().StartsWith("ErrorRecords.", StringComparison.Ordinal))
+                {
+                    problems.Add($"{Path.GetFileName(file)}: {call.Value}");
+                }
+            }
+        }
+
+        Assert.Empty(problems);
+    }
+
+    [Theory]
+    [InlineData("SysctlPermissionDenied", System.Management.Automation.ErrorCategory.PermissionDenied)]
+    [InlineData("ProcessNotFound", System.Management.Automation.ErrorCategory.ObjectNotFound)]
+    [InlineData("ConnectionNotSupported", System.Management.Automation.ErrorCategory.NotImplemented)]
+    [InlineData("SocketInvalidTarget", System.Management.Automation.ErrorCategory.InvalidType)]
+    [InlineData("SysctlFileReadOnly", System.Management.Automation.ErrorCategory.WriteError)]
+    [InlineData("SocketVerificationFailed", System.Management.Automation.ErrorCategory.NotSpecified)]
+    [InlineData("Timeout", System.Management.Automation.ErrorCategory.NotSpecified)]
+    public void ResultErrorIds_GetTheCategoryOfTheirKind(string id, System.Management.Automation.ErrorCategory expected)
+    {
+        Assert.Equal(expected, PSKeepalive.ErrorRecords.CategoryOfId(id));
+    }
+
+    [Fact]
+    public void EveryKind_HasACategory()
+    {
+        Assert.All(Enum.GetValues<KeepaliveErrorKind>(), k => Assert.True(Enum.IsDefined(PSKeepalive.ErrorRecords.CategoryOf(k))));
+    }
 }
