@@ -196,4 +196,19 @@ public sealed class HelpAccuracyTests
         Assert.True(entry.Success, $"PSKeepalive.md does not list {name}");
         Assert.Equal(Regex.Replace(synopsis, @"\s+", " ").Trim(), Regex.Replace(entry.Groups["text"].Value, @"\s+", " ").Trim());
     }
+
+    [Theory]
+    [MemberData(nameof(Cmdlets))]
+    public void CommonParameters_HaveThePlatyPsText(string typeName)
+    {
+        // As platyPS writes it for PowerShell 7.4, where -ProgressAction is a common parameter.
+        const string expected = "This cmdlet supports the common parameters: -Debug, -ErrorAction, -ErrorVariable, -InformationAction, " +
+            "-InformationVariable, -OutVariable, -OutBuffer, -PipelineVariable, -ProgressAction, -Verbose, -WarningAction, and -WarningVariable. " +
+            "For more information, see [about_CommonParameters](http://go.microsoft.com/fwlink/?LinkID=113216).";
+        string name = CmdletMetadata.Name(CmdletMetadata.ModuleAssembly.GetType(typeName)!);
+        string page = File.ReadAllText(Repository.PathOf("docs", "en-US", name + ".md"));
+        string text = Regex.Match(page, @"^### CommonParameters\s*$(?<text>.*?)(?=^## )", RegexOptions.Multiline | RegexOptions.Singleline).Groups["text"].Value;
+
+        Assert.Equal(expected, text.Trim());
+    }
 }
