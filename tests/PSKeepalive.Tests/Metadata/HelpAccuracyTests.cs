@@ -211,4 +211,25 @@ public sealed class HelpAccuracyTests
 
         Assert.Equal(expected, text.Trim());
     }
+
+    [Theory]
+    [MemberData(nameof(Cmdlets))]
+    public void EveryExample_RunsTheCmdletInACodeBlock(string typeName)
+    {
+        string name = CmdletMetadata.Name(CmdletMetadata.ModuleAssembly.GetType(typeName)!);
+        string page = File.ReadAllText(Repository.PathOf("docs", "en-US", name + ".md"));
+        string examples = Regex.Match(page, @"^## EXAMPLES\s*$(?<body>.*?)(?=^## )", RegexOptions.Multiline | RegexOptions.Singleline).Groups["body"].Value;
+
+        var problems = new List<string>();
+        foreach (Match example in Regex.Matches(examples, @"^### (?<title>Example[^\n]*)$(?<body>.*?)(?=^### |\z)", RegexOptions.Multiline | RegexOptions.Singleline))
+        {
+            var code = Regex.Matches(example.Groups["body"].Value, @"^```(?:powershell)?\s*$(?<code>.*?)^```", RegexOptions.Multiline | RegexOptions.Singleline);
+            if (!code.Any(c => c.Groups["code"].Value.Contains(name, StringComparison.Ordinal)))
+            {
+                problems.Add($"{name} '{example.Groups["title"].Value.Trim()}' has no code block that runs {name}");
+            }
+        }
+
+        Assert.Empty(problems);
+    }
 }
