@@ -26,7 +26,7 @@ Describe 'Close-TcpConnection' {
 
         It 'refuses a port outside 0..65535' {
             { Close-TcpConnection -LocalAddress 127.0.0.1 -LocalPort 70000 -RemoteAddress 127.0.0.1 -RemotePort 1 -WhatIf } |
-                Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+                Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.CloseTcpConnectionCommand'
         }
     }
 

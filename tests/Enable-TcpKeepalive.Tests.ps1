@@ -25,11 +25,11 @@ Describe 'Enable-TcpKeepalive' {
         }
 
         It 'refuses -Count 128 before touching anything' {
-            { Enable-TcpKeepalive -ProcessId $PID -Count 128 -WhatIf } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+            { Enable-TcpKeepalive -ProcessId $PID -Count 128 -WhatIf } | Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.EnableTcpKeepaliveCommand'
         }
 
         It 'refuses -Idle 0' {
-            { Enable-TcpKeepalive -ProcessId $PID -Idle 0 -WhatIf } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+            { Enable-TcpKeepalive -ProcessId $PID -Idle 0 -WhatIf } | Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.EnableTcpKeepaliveCommand'
         }
     }
 

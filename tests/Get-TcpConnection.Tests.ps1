@@ -121,7 +121,7 @@ Describe 'Get-TcpConnection' {
 
     It 'reports a bad address with ConnectionInvalidArgument' {
         Get-TcpConnection -RemoteAddress 'not-an-address' -ErrorVariable err -ErrorAction SilentlyContinue
-        $err[0].FullyQualifiedErrorId | Should -BeLike 'ConnectionInvalidArgument*'
+        $err[0].FullyQualifiedErrorId | Should -Be 'ConnectionInvalidArgument,PSKeepalive.Commands.GetTcpConnectionCommand'
     }
 
     # Root and ip: a throw-away namespace from `ip netns add`, entered with setns (CAP_SYS_ADMIN).
@@ -136,7 +136,7 @@ Describe 'Get-TcpConnection' {
 
     It 'reports a missing namespace with NetworkNamespaceNotFound' {
         Get-TcpConnection -NetworkNamespace /run/netns/pskeepalive-no-such -ErrorVariable err -ErrorAction SilentlyContinue
-        $err[0].FullyQualifiedErrorId | Should -BeLike 'NetworkNamespaceNotFound*'
+        $err[0].FullyQualifiedErrorId | Should -Be 'NetworkNamespaceNotFound,PSKeepalive.Commands.GetTcpConnectionCommand'
     }
 }
 

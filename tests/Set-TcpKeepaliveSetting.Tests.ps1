@@ -16,7 +16,7 @@ Describe 'Set-TcpKeepaliveSetting' {
         ) {
             $before = Get-HostKeepaliveSysctl
             $splat = @{ $Name = $Value }
-            { Set-TcpKeepaliveSetting @splat -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+            { Set-TcpKeepaliveSetting @splat -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.SetTcpKeepaliveSettingCommand'
             Get-HostKeepaliveSysctl | Should -Be $before
         }
 

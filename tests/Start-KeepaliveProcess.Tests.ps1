@@ -62,7 +62,7 @@ Describe 'Start-KeepaliveProcess' {
         ) {
             $splat = @{ $Name = $Value }
             { Start-KeepaliveProcess @splat -Wait -FilePath $script:pwdToFile -ErrorAction Stop } |
-                Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+                Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.StartKeepaliveProcessCommand'
             Test-Path $env:PESTER_OUT | Should -BeFalse
         }
 
