@@ -51,6 +51,11 @@ switch ($Task) {
             throw 'platyPS is not installed (Install-Module platyPS); the markdown help in docs/en-US is the source.'
         }
         Import-Module platyPS
+        if (-not (Test-Path (Join-Path $moduleOut 'PSKeepalive.psd1'))) {
+            # The help belongs next to the module: stage it first so that Get-Help finds the MAML.
+            Invoke-Native dotnet @('publish', "$root/src/PSKeepalive", '-c', $Configuration, '-o', $moduleOut)
+        }
+        # docs/en-US/*-*.md become en-US/PSKeepalive.dll-Help.xml; about_PSKeepalive.help.md becomes about_PSKeepalive.help.txt.
         New-ExternalHelp -Path "$root/docs/en-US" -OutputPath "$moduleOut/en-US" -Force | Out-Null
         Write-Host "MAML help written to $moduleOut/en-US"
     }

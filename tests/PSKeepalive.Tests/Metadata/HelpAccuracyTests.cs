@@ -232,4 +232,30 @@ public sealed class HelpAccuracyTests
 
         Assert.Empty(problems);
     }
+
+    [Theory]
+    [MemberData(nameof(Cmdlets))]
+    public void Page_HasThePlatyPsStructure(string typeName)
+    {
+        // New-ExternalHelp parses the sections in this order, only example headings under EXAMPLES, and links
+        // ([text](uri)) under RELATED LINKS.
+        string name = CmdletMetadata.Name(CmdletMetadata.ModuleAssembly.GetType(typeName)!);
+        string page = File.ReadAllText(Repository.PathOf("docs", "en-US", name + ".md"));
+        var sections = Regex.Matches(page, @"^## (?<name>.+?)\s*$", RegexOptions.Multiline).Select(m => m.Groups["name"].Value).ToList();
+
+        Assert.Equal(["SYNOPSIS", "SYNTAX", "DESCRIPTION", "EXAMPLES", "PARAMETERS", "INPUTS", "OUTPUTS", "NOTES", "RELATED LINKS"], sections);
+        Assert.Matches(@"^---\nexternal help file: PSKeepalive\.dll-Help\.xml\nModule Name: PSKeepalive\nonline version:.*\nschema: 2\.0\.0\n---\n", page);
+
+        string Body(string section) => Regex.Replace(
+            Regex.Match(page, $@"^## {section}\s*$(?<body>.*?)(?=^## |\z)", RegexOptions.Multiline | RegexOptions.Singleline).Groups["body"].Value,
+            "```.*?```", string.Empty, RegexOptions.Singleline);
+        foreach (string prose in new[] { "SYNOPSIS", "DESCRIPTION", "NOTES" })
+        {
+            Assert.DoesNotMatch(@"(?m)^#{3,} ", Body(prose));
+        }
+
+        Assert.All(Regex.Matches(Body("EXAMPLES"), @"(?m)^### (?<title>.*)$"), m => Assert.StartsWith("Example", m.Groups["title"].Value));
+        var links = Body("RELATED LINKS").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.All(links, l => Assert.Matches(@"^\[[^\]]+\]\([^)]*\)$", l));
+    }
 }
