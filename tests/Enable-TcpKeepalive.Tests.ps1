@@ -24,6 +24,13 @@ Describe 'Enable-TcpKeepalive' {
             $command.Parameters['ProcessId'].Aliases | Should -Contain 'Id'
         }
 
+        It 'completes -ProcessId with process ids and names' {
+            $line = "Enable-TcpKeepalive -ProcessId $PID"
+            $completions = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
+            $completions.CompletionText | Should -Contain "$PID"
+            ($completions | Where-Object CompletionText -EQ "$PID").ListItemText | Should -BeLike "$PID *"
+        }
+
         It 'refuses -Count 128 before touching anything' {
             { Enable-TcpKeepalive -ProcessId $PID -Count 128 -WhatIf } | Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.EnableTcpKeepaliveCommand'
         }

@@ -33,6 +33,17 @@ Describe 'Get-TcpKeepaliveSetting' {
         finally { Remove-TestNetworkNamespace $ns }
     }
 
+    # Root and ip: a named namespace from `ip netns add` to complete.
+    It 'completes -NetworkNamespace with the namespaces under /run/netns' -Skip:(-not ($IsRoot -and $HasIpNetns)) {
+        $ns = New-TestNetworkNamespace
+        try {
+            $line = "Get-TcpKeepaliveSetting -NetworkNamespace $(Split-Path -Parent $ns)/pskeepalive-pester"
+            $completions = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
+            $completions.CompletionText | Should -Contain $ns
+        }
+        finally { Remove-TestNetworkNamespace $ns }
+    }
+
     It 'reports a path that is no namespace with a specific error id' {
         { Get-TcpKeepaliveSetting -NetworkNamespace /etc/hostname -ErrorAction Stop } |
             Should -Throw -ErrorId 'NetworkNamespaceInvalidTarget,PSKeepalive.Commands.GetTcpKeepaliveSettingCommand'

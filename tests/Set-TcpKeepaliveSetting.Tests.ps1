@@ -41,6 +41,19 @@ Describe 'Set-TcpKeepaliveSetting' {
             Get-HostKeepaliveSysctl | Should -Be $hostValues
         }
 
+        It 'takes Time, Interval and Probes from a piped setting (another namespace''s, or another host''s)' {
+            $source = Set-TcpKeepaliveSetting -Time 700 -Interval 20 -Probes 4 -NetworkNamespace $script:ns -PassThru
+            $target = New-TestNetworkNamespace
+            try {
+                $result = $source | Set-TcpKeepaliveSetting -NetworkNamespace $target -PassThru
+                $result.Time | Should -Be 700
+                $result.Interval | Should -Be 20
+                $result.Probes | Should -Be 4
+                $result.NetworkNamespace | Should -Not -Be $source.NetworkNamespace
+            }
+            finally { Remove-TestNetworkNamespace $target }
+        }
+
         It 'persists to a file and keeps foreign lines' {
             $file = Join-Path ([IO.Path]::GetTempPath()) "pskeepalive-pester-$([guid]::NewGuid()).conf"
             try {
