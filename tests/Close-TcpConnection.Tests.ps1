@@ -35,10 +35,11 @@ Describe 'Close-TcpConnection' {
 
         It 'refuses a port outside 0..65535' {
             { Close-TcpConnection -LocalAddress 127.0.0.1 -LocalPort 70000 -RemoteAddress 127.0.0.1 -RemotePort 1 -WhatIf } |
-                Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+                Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.CloseTcpConnectionCommand'
         }
     }
 
+    # Root: SOCK_DESTROY needs CAP_NET_ADMIN.
     Context 'On a loopback connection the test owns' -Skip:(-not $IsRoot) {
         BeforeEach {
             $script:listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)

@@ -33,23 +33,17 @@ Describe 'Disable-TcpKeepalive' {
         }
     }
 
+    # Root: pidfd_getfd on another process needs ptrace rights over it. python3: the child holding the socket.
     Context 'On a child process whose connection has keepalive on' -Skip:(-not ($IsRoot -and $HasPython)) {
         BeforeAll {
-            $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
-            $listener.Start()
-            $script:port = $listener.LocalEndpoint.Port
-            $start = [System.Diagnostics.ProcessStartInfo]::new('python3')
-            $start.ArgumentList.Add('-c')
-            $start.ArgumentList.Add("import socket,time; s=socket.create_connection(('127.0.0.1',$port)); s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 77); time.sleep(60)")
-            $script:child = [System.Diagnostics.Process]::Start($start)
-            $script:peer = $listener.AcceptTcpClient()
-            $script:childPort = $peer.Client.RemoteEndPoint.Port
-            $listener.Stop()
+            $script:client = Start-PythonLoopbackClient "import socket,time; s=socket.create_connection(('127.0.0.1',{PORT})); s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 77); time.sleep(60)"
+            $script:child = $client.Child
+            $script:port = $client.Port
+            $script:childPort = $client.ChildPort
         }
 
         AfterAll {
-            if ($child -and -not $child.HasExited) { $child.Kill() }
-            if ($peer) { $peer.Dispose() }
+            Stop-PythonLoopbackClient $script:client
         }
 
         It '-WhatIf leaves keepalive on' {

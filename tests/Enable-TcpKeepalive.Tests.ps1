@@ -32,32 +32,33 @@ Describe 'Enable-TcpKeepalive' {
             $command.Parameters['ProcessId'].Aliases | Should -Contain 'Id'
         }
 
+        It 'completes -ProcessId with process ids and names' {
+            $line = "Enable-TcpKeepalive -ProcessId $PID"
+            $completions = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
+            $completions.CompletionText | Should -Contain "$PID"
+            ($completions | Where-Object CompletionText -EQ "$PID").ListItemText | Should -BeLike "$PID *"
+        }
+
         It 'refuses -Count 128 before touching anything' {
-            { Enable-TcpKeepalive -ProcessId $PID -Count 128 -WhatIf } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+            { Enable-TcpKeepalive -ProcessId $PID -Count 128 -WhatIf } | Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.EnableTcpKeepaliveCommand'
         }
 
         It 'refuses -Idle 0' {
-            { Enable-TcpKeepalive -ProcessId $PID -Idle 0 -WhatIf } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+            { Enable-TcpKeepalive -ProcessId $PID -Idle 0 -WhatIf } | Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.EnableTcpKeepaliveCommand'
         }
     }
 
+    # Root: pidfd_getfd on another process needs ptrace rights over it. python3: the child holding the socket.
     Context 'On a child process holding a loopback connection' -Skip:(-not ($IsRoot -and $HasPython)) {
         BeforeAll {
-            $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
-            $listener.Start()
-            $script:port = $listener.LocalEndpoint.Port
-            $start = [System.Diagnostics.ProcessStartInfo]::new('python3')
-            $start.ArgumentList.Add('-c')
-            $start.ArgumentList.Add("import socket,time; s=socket.create_connection(('127.0.0.1',$port)); time.sleep(60)")
-            $script:child = [System.Diagnostics.Process]::Start($start)
-            $script:peer = $listener.AcceptTcpClient()
-            $script:childPort = $peer.Client.RemoteEndPoint.Port
-            $listener.Stop()
+            $script:client = Start-PythonLoopbackClient "import socket,time; s=socket.create_connection(('127.0.0.1',{PORT})); time.sleep(60)"
+            $script:child = $client.Child
+            $script:port = $client.Port
+            $script:childPort = $client.ChildPort
         }
 
         AfterAll {
-            if ($child -and -not $child.HasExited) { $child.Kill() }
-            if ($peer) { $peer.Dispose() }
+            Stop-PythonLoopbackClient $script:client
         }
 
         It '-WhatIf changes nothing' {
@@ -98,6 +99,7 @@ Describe 'Enable-TcpKeepalive' {
         }
     }
 
+    # Root, as the live-socket tests above: an unprivileged caller cannot tell a missing process from another user's.
     Context 'Errors' -Skip:(-not $IsRoot) {
         It 'reports a process that does not exist as ProcessNotFound' {
             $missing = 4194304 # above pid_max's largest value

@@ -133,9 +133,10 @@ Describe 'Get-TcpConnection' {
 
     It 'reports a bad address with ConnectionInvalidArgument' {
         Get-TcpConnection -RemoteAddress 'not-an-address' -ErrorVariable err -ErrorAction SilentlyContinue
-        $err[0].FullyQualifiedErrorId | Should -BeLike 'ConnectionInvalidArgument*'
+        $err[0].FullyQualifiedErrorId | Should -Be 'ConnectionInvalidArgument,PSKeepalive.Commands.GetTcpConnectionCommand'
     }
 
+    # Root and ip: a throw-away namespace from `ip netns add`, entered with setns (CAP_SYS_ADMIN).
     It 'lists another network namespace' -Skip:(-not ($IsRoot -and $HasIpNetns)) {
         $ns = New-TestNetworkNamespace
         try {
@@ -147,28 +148,22 @@ Describe 'Get-TcpConnection' {
 
     It 'reports a missing namespace with NetworkNamespaceNotFound' {
         Get-TcpConnection -NetworkNamespace /run/netns/pskeepalive-no-such -ErrorVariable err -ErrorAction SilentlyContinue
-        $err[0].FullyQualifiedErrorId | Should -BeLike 'NetworkNamespaceNotFound*'
+        $err[0].FullyQualifiedErrorId | Should -Be 'NetworkNamespaceNotFound,PSKeepalive.Commands.GetTcpConnectionCommand'
     }
 }
 
 Describe 'Get-TcpConnection -IncludeSocketOption' {
+    # Root: reading another process's socket options needs pidfd_getfd (ptrace rights). python3: the child.
     Context 'On a child process holding a loopback connection and a listener' -Skip:(-not ($IsRoot -and $HasPython)) {
         BeforeAll {
-            $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
-            $listener.Start()
-            $script:port = $listener.LocalEndpoint.Port
-            $start = [System.Diagnostics.ProcessStartInfo]::new('python3')
-            $start.ArgumentList.Add('-c')
-            $start.ArgumentList.Add("import socket,time; s=socket.create_connection(('127.0.0.1',$port)); s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 91); l=socket.socket(); l.bind(('127.0.0.1',0)); l.listen(); time.sleep(60)")
-            $script:child = [System.Diagnostics.Process]::Start($start)
-            $script:peer = $listener.AcceptTcpClient()
-            $script:childPort = $peer.Client.RemoteEndPoint.Port
-            $listener.Stop()
+            $script:client = Start-PythonLoopbackClient "import socket,time; s=socket.create_connection(('127.0.0.1',{PORT})); s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 91); l=socket.socket(); l.bind(('127.0.0.1',0)); l.listen(); time.sleep(60)"
+            $script:child = $client.Child
+            $script:port = $client.Port
+            $script:childPort = $client.ChildPort
         }
 
         AfterAll {
-            if ($child -and -not $child.HasExited) { $child.Kill() }
-            if ($peer) { $peer.Dispose() }
+            Stop-PythonLoopbackClient $script:client
         }
 
         It 'reads the options the program set, exactly' {

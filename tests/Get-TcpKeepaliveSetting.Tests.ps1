@@ -22,12 +22,24 @@ Describe 'Get-TcpKeepaliveSetting' {
         ($setting | Format-Table | Out-String) | Should -Match 'DeadPeerDetection'
     }
 
+    # Root and ip: a throw-away namespace from `ip netns add` (its sysctl is written there, never on the host).
     It 'reads another namespace' -Skip:(-not ($IsRoot -and $HasIpNetns)) {
         $ns = New-TestNetworkNamespace
         try {
             & ip netns exec (Split-Path -Leaf $ns) sh -c 'echo 123 > /proc/sys/net/ipv4/tcp_keepalive_time'
             (Get-TcpKeepaliveSetting -NetworkNamespace $ns).Time | Should -Be 123
             (Get-TcpKeepaliveSetting).Time | Should -Not -Be 123
+        }
+        finally { Remove-TestNetworkNamespace $ns }
+    }
+
+    # Root and ip: a named namespace from `ip netns add` to complete.
+    It 'completes -NetworkNamespace with the namespaces under /run/netns' -Skip:(-not ($IsRoot -and $HasIpNetns)) {
+        $ns = New-TestNetworkNamespace
+        try {
+            $line = "Get-TcpKeepaliveSetting -NetworkNamespace $(Split-Path -Parent $ns)/pskeepalive-pester"
+            $completions = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
+            $completions.CompletionText | Should -Contain $ns
         }
         finally { Remove-TestNetworkNamespace $ns }
     }

@@ -77,7 +77,7 @@ Describe 'Set-SocketKeepalive' {
     ) {
         $before = Get-SocketKeepalive -Socket $socket
         $splat = @{ $Name = $Value }
-        { Set-SocketKeepalive -Socket $socket @splat -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+        { Set-SocketKeepalive -Socket $socket @splat -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.SetSocketKeepaliveCommand'
         Get-SocketKeepalive -Socket $socket | Should -Be $before
     }
 

@@ -16,7 +16,7 @@ Describe 'Set-TcpKeepaliveSetting' {
         ) {
             $before = Get-HostKeepaliveSysctl
             $splat = @{ $Name = $Value }
-            { Set-TcpKeepaliveSetting @splat -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+            { Set-TcpKeepaliveSetting @splat -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.SetTcpKeepaliveSettingCommand'
             Get-HostKeepaliveSysctl | Should -Be $before
         }
 
@@ -27,6 +27,7 @@ Describe 'Set-TcpKeepaliveSetting' {
         }
     }
 
+    # Root and ip: writes go to a throw-away namespace from `ip netns add`, never to the host.
     Context 'in a private network namespace' -Skip:(-not ($IsRoot -and $HasIpNetns)) {
         BeforeEach { $script:ns = New-TestNetworkNamespace }
         AfterEach { Remove-TestNetworkNamespace $script:ns }
@@ -38,6 +39,19 @@ Describe 'Set-TcpKeepaliveSetting' {
             $result.DeadPeerDetectionSeconds | Should -Be 750
             (Get-TcpKeepaliveSetting -NetworkNamespace $script:ns).Probes | Should -Be 5
             Get-HostKeepaliveSysctl | Should -Be $hostValues
+        }
+
+        It 'takes Time, Interval and Probes from a piped setting (another namespace''s, or another host''s)' {
+            $source = Set-TcpKeepaliveSetting -Time 700 -Interval 20 -Probes 4 -NetworkNamespace $script:ns -PassThru
+            $target = New-TestNetworkNamespace
+            try {
+                $result = $source | Set-TcpKeepaliveSetting -NetworkNamespace $target -PassThru
+                $result.Time | Should -Be 700
+                $result.Interval | Should -Be 20
+                $result.Probes | Should -Be 4
+                $result.NetworkNamespace | Should -Not -Be $source.NetworkNamespace
+            }
+            finally { Remove-TestNetworkNamespace $target }
         }
 
         It 'persists to a file and keeps foreign lines' {
@@ -53,6 +67,7 @@ Describe 'Set-TcpKeepaliveSetting' {
         }
     }
 
+    # Only an unprivileged caller is refused; as root the write would reach the host's sysctl, so it is not run.
     It 'reports missing privilege with SysctlPermissionDenied' -Skip:$IsRoot {
         { Set-TcpKeepaliveSetting -Time 600 -ErrorAction Stop } |
             Should -Throw -ErrorId 'SysctlPermissionDenied,PSKeepalive.Commands.SetTcpKeepaliveSettingCommand'

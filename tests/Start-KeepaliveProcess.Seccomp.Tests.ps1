@@ -69,6 +69,7 @@ Describe 'Start-KeepaliveProcess -Method' {
         }
     }
 
+    # cc: the static probe is compiled here; the seccomp launcher is built for x86_64 and aarch64 only.
     Context 'seccomp mode' -Skip:(-not $HasCompiler -or -not $script:IsSupportedArch) {
         It 'sets the options on a statically linked program with -Method Seccomp' {
             Start-KeepaliveProcess -Method Seccomp -Idle 61 -Interval 7 -Count 4 -UserTimeout 5000 -Wait $script:wrapper tcp4
@@ -122,6 +123,7 @@ Describe 'Start-KeepaliveProcess -Method' {
                 Should -Throw -ErrorId 'ProgramInvalidTarget,PSKeepalive.Commands.StartKeepaliveProcessCommand'
         }
 
+        # Root has CAP_SYS_ADMIN, which lets the launcher run set-ID programs: only an unprivileged caller is refused.
         It 'refuses a set-user-ID program in seccomp mode without CAP_SYS_ADMIN' -Skip:$IsRoot {
             $copy = Join-Path $script:work 'setuid-probe'
             Copy-Item $script:staticProbe $copy

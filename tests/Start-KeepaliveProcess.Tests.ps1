@@ -62,7 +62,7 @@ Describe 'Start-KeepaliveProcess' {
         ) {
             $splat = @{ $Name = $Value }
             { Start-KeepaliveProcess @splat -Wait -FilePath $script:pwdToFile -ErrorAction Stop } |
-                Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+                Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.StartKeepaliveProcessCommand'
             Test-Path $env:PESTER_OUT | Should -BeFalse
         }
 
@@ -77,6 +77,7 @@ Describe 'Start-KeepaliveProcess' {
         }
     }
 
+    # cc: the probe programs (dynamic and static) are compiled from tests/PSKeepalive.Tests/Preload/fixtures.
     Context 'running programs' -Skip:(-not $HasCompiler) {
         It 'binds the remaining arguments to the program (card form) and sets the options' {
             Start-KeepaliveProcess -Idle 61 -Interval 7 -Count 4 -Mode Outgoing -Wait $script:wrapper tcp4 listener

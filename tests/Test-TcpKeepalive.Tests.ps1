@@ -48,7 +48,7 @@ Describe 'Test-TcpKeepalive' {
     }
 
     It 'does not mix -UseSystemSettings with explicit values' {
-        { Test-TcpKeepalive -UseSystemSettings -Idle 5 -ErrorAction Stop } | Should -Throw -ErrorId 'AmbiguousParameterSet*'
+        { Test-TcpKeepalive -UseSystemSettings -Idle 5 -ErrorAction Stop } | Should -Throw -ErrorId 'AmbiguousParameterSet,PSKeepalive.Commands.TestTcpKeepaliveCommand'
     }
 
     It 'refuses <Name> = <Value>' -TestCases @(
@@ -59,9 +59,10 @@ Describe 'Test-TcpKeepalive' {
         @{ Name = 'Timeout'; Value = 0 }
     ) {
         $splat = @{ $Name = $Value }
-        { Test-TcpKeepalive @splat -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+        { Test-TcpKeepalive @splat -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.TestTcpKeepaliveCommand'
     }
 
+    # Root and ip: the namespace's sysctls are set in a throw-away namespace from `ip netns add`.
     Context 'in a private network namespace' -Skip:(-not ($IsRoot -and $HasIpNetns)) {
         BeforeAll {
             $ns = New-TestNetworkNamespace

@@ -33,3 +33,33 @@ function Get-HostKeepaliveSysctl {
         [int](Get-Content "/proc/sys/net/ipv4/$name")
     }
 }
+
+# A python3 child holding one loopback connection to a listener of the test. $Code is python source in which
+# {PORT} is replaced by the listener's port. The accept waits at most 10 s, so a child that fails to start or
+# connect fails the set-up instead of hanging the run. The child must end by itself (time.sleep(60)).
+function Start-PythonLoopbackClient([string] $Code) {
+    $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+    $listener.Start()
+    try {
+        $port = $listener.LocalEndpoint.Port
+        $start = [System.Diagnostics.ProcessStartInfo]::new('python3')
+        $start.ArgumentList.Add('-c')
+        $start.ArgumentList.Add($Code.Replace('{PORT}', [string]$port))
+        $child = [System.Diagnostics.Process]::Start($start)
+        $accept = $listener.AcceptTcpClientAsync()
+        if (-not $accept.Wait(10000)) {
+            if (-not $child.HasExited) { $child.Kill() }
+            throw "python3 did not connect to 127.0.0.1:$port within 10 s"
+        }
+        $peer = $accept.Result
+        [pscustomobject]@{ Child = $child; Peer = $peer; Port = $port; ChildPort = $peer.Client.RemoteEndPoint.Port }
+    }
+    finally { $listener.Stop() }
+}
+
+# Ends what Start-PythonLoopbackClient started (safe to call with $null).
+function Stop-PythonLoopbackClient($Client) {
+    if ($null -eq $Client) { return }
+    if (-not $Client.Child.HasExited) { $Client.Child.Kill(); $null = $Client.Child.WaitForExit(5000) }
+    $Client.Peer.Dispose()
+}

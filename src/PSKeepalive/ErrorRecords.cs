@@ -10,6 +10,31 @@ internal static class ErrorRecords
     internal static ErrorRecord From(KeepaliveException exception, object? target = null) =>
         new(exception, exception.ErrorId, CategoryOf(exception.Kind), target ?? exception.Target);
 
+    /// <summary>
+    /// The error record of a per-socket result that failed (Enable-/Disable-TcpKeepalive, Close-TcpConnection):
+    /// the result's own id, the category of the kind the id ends with, and the result as the target.
+    /// </summary>
+    internal static ErrorRecord FromResult(string reason, string? errorId, string fallbackId, object target)
+    {
+        string id = errorId ?? fallbackId;
+        return new ErrorRecord(new KeepaliveChangeFailedException(reason), id, CategoryOfId(id), target);
+    }
+
+    /// <summary>The category of an id of the form Subject + Kind; NotSpecified for other ids ("SocketVerificationFailed").</summary>
+    internal static ErrorCategory CategoryOfId(string errorId)
+    {
+        foreach (KeepaliveErrorKind kind in Enum.GetValues<KeepaliveErrorKind>())
+        {
+            string name = kind.ToString();
+            if (errorId.Length > name.Length && errorId.EndsWith(name, StringComparison.Ordinal))
+            {
+                return CategoryOf(kind);
+            }
+        }
+
+        return ErrorCategory.NotSpecified;
+    }
+
     internal static ErrorCategory CategoryOf(KeepaliveErrorKind kind) => kind switch
     {
         KeepaliveErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,

@@ -241,10 +241,7 @@ public abstract class RetrofitCommandBase : PSCmdlet
         string where = string.Create(CultureInfo.InvariantCulture, $"process {result.Pid} fd {result.Fd} socket:[{result.Inode}]");
         if (result.Outcome == KeepaliveChangeOutcome.Failed)
         {
-            var category = result.ErrorId?.EndsWith("PermissionDenied", System.StringComparison.Ordinal) == true
-                ? ErrorCategory.PermissionDenied
-                : ErrorCategory.NotSpecified;
-            WriteError(new ErrorRecord(new KeepaliveChangeFailedException(result.Reason ?? "failed"), result.ErrorId ?? "SocketChangeFailed", category, where));
+            WriteError(ErrorRecords.FromResult(result.Reason ?? "The change failed.", result.ErrorId, "SocketChangeFailed", where));
         }
         else if (result.Outcome == KeepaliveChangeOutcome.Skipped)
         {

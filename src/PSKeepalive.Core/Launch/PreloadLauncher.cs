@@ -39,32 +39,8 @@ public static class PreloadLauncher
     /// Finds libpskeepalive.so next to PSKeepalive.Core.dll (the module folder, the CLI folder), then in the
     /// application's base directory. Throws <see cref="KeepaliveNotFoundException"/> naming where it looked.
     /// </summary>
-    [UnconditionalSuppressMessage("SingleFile", "IL3000", Justification = "An empty Location (single-file app) falls back to AppContext.BaseDirectory.")]
-    public static string LocateLibrary()
-    {
-        var candidates = new List<string>();
-        string? assemblyDirectory = Path.GetDirectoryName(typeof(PreloadLauncher).Assembly.Location);
-        if (!string.IsNullOrEmpty(assemblyDirectory))
-        {
-            candidates.Add(Path.Combine(assemblyDirectory, LibraryFileName));
-        }
-
-        candidates.Add(Path.Combine(AppContext.BaseDirectory, LibraryFileName));
-        foreach (string candidate in candidates)
-        {
-            if (File.Exists(candidate))
-            {
-                return Path.GetFullPath(candidate);
-            }
-        }
-
-        throw new KeepaliveNotFoundException(
-            "PreloadLibrary",
-            $"The keepalive preload library {LibraryFileName} was not found (looked in {string.Join(", ", candidates.Distinct())}). " +
-            "It is built from src/preload by 'dotnet build' with a C compiler; rebuild or reinstall PSKeepalive.",
-            LibraryFileName,
-            Errno.ENOENT);
-    }
+    public static string LocateLibrary() =>
+        ShippedFile.Locate(LibraryFileName, "PreloadLibrary", "keepalive preload library", string.Empty);
 
     /// <summary>
     /// Checks everything that can be checked before starting: option ranges, mode, working directory, the

@@ -37,32 +37,8 @@ public static class SeccompLauncher
     /// Finds pskeepalive-seccomp next to PSKeepalive.Core.dll, then in the application's base directory. Throws
     /// <see cref="KeepaliveNotFoundException"/> naming where it looked.
     /// </summary>
-    [UnconditionalSuppressMessage("SingleFile", "IL3000", Justification = "An empty Location (single-file app) falls back to AppContext.BaseDirectory.")]
-    public static string LocateLauncher()
-    {
-        var candidates = new List<string>();
-        string? assemblyDirectory = Path.GetDirectoryName(typeof(SeccompLauncher).Assembly.Location);
-        if (!string.IsNullOrEmpty(assemblyDirectory))
-        {
-            candidates.Add(Path.Combine(assemblyDirectory, LauncherFileName));
-        }
-
-        candidates.Add(Path.Combine(AppContext.BaseDirectory, LauncherFileName));
-        foreach (string candidate in candidates)
-        {
-            if (File.Exists(candidate))
-            {
-                return Path.GetFullPath(candidate);
-            }
-        }
-
-        throw new KeepaliveNotFoundException(
-            "SeccompLauncher",
-            $"The seccomp launcher {LauncherFileName} was not found (looked in {string.Join(", ", candidates.Distinct())}). " +
-            "It is built from src/preload by 'dotnet build' with a C compiler on x86_64 and aarch64; rebuild or reinstall PSKeepalive.",
-            LauncherFileName,
-            Errno.ENOENT);
-    }
+    public static string LocateLauncher() =>
+        ShippedFile.Locate(LauncherFileName, "SeccompLauncher", "seccomp launcher", " on x86_64 and aarch64");
 
     /// <summary>
     /// Whether this machine can run seccomp mode: x86_64 or aarch64, and a kernel with pidfd_getfd (probed: ENOSYS

@@ -136,46 +136,11 @@ public sealed class TcpKeepaliveSettings
     }
 }
 
-/// <summary>
-/// A multi-value write that failed part way. Keeps the kind, id and target of the failure and says what
-/// was restored, so the caller knows the namespace is as it was (or exactly what is not).
-/// </summary>
-public sealed class SysctlWriteException : KeepaliveException
+/// <summary>A multi-value sysctl write that failed part way; the values already written were put back.</summary>
+public sealed class SysctlWriteException : KeepaliveRollbackException
 {
     public SysctlWriteException(KeepaliveException failure, IReadOnlyList<string> restored, IReadOnlyList<string> notRestored)
-        : base(failure.Kind, failure.Subject, Describe(failure, restored, notRestored), failure.Target, failure.Errno, failure)
+        : base(failure, restored, notRestored, "values already written", "; set them by hand")
     {
-        Restored = restored;
-        NotRestored = notRestored;
-    }
-
-    /// <summary>Sysctls put back to their previous values ("net.ipv4.tcp_keepalive_time = 7200").</summary>
-    public IReadOnlyList<string> Restored { get; }
-
-    /// <summary>Sysctls that could not be put back; empty when the rollback was complete.</summary>
-    public IReadOnlyList<string> NotRestored { get; }
-
-    public bool RolledBack => NotRestored.Count == 0;
-
-    public override string ErrorId => ((KeepaliveException)InnerException!).ErrorId;
-
-    private static string Describe(KeepaliveException failure, IReadOnlyList<string> restored, IReadOnlyList<string> notRestored)
-    {
-        string message = failure.Message;
-        if (restored.Count > 0)
-        {
-            message += " Restored the values already written: " + string.Join(", ", restored) + ".";
-        }
-        else if (notRestored.Count == 0)
-        {
-            message += " Nothing was changed.";
-        }
-
-        if (notRestored.Count > 0)
-        {
-            message += " Could NOT restore: " + string.Join(", ", notRestored) + "; set them by hand.";
-        }
-
-        return message;
     }
 }

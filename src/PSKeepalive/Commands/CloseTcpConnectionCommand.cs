@@ -89,7 +89,7 @@ public sealed class CloseTcpConnectionCommand : PSCmdlet
 
         if (result.Outcome == TcpCloseOutcome.Failed)
         {
-            WriteError(new ErrorRecord(new KeepaliveChangeFailedException(result.Reason ?? "failed"), result.ErrorId ?? "ConnectionCloseFailed", ErrorCategory.NotSpecified, target.ToString()));
+            WriteError(ErrorRecords.FromResult(result.Reason ?? "Closing the connection failed.", result.ErrorId, "ConnectionCloseFailed", target.ToString()));
         }
         else if (result.Outcome == TcpCloseOutcome.Skipped)
         {
