@@ -44,9 +44,9 @@ public sealed class PipelineBindingTests
     /// <summary>sender type, receiving cmdlet, parameter set (null: the cmdlet has one), the parameters that must bind.</summary>
     public static TheoryData<Type, Type, string?, string[]> Pairings() => new()
     {
-        { typeof(TcpConnection), typeof(EnableTcpKeepaliveCommand), "Connection", ["Inode", "Processes", "LocalAddress", "LocalPort", "RemoteAddress", "RemotePort"] },
-        { typeof(TcpConnection), typeof(DisableTcpKeepaliveCommand), "Connection", ["Inode", "Processes", "LocalAddress", "LocalPort", "RemoteAddress", "RemotePort"] },
-        { typeof(TcpConnection), typeof(CloseTcpConnectionCommand), null, ["LocalAddress", "LocalPort", "RemoteAddress", "RemotePort", "Cookie", "InterfaceIndex", "State", "Inode"] },
+        { typeof(TcpConnection), typeof(EnableTcpKeepaliveCommand), "Connection", ["Inode", "Processes", "LocalAddress", "LocalPort", "RemoteAddress", "RemotePort", "NetworkNamespace"] },
+        { typeof(TcpConnection), typeof(DisableTcpKeepaliveCommand), "Connection", ["Inode", "Processes", "LocalAddress", "LocalPort", "RemoteAddress", "RemotePort", "NetworkNamespace"] },
+        { typeof(TcpConnection), typeof(CloseTcpConnectionCommand), null, ["LocalAddress", "LocalPort", "RemoteAddress", "RemotePort", "Cookie", "InterfaceIndex", "State", "Inode", "NetworkNamespace"] },
         { typeof(System.Diagnostics.Process), typeof(EnableTcpKeepaliveCommand), "Process", ["ProcessId"] },
         { typeof(System.Diagnostics.Process), typeof(DisableTcpKeepaliveCommand), "Process", ["ProcessId"] },
         { typeof(System.Diagnostics.Process), typeof(GetTcpConnectionCommand), null, ["OwningProcess"] },
