@@ -8,7 +8,7 @@ using PSKeepalive.Tests.Connections;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
-namespace PSKeepalive.Tests.Trial;
+namespace PSKeepalive.Tests.Retrofit;
 
 /// <summary>`close` leaves a server's listening socket alone unless --state listen asks for it; states are ss names.</summary>
 public sealed class CloseListenerTests

@@ -2,7 +2,7 @@ using System;
 using PSKeepalive.Core.Connections;
 using Xunit;
 
-namespace PSKeepalive.Tests.Trial;
+namespace PSKeepalive.Tests.Connections;
 
 /// <summary>The Keepalive column (CLI table and Format.ps1xml) shows the socket's own options when they were read.</summary>
 public sealed class KeepaliveColumnTests

@@ -5,7 +5,7 @@ using PSKeepalive.Core.Launch;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
-namespace PSKeepalive.Tests.Trial;
+namespace PSKeepalive.Tests.Preload;
 
 /// <summary>`run --mode/--method` in any case; programs with file capabilities are treated like set-ID ones.</summary>
 public sealed class LaunchChoiceTests

@@ -5,7 +5,7 @@ using PSKeepalive.Core.Settings;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
-namespace PSKeepalive.Tests.Trial;
+namespace PSKeepalive.Tests.Settings;
 
 /// <summary>
 /// Persisting values set in another network namespace to a file systemd-sysctl reads at boot would change the

@@ -4,7 +4,7 @@ using PSKeepalive.Core.Namespaces;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
-namespace PSKeepalive.Tests.Trial;
+namespace PSKeepalive.Tests.Namespaces;
 
 /// <summary>--netns / -NetworkNamespace take a bare NAME as 'ip netns' prints it, and a wrong one says what to give.</summary>
 public sealed class NamespaceNameTests

@@ -7,7 +7,7 @@ using PSKeepalive.Tests.Connections;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
-namespace PSKeepalive.Tests.Trial;
+namespace PSKeepalive.Tests.Connections;
 
 /// <summary>
 /// TcpConnectionQuery.NoKeepaliveOnly with IncludeSocketOption is decided in Core on the options read from each

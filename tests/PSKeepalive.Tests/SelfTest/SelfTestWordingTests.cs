@@ -2,7 +2,7 @@ using System;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
-namespace PSKeepalive.Tests.Trial;
+namespace PSKeepalive.Tests.SelfTest;
 
 /// <summary>The self-test's summary counts probes in good English.</summary>
 public sealed class SelfTestWordingTests

@@ -4,7 +4,7 @@ using System.IO;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
-namespace PSKeepalive.Tests.Trial;
+namespace PSKeepalive.Tests.Support;
 
 /// <summary>Support/CCompiler keeps a test run's files under one directory that goes away with the run.</summary>
 public sealed class CCompilerCleanupTests

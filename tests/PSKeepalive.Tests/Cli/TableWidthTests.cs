@@ -5,7 +5,7 @@ using System.Linq;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
-namespace PSKeepalive.Tests.Trial;
+namespace PSKeepalive.Tests.Cli;
 
 /// <summary>The result tables of enable/disable/close fit 120 columns: a long reason wraps instead of running on.</summary>
 public sealed class TableWidthTests

@@ -5,7 +5,7 @@ using System.Threading.Tasks;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
-namespace PSKeepalive.Tests.Trial;
+namespace PSKeepalive.Tests.Preload;
 
 /// <summary>
 /// `pskeepalive run` with the preload method: the program starts with SIGPIPE at its default action although the

@@ -5,7 +5,7 @@ using PSKeepalive.Core.SelfTest;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
-namespace PSKeepalive.Tests.Trial;
+namespace PSKeepalive.Tests.SelfTest;
 
 /// <summary>
 /// The self-test's drop-all filter needs no privilege on most kernels; where the kernel refuses it to unprivileged

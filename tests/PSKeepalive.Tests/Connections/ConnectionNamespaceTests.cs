@@ -9,7 +9,7 @@ using PSKeepalive.Tests.Connections;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
-namespace PSKeepalive.Tests.Trial;
+namespace PSKeepalive.Tests.Connections;
 
 /// <summary>
 /// TcpConnection carries the namespace it was listed in, and the cmdlets that act on piped connections bind it, so
