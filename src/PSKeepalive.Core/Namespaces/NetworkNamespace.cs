@@ -1,5 +1,7 @@
 using System;
 using System.IO;
+using System.Linq;
+using System.Text.RegularExpressions;
 using System.Runtime.ExceptionServices;
 using System.Threading;
 using PSKeepalive.Core.Errors;
@@ -13,17 +15,18 @@ namespace PSKeepalive.Core.Namespaces;
 /// Sockets (netlink included) and /proc/sys/net files opened on that thread belong to that namespace and
 /// keep it after the thread ends.
 /// </summary>
-public static class NetworkNamespace
+public static partial class NetworkNamespace
 {
     private const string Subject = "NetworkNamespace";
 
     /// <summary>
-    /// Runs <paramref name="action"/> in the namespace at <paramref name="path"/> (/run/netns/NAME,
-    /// /proc/PID/ns/net), or directly on the calling thread when <paramref name="path"/> is null or empty.
+    /// Runs <paramref name="action"/> in the namespace at <paramref name="path"/> (/run/netns/NAME, NAME,
+    /// /proc/PID/ns/net, or the kernel's name net:[INODE] as output objects carry it), or directly on the
+    /// calling thread when <paramref name="path"/> is null, empty or names the caller's own namespace.
     /// </summary>
     public static T Run<T>(string? path, Func<T> action)
     {
-        if (string.IsNullOrEmpty(path))
+        if (string.IsNullOrEmpty(path) || path == Current())
         {
             return action();
         }
@@ -103,11 +106,21 @@ public static class NetworkNamespace
 
     /// <summary>
     /// A bare NAME (no '/'), as 'ip netns' and 'ip -n NAME' take it, means /run/netns/NAME when no file of that name
-    /// is in the current directory; every other path is used as given.
+    /// is in the current directory; the kernel's name net:[INODE] (the NetworkNamespace property of output
+    /// objects) means a /run/netns entry or a process in that namespace; every other path is used as given.
     /// </summary>
     public static string Resolve(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (KernelName().IsMatch(path))
+        {
+            return NetworkNamespaceCatalog.List().FirstOrDefault(e => e.Id == path)?.Path ?? throw new KeepaliveNotFoundException(
+                Subject,
+                $"No /run/netns entry and no process is in the network namespace {path} (any more); give /run/netns/NAME or /proc/PID/ns/net.",
+                path,
+                Errno.ENOENT);
+        }
+
         if (path.Contains('/', StringComparison.Ordinal) || path is "." or ".." || File.Exists(path))
         {
             return path;
@@ -136,4 +149,7 @@ public static class NetworkNamespace
             return "unknown";
         }
     }
+
+    [GeneratedRegex(@"^net:\[\d+\]$")]
+    private static partial Regex KernelName();
 }
