@@ -57,7 +57,27 @@ internal static class SetCommand
                     Console.Error.WriteLine($"What if: persist {string.Join(", ", assignments.Select(a => $"{a.Key} = {a.Value}"))} to {parse.GetValue(persistPath)}");
                 }
 
-                SettingsCommand.Print(new TcpKeepaliveSettings().Get(path), asJson);
+                // Show the values as they would be, so that --what-if --json can be reviewed before the real run.
+                var current = new TcpKeepaliveSettings().Get(path);
+                var wouldBe = current with
+                {
+                    Time = change.Time ?? current.Time,
+                    Interval = change.Interval ?? current.Interval,
+                    Probes = change.Probes ?? current.Probes,
+                };
+                if (!asJson)
+                {
+                    SettingsCommand.Print(wouldBe, json: false);
+                    return ExitCodes.Success;
+                }
+
+                JsonOutput.Write(w =>
+                {
+                    w.WriteStartObject();
+                    SettingsCommand.WriteProperties(w, wouldBe);
+                    w.WriteBoolean("whatIf", true);
+                    w.WriteEndObject();
+                });
                 return ExitCodes.Success;
             }
 

@@ -103,9 +103,15 @@ public sealed class SettingsCliTests
         string before = ns.ReadSysctl("net/ipv4/tcp_keepalive_time");
         string persistPath = Path.Combine(Path.GetTempPath(), $"pskeepalive-whatif-{System.Guid.NewGuid():N}.conf");
 
-        var result = CliRunner.Run("set", "--time", "42", "--netns", ns.Path, "--what-if", "--persist", "--persist-path", persistPath);
+        var result = CliRunner.Run("set", "--time", "42", "--netns", ns.Path, "--what-if", "--persist", "--persist-path", persistPath, "--json");
 
         Assert.True(result.ExitCode == 0, result.ToString());
+        using (var json = System.Text.Json.JsonDocument.Parse(result.StandardOutput))
+        {
+            Assert.Equal(42, json.RootElement.GetProperty("time").GetInt32());
+            Assert.True(json.RootElement.GetProperty("whatIf").GetBoolean());
+        }
+
         Assert.Contains("What if: set net.ipv4.tcp_keepalive_time = 42", result.StandardError);
         Assert.Equal(before, ns.ReadSysctl("net/ipv4/tcp_keepalive_time"));
         Assert.False(File.Exists(persistPath));
