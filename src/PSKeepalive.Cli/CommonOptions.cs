@@ -11,7 +11,7 @@ internal static class CommonOptions
 
     public static Option<string?> NetworkNamespace() => new("--netns")
     {
-        Description = "Network namespace to act in: /run/netns/NAME (or just NAME, as ip netns names it) or /proc/PID/ns/net (default: this one).",
+        Description = "Network namespace to act in: /run/netns/NAME (or just NAME, as ip netns names it), /proc/PID/ns/net, or the kernel name net:[INODE] (default: this one).",
         HelpName = "PATH",
     };
 

@@ -19,40 +19,23 @@ internal static class CloseCommand
 {
     public static Command Create()
     {
-        var states = new Option<string[]>("--state")
-        {
-            Description = "Only these states (ss names, repeat or comma-separate): " + string.Join(", ", TcpStateNames.All.ToArray()) + ".",
-            HelpName = "STATE",
-            AllowMultipleArgumentsPerToken = true,
-            Arity = ArgumentArity.OneOrMore,
-        };
-        var localPort = CommonOptions.Integer("--local-port", "PORT", "local port, 0..65535");
-        var remotePort = CommonOptions.Integer("--remote-port", "PORT", "remote port, 0..65535");
-        var localAddress = new Option<string?>("--local-address") { Description = "Only this local IPv4/IPv6 address.", HelpName = "ADDRESS" };
-        var remoteAddress = new Option<string?>("--remote-address") { Description = "Only this remote IPv4/IPv6 address.", HelpName = "ADDRESS" };
-        var process = CommonOptions.Integer("--process", "PID", "only sockets held by this process id");
-        var netns = CommonOptions.NetworkNamespace();
+        var filters = new ConnectionFilterOptions();
         var whatIf = CommonOptions.WhatIf();
         var json = CommonOptions.Json();
         var command = new Command(
             "close",
             "Close matching TCP connections with SOCK_DESTROY (as ss -K): the peer gets a reset (needs CAP_NET_ADMIN). At least one filter is required; TIME_WAIT sockets are left alone, and listening sockets unless --state listen is given.")
         {
-            states, localPort, remotePort, localAddress, remoteAddress, process, netns, whatIf, json,
+            filters.NetworkNamespace, whatIf, json,
         };
+        foreach (var filter in filters.Filters.Reverse())
+        {
+            command.Options.Insert(0, filter);
+        }
 
         CliApp.SetAction(command, parse =>
         {
-            var query = new TcpConnectionQuery
-            {
-                States = ParseStates(parse.GetValue(states)),
-                LocalPort = parse.GetValue(localPort),
-                RemotePort = parse.GetValue(remotePort),
-                LocalAddress = parse.GetValue(localAddress),
-                RemoteAddress = parse.GetValue(remoteAddress),
-                OwningProcess = parse.GetValue(process),
-                NetworkNamespace = parse.GetValue(netns),
-            };
+            var query = filters.ToQuery(parse);
             if (query.States is null && query.LocalPort is null && query.RemotePort is null && query.LocalAddress is null
                 && query.RemoteAddress is null && query.OwningProcess is null)
             {
@@ -115,19 +98,6 @@ internal static class CloseCommand
             return results.Any(r => r.Outcome == TcpCloseOutcome.Failed) ? ExitCodes.Failure : ExitCodes.Success;
         });
         return command;
-    }
-
-    private static List<TcpState>? ParseStates(string[]? values)
-    {
-        if (values is null || values.Length == 0)
-        {
-            return null;
-        }
-
-        return values
-            .SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            .Select(TcpStateNames.Parse)
-            .ToList();
     }
 
     private static void Print(IReadOnlyList<TcpConnectionCloseResult> results, bool json)

@@ -23,18 +23,7 @@ internal static class ConnectionsCommand
 
     public static Command Create()
     {
-        var states = new Option<string[]>("--state")
-        {
-            Description = "Only these states (ss names, repeat or comma-separate): " + string.Join(", ", TcpStateNames.All.ToArray()) + ".",
-            HelpName = "STATE",
-            AllowMultipleArgumentsPerToken = true,
-            Arity = ArgumentArity.OneOrMore,
-        };
-        var localPort = CommonOptions.Integer("--local-port", "PORT", "local port, 0..65535");
-        var remotePort = CommonOptions.Integer("--remote-port", "PORT", "remote port, 0..65535");
-        var localAddress = new Option<string?>("--local-address") { Description = "Only this local IPv4/IPv6 address.", HelpName = "ADDRESS" };
-        var remoteAddress = new Option<string?>("--remote-address") { Description = "Only this remote IPv4/IPv6 address.", HelpName = "ADDRESS" };
-        var process = CommonOptions.Integer("--process", "PID", "only sockets held by this process id");
+        var filters = new ConnectionFilterOptions();
         var noKeepalive = new Option<bool>("--no-keepalive") { Description = "Only connections certainly without keepalive: ESTABLISHED with no timer armed; with --include-socket-option, SO_KEEPALIVE off (listeners included)." };
         var includeProcess = new Option<bool>("--include-process") { Description = "Show the processes holding each socket (one scan of /proc/*/fd)." };
         var includeInfo = new Option<bool>("--include-info") { Description = "Ask the kernel for tcp_info: RTT, last send/receive, retransmits, unacked segments." };
@@ -42,29 +31,24 @@ internal static class ConnectionsCommand
         {
             Description = "Read each socket's own keepalive options through its owner (pidfd_getfd; root): keepaliveEnabled, idle, interval, count, userTimeout; makes noKeepalive exact.",
         };
-        var netns = CommonOptions.NetworkNamespace();
         var json = CommonOptions.Json();
         var command = new Command("connections", "List TCP connections (sock_diag) with their keepalive timer and, on request, their processes.")
         {
-            states, localPort, remotePort, localAddress, remoteAddress, process, noKeepalive, includeProcess, includeInfo, netns, json,
+            noKeepalive, includeProcess, includeInfo, includeSocketOption, filters.NetworkNamespace, json,
         };
-        command.Options.Add(includeSocketOption);
+        foreach (var filter in filters.Filters.Reverse())
+        {
+            command.Options.Insert(0, filter);
+        }
 
         CliApp.SetAction(command, parse =>
         {
-            var query = new TcpConnectionQuery
+            var query = filters.ToQuery(parse) with
             {
-                States = ParseStates(parse.GetValue(states)),
-                LocalPort = parse.GetValue(localPort),
-                RemotePort = parse.GetValue(remotePort),
-                LocalAddress = parse.GetValue(localAddress),
-                RemoteAddress = parse.GetValue(remoteAddress),
-                OwningProcess = parse.GetValue(process),
                 NoKeepaliveOnly = parse.GetValue(noKeepalive),
                 IncludeProcess = parse.GetValue(includeProcess) || parse.GetValue(includeSocketOption),
                 IncludeInfo = parse.GetValue(includeInfo),
                 IncludeSocketOption = parse.GetValue(includeSocketOption),
-                NetworkNamespace = parse.GetValue(netns),
             };
             query.Validate();
 
@@ -93,25 +77,6 @@ internal static class ConnectionsCommand
             return ExitCodes.Success;
         });
         return command;
-    }
-
-    private static List<TcpState>? ParseStates(string[]? values)
-    {
-        if (values is null || values.Length == 0)
-        {
-            return null;
-        }
-
-        var states = new List<TcpState>();
-        foreach (string value in values)
-        {
-            foreach (string name in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                states.Add(TcpStateNames.Parse(name));
-            }
-        }
-
-        return states;
     }
 
     /// <summary>A JSON array, one object per socket, written as the dump is read and flushed every 64 KiB.</summary>
