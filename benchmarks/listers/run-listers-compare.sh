@@ -16,9 +16,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(git -C "$HERE" rev-parse --show-toplevel)
-SHARED=${SHARED:-$ROOT/../shared}
-BENCH=$SHARED/bench
+# shellcheck source=../lib/shared-bench.sh
+. "$HERE/../lib/shared-bench.sh"
 OUT="$ROOT/benchmarks/results/$(date -u +%F)"
 RUNS=""
 BDN=0

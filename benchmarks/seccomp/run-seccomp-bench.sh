@@ -24,13 +24,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(git -C "$HERE" rev-parse --show-toplevel)
-BENCH="${SHARED:-$ROOT/../shared}/bench"
-if [ -z "${SHARED:-}" ] && [ ! -d "$BENCH" ]; then
-  # a git worktree lives elsewhere: try next to the main checkout
-  COMMON=$(cd "$ROOT" && cd "$(git rev-parse --git-common-dir)" && pwd)
-  BENCH="$(dirname "$(dirname "$COMMON")")/shared/bench"
-fi
+# shellcheck source=../lib/shared-bench.sh
+. "$HERE/../lib/shared-bench.sh"
 OUT="$HERE/results/$(date -u +%F)"
 ROUNDS=10
 COUNT=20000
