@@ -8,12 +8,13 @@ namespace PSKeepalive.Tests.Support;
 
 /// <summary>
 /// Compiles small C programs for tests with the system compiler (cc), into a temporary directory. Every
-/// directory of a test run lives under /tmp/pskeepalive-tests/run-PID and is removed when the run ends; runs
-/// that died without cleaning up (their process is gone) are swept when the next run starts.
+/// directory of a test run lives under /tmp/pskeepalive-tests-UID/run-PID and is removed when the run ends; runs
+/// that died without cleaning up (their process is gone) are swept when the next run starts. The folder is
+/// per user (mode 0700): /tmp is shared, and a folder another user made first would refuse this one's files.
 /// </summary>
 public static class CCompiler
 {
-    private static readonly string Root = Path.Combine(Path.GetTempPath(), "pskeepalive-tests");
+    private static readonly string Root = Path.Combine(Path.GetTempPath(), "pskeepalive-tests-" + TestLibc.GetEUid().ToString(CultureInfo.InvariantCulture));
 
     /// <summary>Directories left by older test code (a bare GUID per compile) are removed once this old.</summary>
     private static readonly TimeSpan LegacyAge = TimeSpan.FromHours(2);
@@ -69,7 +70,12 @@ public static class CCompiler
 
     private static string CreateRunDirectory()
     {
-        Directory.CreateDirectory(Root);
+        Directory.CreateDirectory(Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (new DirectoryInfo(Root).LinkTarget is not null)
+        {
+            throw new InvalidOperationException($"{Root} is a symbolic link; remove it (someone else may have planted it).");
+        }
+
         Sweep();
         string directory = Path.Combine(Root, "run-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
         DeleteQuietly(directory); // a dead run with a reused pid

@@ -14,7 +14,10 @@ public sealed class CCompilerCleanupTests
     {
         string program = CCompiler.Compile("int main(void) { return 0; }", "trial-empty");
 
-        string expected = Path.Combine(Path.GetTempPath(), "pskeepalive-tests", "run-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        string expected = Path.Combine(
+            Path.GetTempPath(),
+            "pskeepalive-tests-" + TestLibc.GetEUid().ToString(CultureInfo.InvariantCulture),
+            "run-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
         Assert.Equal(expected, CCompiler.RunRoot);
         Assert.StartsWith(expected + "/", program, StringComparison.Ordinal);
         Assert.True(File.Exists(program));
