@@ -51,7 +51,7 @@ public sealed class EnumerateTests
         Assert.Equal("keepalive", TcpConnectionText.Keepalive(keepalive)[..9]);
     }
 
-    [Theory]
+    [DeafPeerTheory]
     [InlineData("127.0.0.1", false)]
     [InlineData("::1", true)]
     public void UnacknowledgedData_ShowsTheRetransmitTimer_AndKeepaliveIsUnknown(string address, bool keepalive)

@@ -24,7 +24,7 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
 {
     private const int ETIMEDOUT = 110;
 
-    [Fact]
+    [DeafPeerFact]
     public async Task DeafClient_ServerUnderRun_IsResetAfterIdlePlusIntervalTimesCount()
     {
         string server = PreloadPrograms.Fixture("deafserver.py");

@@ -302,7 +302,7 @@ public sealed class MethodChoiceTests
         Assert.Equal(string.Empty, result.StandardOutput);
     }
 
-    [Fact]
+    [DeafPeerFact]
     public void Cli_EndToEnd_StaticServerUnderMethodSeccomp_ShedsADeafClientInAboutThreeSeconds()
     {
         using LauncherProcess server = LauncherProcess.StartProgram(

@@ -556,7 +556,7 @@ public sealed class SeccompLauncherTests
         Assert.Equal(0, launcher.WaitForExit(Bound).ExitCode);
     }
 
-    [Fact]
+    [DeafPeerFact]
     public void EndToEnd_StaticServerInListeningMode_ShedsADeafClientInAboutIdlePlusIntervalTimesCount()
     {
         var settings = new Dictionary<string, string>

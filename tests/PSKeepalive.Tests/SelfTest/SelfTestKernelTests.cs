@@ -4,6 +4,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.SelfTest;
+using PSKeepalive.Tests.Support;
 using Xunit;
 
 namespace PSKeepalive.Tests.SelfTest;
@@ -14,7 +15,7 @@ namespace PSKeepalive.Tests.SelfTest;
 /// </summary>
 public sealed class SelfTestKernelTests
 {
-    [Fact]
+    [DeafPeerFact]
     public async Task SlowCases_RunConcurrently_AndFollowTheSettings()
     {
         var clock = Stopwatch.StartNew();

@@ -7,7 +7,7 @@ namespace PSKeepalive.Tests.SelfTest;
 /// <summary>The self-test's summary counts probes in good English.</summary>
 public sealed class SelfTestWordingTests
 {
-    [Fact]
+    [DeafPeerFact]
     public void OneProbe_IsSingular()
     {
         CliResult result = CliRunner.Run("test", "--idle", "1", "--interval", "1", "--count", "1");

@@ -13,7 +13,7 @@ public sealed class TestCommandCliTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
 
-    [Fact]
+    [DeafPeerFact]
     public async Task Test_RunsAsAProcess_WithExitCodesAndJson()
     {
         Task<CliResult> json = Run("test", "--json");
