@@ -10,7 +10,8 @@ namespace PSKeepalive.Tests.Support;
 /// Compiles small C programs for tests with the system compiler (cc), into a temporary directory. Every
 /// directory of a test run lives under /tmp/pskeepalive-tests-UID/run-PID and is removed when the run ends; runs
 /// that died without cleaning up (their process is gone) are swept when the next run starts. The folder is
-/// per user (mode 0700): /tmp is shared, and a folder another user made first would refuse this one's files.
+/// per user (mode 0755, writable by its owner only): /tmp is shared, and a folder another user made first would
+/// refuse this one's files. Others may still run what is in it: some tests run a compiled helper as nobody.
 /// </summary>
 public static class CCompiler
 {
@@ -70,7 +71,10 @@ public static class CCompiler
 
     private static string CreateRunDirectory()
     {
-        Directory.CreateDirectory(Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(
+            Root,
+            UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+            UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         if (new DirectoryInfo(Root).LinkTarget is not null)
         {
             throw new InvalidOperationException($"{Root} is a symbolic link; remove it (someone else may have planted it).");
