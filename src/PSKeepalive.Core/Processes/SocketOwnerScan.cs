@@ -338,59 +338,24 @@ public static unsafe class SocketOwnerScan
     private static void ScanProcess(int current, byte[] root, byte* path, byte* link, byte* dents, WorkerResult result)
     {
         WriteFdPath(path, 256, root, current);
-        int dirFd = Libc.OpenAt(Libc.AT_FDCWD, path, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
-        if (dirFd < 0)
-        {
-            Count(Libc.LastErrno, result);
-            return;
-        }
-
+        var sockets = new ProcFdSockets(path, dents, DirectoryBufferSize, link);
         try
         {
-            while (true)
+            while (sockets.MoveNext())
             {
-                nint read = Libc.GetDents64(dirFd, dents, DirectoryBufferSize);
-                if (read < 0)
-                {
-                    Count(Libc.LastErrno, result);
-                    return;
-                }
-
-                if (read == 0)
-                {
-                    break;
-                }
-
-                for (int offset = 0; offset < read;)
-                {
-                    // struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
-                    ushort recordLength = *(ushort*)(dents + offset + 16);
-                    byte* name = dents + offset + 19;
-                    offset += recordLength;
-                    if (recordLength == 0)
-                    {
-                        break;
-                    }
-
-                    if (name[0] == (byte)'.')
-                    {
-                        continue;
-                    }
-
-                    result.Descriptors++;
-                    nint linkLength = Libc.ReadLinkAt(dirFd, name, link, 64);
-                    if (linkLength > 0 && TryParseSocketInode(new ReadOnlySpan<byte>(link, (int)linkLength), out ulong inode))
-                    {
-                        result.Owners.Add(new RawOwner(inode, current, ParseDecimal(name)));
-                    }
-
-                    // linkLength < 0: the descriptor was closed meanwhile, or the process is going away.
-                }
+                result.Owners.Add(new RawOwner(sockets.Current.Inode, current, sockets.Current.Fd));
             }
         }
         finally
         {
-            Libc.Close(dirFd);
+            sockets.Dispose();
+            result.Descriptors += sockets.Descriptors;
+        }
+
+        if (sockets.Errno != 0)
+        {
+            Count(sockets.Errno, result);
+            return;
         }
 
         result.Scanned++;
@@ -448,38 +413,23 @@ public static unsafe class SocketOwnerScan
         {
             fixed (byte* dents = buffer)
             {
-                while (true)
+                var entries = new DirectoryEntries(fd, dents, buffer.Length);
+                while (entries.MoveNext())
                 {
-                    nint read = Libc.GetDents64(fd, dents, (nuint)buffer.Length);
-                    if (read < 0)
+                    byte* name = entries.Name;
+                    if (name[0] >= (byte)'1' && name[0] <= (byte)'9')
                     {
-                        throw Errno.Last(Subject, $"list the processes in {procRoot}", procRoot);
-                    }
-
-                    if (read == 0)
-                    {
-                        break;
-                    }
-
-                    for (int offset = 0; offset < read;)
-                    {
-                        ushort recordLength = *(ushort*)(dents + offset + 16);
-                        byte* name = dents + offset + 19;
-                        offset += recordLength;
-                        if (recordLength == 0)
+                        int pid = DirectoryEntries.ParseDecimal(name);
+                        if (pid > 0)
                         {
-                            break;
-                        }
-
-                        if (name[0] >= (byte)'1' && name[0] <= (byte)'9')
-                        {
-                            int pid = ParseDecimal(name);
-                            if (pid > 0)
-                            {
-                                pids.Add(pid);
-                            }
+                            pids.Add(pid);
                         }
                     }
+                }
+
+                if (entries.Errno != 0)
+                {
+                    throw Errno.ToException(entries.Errno, Subject, $"list the processes in {procRoot}", procRoot);
                 }
             }
         }
@@ -489,23 +439,6 @@ public static unsafe class SocketOwnerScan
         }
 
         return pids;
-    }
-
-    /// <summary>A NUL-terminated decimal name; -1 when it is not all digits.</summary>
-    private static int ParseDecimal(byte* name)
-    {
-        int value = 0;
-        for (byte* p = name; *p != 0; p++)
-        {
-            if (*p < (byte)'0' || *p > (byte)'9' || value > (int.MaxValue / 10) - 1)
-            {
-                return -1;
-            }
-
-            value = (value * 10) + (*p - '0');
-        }
-
-        return value;
     }
 
     /// <summary>Writes "{root}/{pid}/fd\0" into <paramref name="destination"/>.</summary>

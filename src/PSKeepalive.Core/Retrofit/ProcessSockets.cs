@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Interop;
+using PSKeepalive.Core.Processes;
 
 namespace PSKeepalive.Core.Retrofit;
 
@@ -28,97 +29,42 @@ public static class ProcessSockets
 
         string directory = Path.Combine(procRoot, pid.ToString(CultureInfo.InvariantCulture), "fd");
         byte[] pathBytes = System.Text.Encoding.UTF8.GetBytes(directory + "\0");
-        int dirFd;
+        const int BufferSize = 32 * 1024;
+        byte* dents = stackalloc byte[BufferSize];
+        byte* link = stackalloc byte[ProcFdSockets.LinkBufferSize];
+        var sockets = new List<SocketDescriptor>();
+        int errno;
         fixed (byte* path = pathBytes)
         {
-            dirFd = Libc.OpenAt(Libc.AT_FDCWD, path, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+            var reader = new ProcFdSockets(path, dents, BufferSize, link);
+            try
+            {
+                while (reader.MoveNext())
+                {
+                    // Fd < 0: a name that is not a descriptor number (never in a real /proc).
+                    if (reader.Current.Fd >= 0)
+                    {
+                        sockets.Add(new SocketDescriptor(reader.Current.Fd, reader.Current.Inode));
+                    }
+                }
+            }
+            finally
+            {
+                reader.Dispose();
+            }
+
+            errno = reader.Errno;
         }
 
-        if (dirFd < 0)
+        if (errno != 0)
         {
-            int errno = Libc.LastErrno;
             throw errno == Errno.ENOENT
                 ? Errno.ToException(Errno.ESRCH, Subject, $"list the descriptors of process {pid}", pid)
                 : Errno.ToException(errno, Subject, $"list the descriptors of process {pid}", pid, Pidfd.PtracePrivilege);
         }
 
-        var sockets = new List<SocketDescriptor>();
-        const int BufferSize = 32 * 1024;
-        byte* dents = stackalloc byte[BufferSize];
-        byte* link = stackalloc byte[64];
-        try
-        {
-            while (true)
-            {
-                nint read = Libc.GetDents64(dirFd, dents, BufferSize);
-                if (read < 0)
-                {
-                    int errno = Libc.LastErrno;
-                    throw errno == Errno.ENOENT
-                        ? Errno.ToException(Errno.ESRCH, Subject, $"list the descriptors of process {pid}", pid)
-                        : Errno.ToException(errno, Subject, $"list the descriptors of process {pid}", pid, Pidfd.PtracePrivilege);
-                }
-
-                if (read == 0)
-                {
-                    break;
-                }
-
-                for (int offset = 0; offset < read;)
-                {
-                    // struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
-                    ushort recordLength = *(ushort*)(dents + offset + 16);
-                    byte* name = dents + offset + 19;
-                    offset += recordLength;
-                    if (recordLength == 0)
-                    {
-                        break;
-                    }
-
-                    if (!TryParseFd(name, out int fd))
-                    {
-                        continue; // "." and ".."
-                    }
-
-                    nint length = Libc.ReadLinkAt(dirFd, name, link, 64);
-                    if (length > 0 && Processes.SocketOwnerScan.TryParseSocketInode(new ReadOnlySpan<byte>(link, (int)length), out ulong inode))
-                    {
-                        sockets.Add(new SocketDescriptor(fd, inode));
-                    }
-
-                    // length < 0: closed between getdents64 and readlinkat.
-                }
-            }
-        }
-        finally
-        {
-            Libc.Close(dirFd);
-        }
-
         sockets.Sort((a, b) => a.Fd.CompareTo(b.Fd));
         return sockets;
-    }
-
-    private static unsafe bool TryParseFd(byte* name, out int fd)
-    {
-        fd = 0;
-        if (name[0] == 0)
-        {
-            return false;
-        }
-
-        for (byte* c = name; *c != 0; c++)
-        {
-            if (*c < (byte)'0' || *c > (byte)'9' || fd > (int.MaxValue - 9) / 10)
-            {
-                fd = 0;
-                return false;
-            }
-
-            fd = (fd * 10) + (*c - (byte)'0');
-        }
-
-        return true;
     }
 
     /// <summary>The command name of a process (/proc/PID/comm), or null when it is gone or unreadable.</summary>
