@@ -17,10 +17,11 @@ internal static class EnableCommand
     public static Command Create()
     {
         var pid = RetrofitOutput.PidOption();
-        var idle = CommonOptions.Integer("--idle", "S", "TCP_KEEPIDLE: idle seconds before the first probe, 1..32767");
-        var interval = CommonOptions.Integer("--interval", "S", "TCP_KEEPINTVL: seconds between unanswered probes, 1..32767");
-        var count = CommonOptions.Integer("--count", "N", "TCP_KEEPCNT: unanswered probes before the connection is dropped, 1..127");
-        var userTimeout = CommonOptions.Integer("--user-timeout", "MS", "TCP_USER_TIMEOUT: milliseconds sent data may stay unacknowledged, 0 (system default) or more");
+        var timing = new KeepaliveTimingOptions(idleDefault: "unchanged", intervalDefault: "unchanged", countDefault: "unchanged", userTimeoutDefault: "unchanged; 0 means the system default");
+        var idle = timing.Idle;
+        var interval = timing.Interval;
+        var count = timing.Count;
+        var userTimeout = timing.UserTimeout;
         var whatIf = CommonOptions.WhatIf();
         var json = CommonOptions.Json();
         var command = new Command(

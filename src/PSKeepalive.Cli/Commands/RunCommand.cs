@@ -14,10 +14,11 @@ internal static class RunCommand
 {
     public static Command Create()
     {
-        var idle = CommonOptions.Integer("--idle", "S", "TCP_KEEPIDLE: idle seconds before the first probe, 1..32767 (default: the system's)");
-        var interval = CommonOptions.Integer("--interval", "S", "TCP_KEEPINTVL: seconds between probes, 1..32767 (default: the system's)");
-        var count = CommonOptions.Integer("--count", "N", "TCP_KEEPCNT: unanswered probes before the connection is dropped, 1..127 (default: the system's)");
-        var userTimeout = CommonOptions.Integer("--user-timeout", "MS", "TCP_USER_TIMEOUT: milliseconds sent data may stay unacknowledged, 0..2147483647 (default: not set)");
+        var timing = new KeepaliveTimingOptions(idleDefault: "the system's", intervalDefault: "the system's", countDefault: "the system's", userTimeoutDefault: "not set");
+        var idle = timing.Idle;
+        var interval = timing.Interval;
+        var count = timing.Count;
+        var userTimeout = timing.UserTimeout;
         var mode = Choice(
             "--mode",
             "Which sockets: all TCP sockets (at socket()), outgoing (at connect()), listening (at listen(); accepted connections inherit).",

@@ -15,10 +15,11 @@ internal static class TestCommand
 {
     public static Command Create()
     {
-        var idle = CommonOptions.Integer("--idle", "S", "TCP_KEEPIDLE of the probing end: idle seconds before the first probe, 1..32767 (default 1)");
-        var interval = CommonOptions.Integer("--interval", "S", "TCP_KEEPINTVL: seconds between unanswered probes, 1..32767 (default 1)");
-        var count = CommonOptions.Integer("--count", "N", "TCP_KEEPCNT: unanswered probes before the connection is dropped, 1..127 (default 3)");
-        var userTimeout = CommonOptions.Integer("--user-timeout", "MS", "TCP_USER_TIMEOUT in milliseconds, 0..2147483647 (default 0: not set)");
+        var timing = new KeepaliveTimingOptions(idleDefault: "1", intervalDefault: "1", countDefault: "3", userTimeoutDefault: "0, not set");
+        var idle = timing.Idle;
+        var interval = timing.Interval;
+        var count = timing.Count;
+        var userTimeout = timing.UserTimeout;
         var dataInFlight = new Option<bool>("--with-data-in-flight")
         {
             Description = "Leave unacknowledged data queued, so that keepalive cannot fire and TCP_USER_TIMEOUT or retransmission decides.",
