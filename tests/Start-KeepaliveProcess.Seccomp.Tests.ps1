@@ -27,20 +27,6 @@ BeforeAll {
     $script:exit7 = Join-Path $script:work 'exit7.sh'
     Set-Content -Path $script:exit7 -Value "#!/bin/sh`nexit 7`n"
     & chmod 755 $script:wrapper $script:exit7
-
-    function Read-Probe([string] $Path) {
-        $result = @{}
-        foreach ($line in Get-Content $Path) {
-            $words = $line -split ' '
-            $values = @{}
-            foreach ($pair in $words | Select-Object -Skip 1) {
-                $k, $v = $pair -split '=', 2
-                $values[$k] = [int]$v
-            }
-            $result[$words[0]] = $values
-        }
-        $result
-    }
 }
 
 AfterAll {

@@ -25,20 +25,6 @@ BeforeAll {
     $script:pwdToFile = Join-Path $script:work 'pwd-to-file.sh'
     Set-Content -Path $script:pwdToFile -Value "#!/bin/sh`npwd > `"`$PESTER_OUT`"`n"
     & chmod 755 $script:wrapper $script:exit7 $script:pwdToFile
-
-    function Read-Probe([string] $Path) {
-        $result = @{}
-        foreach ($line in Get-Content $Path) {
-            $words = $line -split ' '
-            $values = @{}
-            foreach ($pair in $words | Select-Object -Skip 1) {
-                $k, $v = $pair -split '=', 2
-                $values[$k] = [int]$v
-            }
-            $result[$words[0]] = $values
-        }
-        $result
-    }
 }
 
 AfterAll {

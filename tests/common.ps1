@@ -63,3 +63,19 @@ function Stop-PythonLoopbackClient($Client) {
     if (-not $Client.Child.HasExited) { $Client.Child.Kill(); $null = $Client.Child.WaitForExit(5000) }
     $Client.Peer.Dispose()
 }
+
+# Reads what the sockprobe fixture printed: one line per socket, "NAME key=value ...", into
+# @{ NAME = @{ key = value } } (used by the Start-KeepaliveProcess suites).
+function Read-Probe([string] $Path) {
+    $result = @{}
+    foreach ($line in Get-Content $Path) {
+        $words = $line -split ' '
+        $values = @{}
+        foreach ($pair in $words | Select-Object -Skip 1) {
+            $k, $v = $pair -split '=', 2
+            $values[$k] = [int]$v
+        }
+        $result[$words[0]] = $values
+    }
+    $result
+}
