@@ -41,7 +41,7 @@ public class RetrofitBenchmarks
             _sockets.Add(client);
             _sockets.Add(listener.Accept());
             int fd = (int)client.SafeHandle.DangerousGetHandle();
-            ProcessSockets.TryParseSocketLink(new FileInfo($"/proc/self/fd/{fd}").LinkTarget!, out ulong inode);
+            PSKeepalive.Core.Processes.SocketOwnerScan.TryParseSocketInode(System.Text.Encoding.ASCII.GetBytes(new FileInfo($"/proc/self/fd/{fd}").LinkTarget!), out ulong inode);
             _clients.Add((fd, inode));
         }
 

@@ -83,13 +83,4 @@ public static class ProcessSockets
             return null;
         }
     }
-
-    /// <summary>Parses "socket:[12345]".</summary>
-    public static bool TryParseSocketLink(string link, out ulong inode)
-    {
-        inode = 0;
-        return link.StartsWith("socket:[", StringComparison.Ordinal)
-            && link.EndsWith(']')
-            && ulong.TryParse(link.AsSpan(8, link.Length - 9), NumberStyles.None, CultureInfo.InvariantCulture, out inode);
-    }
 }

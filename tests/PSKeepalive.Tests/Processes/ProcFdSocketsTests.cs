@@ -31,7 +31,7 @@ public sealed unsafe class ProcFdSocketsTests : IDisposable
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         int fd = (int)socket.Handle;
-        Assert.True(ProcessSockets.TryParseSocketLink(new FileInfo($"/proc/self/fd/{fd}").LinkTarget!, out ulong inode));
+        Assert.True(PSKeepalive.Core.Processes.SocketOwnerScan.TryParseSocketInode(System.Text.Encoding.ASCII.GetBytes(new FileInfo($"/proc/self/fd/{fd}").LinkTarget!), out ulong inode));
 
         (List<(int Fd, ulong Inode)> found, int descriptors, int errno) = Walk($"/proc/{Environment.ProcessId}/fd", 32 * 1024);
 

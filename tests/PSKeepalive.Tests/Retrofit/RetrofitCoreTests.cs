@@ -244,11 +244,11 @@ public sealed class RetrofitCoreTests
     [Fact]
     public void SocketLink_Parses()
     {
-        Assert.True(ProcessSockets.TryParseSocketLink("socket:[123456]", out ulong inode));
+        Assert.True(PSKeepalive.Core.Processes.SocketOwnerScan.TryParseSocketInode(System.Text.Encoding.ASCII.GetBytes("socket:[123456]"), out ulong inode));
         Assert.Equal(123456UL, inode);
-        Assert.False(ProcessSockets.TryParseSocketLink("pipe:[1]", out _));
-        Assert.False(ProcessSockets.TryParseSocketLink("socket:[]", out _));
-        Assert.False(ProcessSockets.TryParseSocketLink("/dev/null", out _));
+        Assert.False(PSKeepalive.Core.Processes.SocketOwnerScan.TryParseSocketInode(System.Text.Encoding.ASCII.GetBytes("pipe:[1]"), out _));
+        Assert.False(PSKeepalive.Core.Processes.SocketOwnerScan.TryParseSocketInode(System.Text.Encoding.ASCII.GetBytes("socket:[]"), out _));
+        Assert.False(PSKeepalive.Core.Processes.SocketOwnerScan.TryParseSocketInode(System.Text.Encoding.ASCII.GetBytes("/dev/null"), out _));
     }
 
     /// <summary>
