@@ -257,7 +257,7 @@ public static class TcpKeepaliveRetrofit
 
             try
             {
-                SocketKeepaliveOptions after = SocketKeepalive.Set(socket.Handle, change);
+                SocketKeepaliveOptions after = SocketKeepalive.Set(socket.Handle, before, change);
                 if (!AlreadySatisfies(after, change))
                 {
                     return new KeepaliveChangeResult(

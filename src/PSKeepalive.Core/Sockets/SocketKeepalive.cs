@@ -54,6 +54,17 @@ public static class SocketKeepalive
         return WithHandle(socket.SafeHandle, socket, fd => SetCore(fd, change, Describe(socket, fd), socket));
     }
 
+    /// <summary>
+    /// Applies <paramref name="change"/> to a TCP socket whose options the caller has just read with
+    /// <see cref="Get(SafeHandle)"/> (which also checked that it is TCP): <paramref name="current"/> serves as the
+    /// values to restore on failure, so the socket is not checked and read a second time.
+    /// </summary>
+    internal static SocketKeepaliveOptions Set(SafeHandle handle, SocketKeepaliveOptions current, SocketKeepaliveChange change)
+    {
+        Validate(change);
+        return WithHandle(handle, handle, fd => SetCore(fd, change, DescribeFd(fd), handle, current));
+    }
+
     /// <summary>Refuses an empty change and values outside the kernel's limits, without any system call.</summary>
     public static void Validate(SocketKeepaliveChange change)
     {
@@ -125,10 +136,18 @@ public static class SocketKeepalive
         GetInt(fd, IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", description, target),
         GetInt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT", description, target));
 
-    private static SocketKeepaliveOptions SetCore(int fd, SocketKeepaliveChange change, string description, object target)
+    private static SocketKeepaliveOptions SetCore(int fd, SocketKeepaliveChange change, string description, object target, SocketKeepaliveOptions? known = null)
     {
-        EnsureTcp(fd, description, target);
-        SocketKeepaliveOptions previous = ReadAll(fd, description, target);
+        SocketKeepaliveOptions previous;
+        if (known is null)
+        {
+            EnsureTcp(fd, description, target);
+            previous = ReadAll(fd, description, target);
+        }
+        else
+        {
+            previous = known;
+        }
 
         var writes = new List<Write>(5);
         if (change.Enabled is bool enabled)
