@@ -76,7 +76,7 @@ Describe 'Enable-TcpKeepalive' {
             $result.After.Enabled | Should -BeTrue
             $result.After.Idle | Should -Be 61
             $result.After.Interval | Should -Be 11
-            $result.After.Count | Should -Be 7
+            $result.After.ProbeCount | Should -Be 7
         }
 
         It 'is what Get-TcpConnection -IncludeSocketOption sees, and the keepalive timer runs' {

@@ -34,7 +34,8 @@ Describe 'Get-SocketKeepalive' {
         $options.Enabled | Should -BeFalse
         $options.Idle | Should -Be ([int](Get-Content /proc/sys/net/ipv4/tcp_keepalive_time))
         $options.Interval | Should -Be ([int](Get-Content /proc/sys/net/ipv4/tcp_keepalive_intvl))
-        $options.Count | Should -Be ([int](Get-Content /proc/sys/net/ipv4/tcp_keepalive_probes))
+        $options.ProbeCount | Should -Be ([int](Get-Content /proc/sys/net/ipv4/tcp_keepalive_probes))
+        $options.Count | Should -Be 1
         $options.UserTimeout | Should -Be 0
     }
 

@@ -100,6 +100,12 @@ Describe 'Get-TcpConnection' {
         (Get-Process -Id $PID | Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port) | Should -HaveCount 3
     }
 
+    It 'counts one connection as 1 (no property hides .Count)' {
+        $one = Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $plain.ClientPort
+        $one.Count | Should -Be 1
+        $one.Length | Should -Be 1
+    }
+
     It 'fills tcp_info fields only with -IncludeInfo' {
         (Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $plain.ClientPort).Rtt | Should -BeNullOrEmpty
         (Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $plain.ClientPort -IncludeInfo).Rtt | Should -BeGreaterThan ([TimeSpan]::Zero)
@@ -172,6 +178,8 @@ Describe 'Get-TcpConnection -IncludeSocketOption' {
             $c.Idle | Should -Be 91
             $c.NoKeepalive | Should -BeFalse
             $c.OwningProcess | Should -Be $child.Id
+            $c.Count | Should -Be 1
+            $c.ProbeCount | Should -Be ([int](Get-Content /proc/sys/net/ipv4/tcp_keepalive_probes))
         }
 
         It 'makes NoKeepalive exact for a listening socket' {

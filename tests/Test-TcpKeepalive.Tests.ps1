@@ -24,6 +24,8 @@ Describe 'Test-TcpKeepalive' {
         $result.Passed | Should -BeTrue -Because $result.Message
         $result.Address | Should -Be '::1'
         $result.ProbesSent | Should -Be 2
+        $result.ProbeCount | Should -Be 2
+        $result.Count | Should -Be 1
     }
 
     It 'shows that keepalive does not fire with data in flight, and TCP_USER_TIMEOUT decides' {

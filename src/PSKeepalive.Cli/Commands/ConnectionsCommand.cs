@@ -29,7 +29,7 @@ internal static class ConnectionsCommand
         var includeInfo = new Option<bool>("--include-info") { Description = "Ask the kernel for tcp_info: RTT, last send/receive, retransmits, unacked segments." };
         var includeSocketOption = new Option<bool>("--include-socket-option")
         {
-            Description = "Read each socket's own keepalive options through its owner (pidfd_getfd; root): keepaliveEnabled, idle, interval, count, userTimeout; makes noKeepalive exact.",
+            Description = "Read each socket's own keepalive options through its owner (pidfd_getfd; root): keepaliveEnabled, idle, interval, probeCount, userTimeout; makes noKeepalive exact.",
         };
         var json = CommonOptions.Json();
         var command = new Command("connections", "List TCP connections (sock_diag) with their keepalive timer and, on request, their processes.")
@@ -166,7 +166,7 @@ internal static class ConnectionsCommand
             WriteNullable(w, Keys.KeepaliveEnabled, c.KeepaliveEnabled);
             WriteNullable(w, Keys.Idle, c.Idle);
             WriteNullable(w, Keys.Interval, c.Interval);
-            WriteNullable(w, Keys.Count, c.Count);
+            WriteNullable(w, Keys.ProbeCount, c.ProbeCount);
             WriteNullable(w, Keys.UserTimeout, c.UserTimeout);
         }
 
@@ -328,7 +328,7 @@ internal static class ConnectionsCommand
         public static readonly JsonEncodedText KeepaliveEnabled = JsonEncodedText.Encode("keepaliveEnabled");
         public static readonly JsonEncodedText Idle = JsonEncodedText.Encode("idle");
         public static readonly JsonEncodedText Interval = JsonEncodedText.Encode("interval");
-        public static readonly JsonEncodedText Count = JsonEncodedText.Encode("count");
+        public static readonly JsonEncodedText ProbeCount = JsonEncodedText.Encode("probeCount");
         public static readonly JsonEncodedText UserTimeout = JsonEncodedText.Encode("userTimeout");
         public static readonly JsonEncodedText NetworkNamespace = JsonEncodedText.Encode("networkNamespace");
     }

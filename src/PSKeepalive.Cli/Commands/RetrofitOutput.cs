@@ -105,7 +105,7 @@ internal static class RetrofitOutput
     {
         null => "-",
         { Enabled: false } => "off",
-        _ => FormattableString.Invariant($"on {options.Idle}/{options.Interval}/{options.Count}")
+        _ => FormattableString.Invariant($"on {options.Idle}/{options.Interval}/{options.ProbeCount}")
             + (options.UserTimeout > 0 ? FormattableString.Invariant($" ut{options.UserTimeout}ms") : string.Empty),
     };
 
@@ -125,7 +125,7 @@ internal static class RetrofitOutput
         w.WriteBoolean("enabled", options.Enabled);
         w.WriteNumber("idle", options.Idle);
         w.WriteNumber("interval", options.Interval);
-        w.WriteNumber("count", options.Count);
+        w.WriteNumber("probeCount", options.ProbeCount);
         w.WriteNumber("userTimeout", options.UserTimeout);
         w.WriteEndObject();
     }

@@ -120,8 +120,8 @@ public sealed record TcpConnection
     /// <summary>TCP_KEEPINTVL seconds read from the socket; null when not read.</summary>
     public int? Interval { get; init; }
 
-    /// <summary>TCP_KEEPCNT read from the socket; null when not read.</summary>
-    public int? Count { get; init; }
+    /// <summary>TCP_KEEPCNT read from the socket; null when not read. (Not "Count": that would hide PowerShell's .Count.)</summary>
+    public int? ProbeCount { get; init; }
 
     /// <summary>TCP_USER_TIMEOUT milliseconds read from the socket; null when not read.</summary>
     public int? UserTimeout { get; init; }

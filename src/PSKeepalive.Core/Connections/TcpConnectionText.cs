@@ -22,7 +22,7 @@ public static class TcpConnectionText
                 return "off";
             }
 
-            if (connection.Idle is int idle && connection.Interval is int interval && connection.Count is int count)
+            if (connection.Idle is int idle && connection.Interval is int interval && connection.ProbeCount is int count)
             {
                 return string.Create(CultureInfo.InvariantCulture, $"on {idle}/{interval}/{count}");
             }

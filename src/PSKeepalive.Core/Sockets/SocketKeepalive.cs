@@ -167,7 +167,7 @@ public static class SocketKeepalive
 
         if (change.Count is int count)
         {
-            writes.Add(new(IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", count, previous.Count));
+            writes.Add(new(IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", count, previous.ProbeCount));
         }
 
         if (change.UserTimeout is int userTimeout)

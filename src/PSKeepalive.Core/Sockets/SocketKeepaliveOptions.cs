@@ -7,12 +7,13 @@ namespace PSKeepalive.Core.Sockets;
 /// <param name="Enabled">SO_KEEPALIVE: without it nothing is probed, whatever the other values say.</param>
 /// <param name="Idle">TCP_KEEPIDLE: idle seconds before the first probe.</param>
 /// <param name="Interval">TCP_KEEPINTVL: seconds between unanswered probes.</param>
-/// <param name="Count">TCP_KEEPCNT: unanswered probes before the connection is dropped.</param>
+/// <param name="ProbeCount">TCP_KEEPCNT: unanswered probes before the connection is dropped (not "Count", which would hide
+/// the Count PowerShell gives every object).</param>
 /// <param name="UserTimeout">TCP_USER_TIMEOUT in milliseconds; 0 means the system default (retransmission limits decide).</param>
-public sealed record SocketKeepaliveOptions(bool Enabled, int Idle, int Interval, int Count, int UserTimeout)
+public sealed record SocketKeepaliveOptions(bool Enabled, int Idle, int Interval, int ProbeCount, int UserTimeout)
 {
-    /// <summary>Seconds an idle connection to a silent peer survives when keepalive is on: Idle + Interval x Count.</summary>
-    public long DeadPeerDetectionSeconds => Idle + ((long)Interval * Count);
+    /// <summary>Seconds an idle connection to a silent peer survives when keepalive is on: Idle + Interval x ProbeCount.</summary>
+    public long DeadPeerDetectionSeconds => Idle + ((long)Interval * ProbeCount);
 }
 
 /// <summary>The options to change on a socket; null leaves an option as it is.</summary>

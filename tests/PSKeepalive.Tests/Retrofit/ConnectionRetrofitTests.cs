@@ -34,7 +34,7 @@ public sealed class ConnectionRetrofitTests
             Assert.Equal(own.Enabled, c.KeepaliveEnabled);
             Assert.Equal(own.Idle, c.Idle);
             Assert.Equal(own.Interval, c.Interval);
-            Assert.Equal(own.Count, c.Count);
+            Assert.Equal(own.Count, c.ProbeCount);
             Assert.Equal(own.UserTimeout, c.UserTimeout);
             Assert.Equal(!own.Enabled, c.NoKeepalive);
         }
@@ -75,8 +75,8 @@ public sealed class ConnectionRetrofitTests
         // The batch form (what -PassThru does at the end of a pipeline): one dump for every changed socket.
         var batch = RetrofitTargets.Reread(new[] { (listed.Inode, child.Pid) }).ToList();
         var same = Assert.Single(batch);
-        Assert.Equal((again.Cookie, again.KeepaliveEnabled, again.Idle, again.Interval, again.Count, again.UserTimeout, again.OwningProcess),
-            (same.Cookie, same.KeepaliveEnabled, same.Idle, same.Interval, same.Count, same.UserTimeout, same.OwningProcess));
+        Assert.Equal((again.Cookie, again.KeepaliveEnabled, again.Idle, again.Interval, again.ProbeCount, again.UserTimeout, again.OwningProcess),
+            (same.Cookie, same.KeepaliveEnabled, same.Idle, same.Interval, same.ProbeCount, same.UserTimeout, same.OwningProcess));
         Assert.Equal(again.Processes.Select(p => (p.Pid, p.Fd)), same.Processes.Select(p => (p.Pid, p.Fd)));
 
         var unowned = RetrofitTargets.Unowned(0, "127.0.0.1", 1, "127.0.0.1", 2, "TimeWait");
