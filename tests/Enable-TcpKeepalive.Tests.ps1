@@ -39,6 +39,13 @@ Describe 'Enable-TcpKeepalive' {
             ($completions | Where-Object CompletionText -EQ "$PID").ListItemText | Should -BeLike "$PID *"
         }
 
+        It 'takes the sysctl words too: -Time for -Idle, -Probes (and -ProbeCount) for -Count' {
+            $command.Parameters['Idle'].Aliases | Should -Contain 'Time'
+            $command.Parameters['Count'].Aliases | Should -Contain 'Probes'
+            $command.Parameters['Count'].Aliases | Should -Contain 'ProbeCount'
+            { Enable-TcpKeepalive -ProcessId $PID -Time 600 -Probes 5 -WhatIf } | Should -Not -Throw
+        }
+
         It 'refuses -Count 128 before touching anything' {
             { Enable-TcpKeepalive -ProcessId $PID -Count 128 -WhatIf } | Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.EnableTcpKeepaliveCommand'
         }
@@ -96,6 +103,35 @@ Describe 'Enable-TcpKeepalive' {
 
         It 'skips a socket that already has the values' {
             (Enable-TcpKeepalive -ProcessId $child.Id -Idle 62).Outcome | Should -Be 'Skipped'
+        }
+    }
+
+    # Root and python3, as above: a child holding a listener and a bound, unconnected socket (TCP_CLOSE).
+    Context 'Words shared with Get-TcpConnection' -Skip:(-not ($IsRoot -and $HasPython)) {
+        BeforeAll {
+            $script:client = Start-PythonLoopbackClient "import socket,time; s=socket.create_connection(('127.0.0.1',{PORT})); l=socket.socket(); l.bind(('127.0.0.1',0)); l.listen(); u=socket.socket(); u.bind(('127.0.0.1',0)); time.sleep(60)"
+            $script:child = $client.Child
+        }
+
+        AfterAll {
+            Stop-PythonLoopbackClient $script:client
+        }
+
+        It 'names states and the listener''s remote end as Get-TcpConnection does' {
+            $results = Enable-TcpKeepalive -ProcessId $child.Id -Time 300
+            $listed = Get-TcpConnection -OwningProcess $child.Id
+            $results | Should -HaveCount 3
+            foreach ($result in $results | Where-Object State -NE 'Closed') {
+                $same = $listed | Where-Object { $_.Inode -eq $result.Inode }
+                $result.State | Should -Be $same.State.ToString()
+            }
+            # sock_diag lists no bound, unconnected socket; its state is still one of TcpState's names.
+            ($results | Where-Object State -EQ 'Closed') | Should -HaveCount 1
+            [PSKeepalive.Core.Connections.TcpState]'Closed' | Should -Be 7
+            $listener = $results | Where-Object State -EQ 'Listen'
+            $text = $listener | Format-List | Out-String
+            $text | Should -Match 'Remote\s*:\s*0\.0\.0\.0:0'
+            $text | Should -Not -Match 'Remote\s*:\s*\*'
         }
     }
 

@@ -40,6 +40,13 @@ Describe 'Set-SocketKeepalive' {
         (Get-SocketKeepalive -Socket $socket).Idle | Should -Be 11
     }
 
+    It 'takes the sysctl words too: -Time for -Idle, -Probes (and -ProbeCount) for -Count' {
+        $result = Set-SocketKeepalive -Socket $socket -Time 12 -Probes 3 -PassThru
+        $result.Idle | Should -Be 12
+        $result.ProbeCount | Should -Be 3
+        (Set-SocketKeepalive -Socket $socket -ProbeCount 4 -PassThru).ProbeCount | Should -Be 4
+    }
+
     It 'writes nothing without -PassThru' {
         Set-SocketKeepalive -Socket $socket -Idle 30 | Should -BeNullOrEmpty
         (Get-SocketKeepalive -Socket $socket).Idle | Should -Be 30

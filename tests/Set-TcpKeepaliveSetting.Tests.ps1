@@ -20,6 +20,16 @@ Describe 'Set-TcpKeepaliveSetting' {
             Get-HostKeepaliveSysctl | Should -Be $before
         }
 
+        It 'takes the socket words too: -Idle for -Time, -Count (and -ProbeCount) for -Probes' {
+            $before = Get-HostKeepaliveSysctl
+            Set-TcpKeepaliveSetting -Idle 600 -Count 5 -WhatIf
+            Set-TcpKeepaliveSetting -ProbeCount 5 -WhatIf
+            $command = Get-Command -Name 'Set-TcpKeepaliveSetting'
+            $command.Parameters['Time'].Aliases | Should -Contain 'Idle'
+            $command.Parameters['Probes'].Aliases | Should -Contain 'Count'
+            Get-HostKeepaliveSysctl | Should -Be $before
+        }
+
         It 'supports -WhatIf and changes nothing' {
             $before = Get-HostKeepaliveSysctl
             Set-TcpKeepaliveSetting -Time 1234 -WhatIf
@@ -52,6 +62,12 @@ Describe 'Set-TcpKeepaliveSetting' {
                 $result.NetworkNamespace | Should -Not -Be $source.NetworkNamespace
             }
             finally { Remove-TestNetworkNamespace $target }
+        }
+
+        It 'writes -Idle and -Count as Time and Probes' {
+            $result = Set-TcpKeepaliveSetting -Idle 601 -Count 6 -NetworkNamespace $script:ns -PassThru
+            $result.Time | Should -Be 601
+            $result.Probes | Should -Be 6
         }
 
         It 'persists to a file and keeps foreign lines' {

@@ -57,6 +57,15 @@ Describe 'Start-KeepaliveProcess' {
                 Should -Throw -ErrorId 'ProgramNotFound,PSKeepalive.Commands.StartKeepaliveProcessCommand'
         }
 
+        It 'takes the sysctl words too: -Time for -Idle, -Probes (and -ProbeCount) for -Count' {
+            $command = Get-Command Start-KeepaliveProcess
+            $command.Parameters['Idle'].Aliases | Should -Contain 'Time'
+            $command.Parameters['Count'].Aliases | Should -Contain 'Probes'
+            $command.Parameters['Count'].Aliases | Should -Contain 'ProbeCount'
+            Start-KeepaliveProcess -Time 60 -Probes 4 -Wait -FilePath $script:pwdToFile -WhatIf
+            Test-Path $env:PESTER_OUT | Should -BeFalse
+        }
+
         It 'starts nothing with -WhatIf' {
             Start-KeepaliveProcess -Idle 60 -Wait $script:pwdToFile -WhatIf
             Test-Path $env:PESTER_OUT | Should -BeFalse

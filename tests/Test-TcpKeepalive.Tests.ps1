@@ -38,6 +38,13 @@ Describe 'Test-TcpKeepalive' {
         $result.Message | Should -Match 'did not fire'
     }
 
+    It 'takes the sysctl words too: -Time for -Idle, -Probes (and -ProbeCount) for -Count' {
+        $command = Get-Command Test-TcpKeepalive
+        $command.Parameters['Idle'].Aliases | Should -Contain 'Time'
+        $command.Parameters['Count'].Aliases | Should -Contain 'Probes'
+        $command.Parameters['Count'].Aliases | Should -Contain 'ProbeCount'
+    }
+
     It 'has a table view' {
         (Test-TcpKeepalive -Count 1 | Format-Table | Out-String) | Should -Match 'Mechanism'
     }

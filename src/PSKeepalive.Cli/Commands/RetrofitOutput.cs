@@ -90,7 +90,7 @@ internal static class RetrofitOutput
                 r.Fd.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 StateText.Of(r.State) ?? "-",
                 EndPoint(r.LocalAddress, r.LocalPort),
-                r.RemotePort == 0 ? "*" : EndPoint(r.RemoteAddress, r.RemotePort),
+                EndPoint(r.RemoteAddress, r.RemotePort),
                 r.Outcome.ToString(),
                 Short(r.Before),
                 Short(r.After),

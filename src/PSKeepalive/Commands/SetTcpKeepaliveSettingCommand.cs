@@ -15,6 +15,7 @@ namespace PSKeepalive.Commands;
 public sealed class SetTcpKeepaliveSettingCommand : PSCmdlet
 {
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("Idle")]
     [ValidateRange(KeepaliveLimits.MinIdle, KeepaliveLimits.MaxIdle)]
     public int? Time { get; set; }
 
@@ -23,6 +24,7 @@ public sealed class SetTcpKeepaliveSettingCommand : PSCmdlet
     public int? Interval { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("Count", "ProbeCount")]
     [ValidateRange(KeepaliveLimits.MinCount, KeepaliveLimits.MaxCount)]
     public int? Probes { get; set; }
 

@@ -28,6 +28,7 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
     public string[]? ArgumentList { get; set; }
 
     [Parameter]
+    [Alias("Time")]
     [ValidateRange(KeepaliveLimits.MinIdle, KeepaliveLimits.MaxIdle)]
     public int? Idle { get; set; }
 
@@ -36,6 +37,7 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
     public int? Interval { get; set; }
 
     [Parameter]
+    [Alias("Probes", "ProbeCount")]
     [ValidateRange(KeepaliveLimits.MinCount, KeepaliveLimits.MaxCount)]
     public int? Count { get; set; }
 

@@ -18,6 +18,21 @@ public sealed class RetrofitCoreTests
 {
     private static readonly SocketKeepaliveChange Enable112 = new(Enabled: true, Idle: 1, Interval: 1, Count: 2, UserTimeout: 0);
 
+    [Theory]
+    [InlineData(1, "Established")]
+    [InlineData(7, "Closed")]
+    [InlineData(10, "Listen")]
+    [InlineData(12, "SynReceived")]
+    [InlineData(13, "Unknown")]
+    public void StateName_UsesTheWordsOfGetTcpConnection(int kernelState, string expected)
+    {
+        Assert.Equal(expected, RemoteSocket.StateName(kernelState));
+        if (expected != "Unknown")
+        {
+            Assert.True(Enum.TryParse(expected, out PSKeepalive.Core.Connections.TcpState _));
+        }
+    }
+
     [RootFact]
     public void ApplyToProcess_TheChildSeesExactlyTheNewValues_OnConnectionsAndListener()
     {
