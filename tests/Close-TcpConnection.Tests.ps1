@@ -33,6 +33,12 @@ Describe 'Close-TcpConnection' {
             { $connection | Close-TcpConnection -WhatIf } | Should -Not -Throw
         }
 
+        It 'refuses a connection from another computer' {
+            $remote = [pscustomobject]@{ LocalAddress = '127.0.0.1'; LocalPort = 1; RemoteAddress = '127.0.0.1'; RemotePort = 2; PSComputerName = 'web1' }
+            { $remote | Close-TcpConnection -WhatIf -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ConnectionInvalidTarget,PSKeepalive.Commands.CloseTcpConnectionCommand' -ExpectedMessage '*web1*'
+        }
+
         It 'refuses a port outside 0..65535' {
             { Close-TcpConnection -LocalAddress 127.0.0.1 -LocalPort 70000 -RemoteAddress 127.0.0.1 -RemotePort 1 -WhatIf } |
                 Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.CloseTcpConnectionCommand'

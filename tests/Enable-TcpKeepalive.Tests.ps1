@@ -46,6 +46,19 @@ Describe 'Enable-TcpKeepalive' {
             { Enable-TcpKeepalive -ProcessId $PID -Time 600 -Probes 5 -WhatIf } | Should -Not -Throw
         }
 
+        # As Invoke-Command -HostName web1 { Get-Process x } returns them: web1's process ids mean nothing here.
+        It 'refuses a process from another computer' {
+            $remote = [pscustomobject]@{ Id = $PID; PSComputerName = 'web1' }
+            { $remote | Enable-TcpKeepalive -Idle 60 -WhatIf -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ProcessInvalidTarget,PSKeepalive.Commands.EnableTcpKeepaliveCommand' -ExpectedMessage '*web1*Invoke-Command*'
+        }
+
+        It 'refuses a connection from another computer' {
+            $remote = [pscustomobject]@{ Inode = 1; LocalAddress = '127.0.0.1'; LocalPort = 1; RemoteAddress = '127.0.0.1'; RemotePort = 2; PSComputerName = 'web1' }
+            { $remote | Enable-TcpKeepalive -Idle 60 -WhatIf -ErrorAction Stop } |
+                Should -Throw -ErrorId 'SocketInvalidTarget,PSKeepalive.Commands.EnableTcpKeepaliveCommand' -ExpectedMessage '*web1*'
+        }
+
         It 'refuses -Count 128 before touching anything' {
             { Enable-TcpKeepalive -ProcessId $PID -Count 128 -WhatIf } | Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.EnableTcpKeepaliveCommand'
         }

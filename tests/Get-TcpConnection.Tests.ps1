@@ -106,6 +106,12 @@ Describe 'Get-TcpConnection' {
         $one.Length | Should -Be 1
     }
 
+    It 'refuses a process from another computer instead of listing this one''s with the same id' {
+        $remote = [pscustomobject]@{ Id = $PID; PSComputerName = 'web1' }
+        { $remote | Get-TcpConnection -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ProcessInvalidTarget,PSKeepalive.Commands.GetTcpConnectionCommand' -ExpectedMessage '*web1*'
+    }
+
     It 'fills tcp_info fields only with -IncludeInfo' {
         (Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $plain.ClientPort).Rtt | Should -BeNullOrEmpty
         (Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $plain.ClientPort -IncludeInfo).Rtt | Should -BeGreaterThan ([TimeSpan]::Zero)

@@ -22,6 +22,12 @@ Describe 'Get-TcpKeepaliveSetting' {
         ($setting | Format-Table | Out-String) | Should -Match 'DeadPeerDetection'
     }
 
+    It 'refuses a setting read on another computer instead of reading this one''s namespace of the same name' {
+        $remote = Get-TcpKeepaliveSetting | Add-Member -NotePropertyName PSComputerName -NotePropertyValue 'web1' -PassThru
+        { $remote | Get-TcpKeepaliveSetting -ErrorAction Stop } |
+            Should -Throw -ErrorId 'NetworkNamespaceInvalidTarget,PSKeepalive.Commands.GetTcpKeepaliveSettingCommand' -ExpectedMessage '*web1*'
+    }
+
     # Root and ip: a throw-away namespace from `ip netns add` (its sysctl is written there, never on the host).
     It 'reads another namespace' -Skip:(-not ($IsRoot -and $HasIpNetns)) {
         $ns = New-TestNetworkNamespace

@@ -28,6 +28,31 @@ function Remove-TestNetworkNamespace([string] $Path) {
     & ip netns delete (Split-Path -Leaf $Path) 2>$null
 }
 
+# Runs $Script in a child pwsh, with the staged module imported, inside the network namespace $Path (`ip netns exec`),
+# so that whatever the child calls "this network namespace" is a throw-away one. Returns its exit code and output;
+# a child that runs longer than $TimeoutSeconds is killed and fails the test.
+function Invoke-PwshInNetworkNamespace([string] $Path, [string] $Script, [int] $TimeoutSeconds = 60) {
+    $pwsh = [Environment]::ProcessPath
+    $prefix = @()
+    if ((Split-Path -Leaf $pwsh) -like 'dotnet*') { $prefix = @(Join-Path $PSHOME 'pwsh.dll') }
+    $body = "`$ErrorActionPreference = 'Stop'; Import-Module '$script:ModulePath'; " + $Script
+    $start = [System.Diagnostics.ProcessStartInfo]::new('ip')
+    foreach ($argument in @('netns', 'exec', (Split-Path -Leaf $Path), $pwsh) + $prefix + @('-NoProfile', '-NonInteractive', '-EncodedCommand', [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($body)))) {
+        $start.ArgumentList.Add($argument)
+    }
+    $start.RedirectStandardOutput = $true
+    $start.RedirectStandardError = $true
+    $child = [System.Diagnostics.Process]::Start($start)
+    $output = $child.StandardOutput.ReadToEndAsync()
+    $errors = $child.StandardError.ReadToEndAsync()
+    if (-not $child.WaitForExit($TimeoutSeconds * 1000)) {
+        $child.Kill($true)
+        throw "the child pwsh in $Path did not end within $TimeoutSeconds s"
+    }
+    $child.WaitForExit()
+    [pscustomobject]@{ ExitCode = $child.ExitCode; Output = $output.Result; Error = $errors.Result }
+}
+
 function Get-HostKeepaliveSysctl {
     foreach ($name in 'tcp_keepalive_time', 'tcp_keepalive_intvl', 'tcp_keepalive_probes') {
         [int](Get-Content "/proc/sys/net/ipv4/$name")

@@ -68,6 +68,15 @@ public abstract class RetrofitCommandBase : PSCmdlet
     [ArgumentCompleter(typeof(ProcessIdCompleter))]
     public int ProcessId { get; set; }
 
+    /// <summary>
+    /// Set by PowerShell remoting on objects from another computer (PSComputerName): such objects are refused, as their
+    /// process ids and sockets mean nothing here. Not meant to be typed.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+    [AllowNull]
+    [AllowEmptyString]
+    public string? PSComputerName { get; set; }
+
     /// <summary>Write the updated TcpConnection instead of the result.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -89,7 +98,18 @@ public abstract class RetrofitCommandBase : PSCmdlet
 
     protected override void ProcessRecord()
     {
-        if (ParameterSetName == ProcessSet)
+        bool byProcess = ParameterSetName == ProcessSet;
+        if (PipelineInput.FromAnotherComputer(
+                PSComputerName,
+                byProcess ? "Process" : "Socket",
+                byProcess ? $"process {ProcessId}" : $"socket:[{Inode}]",
+                $"{(byProcess ? "Get-Process ..." : "Get-TcpConnection ...")} | {MyInvocation.MyCommand.Name} ...") is { } refused)
+        {
+            WriteError(ErrorRecords.From(refused));
+            return;
+        }
+
+        if (byProcess)
         {
             ApplyToProcess();
             return;

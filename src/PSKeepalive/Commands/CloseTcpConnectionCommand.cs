@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using PSKeepalive.Completion;
+using PSKeepalive.Core.Connections;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Retrofit;
 
@@ -57,12 +58,28 @@ public sealed class CloseTcpConnectionCommand : PSCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
+    /// <summary>
+    /// Set by PowerShell remoting on objects from another computer (PSComputerName): such objects are refused, as their
+    /// addresses and cookies mean nothing here. Not meant to be typed.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+    [AllowNull]
+    [AllowEmptyString]
+    public string? PSComputerName { get; set; }
+
     /// <summary>Write a TcpConnectionCloseResult per connection.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
     protected override void ProcessRecord()
     {
+        if (PipelineInput.FromAnotherComputer(
+                PSComputerName, "Connection", $"{TcpConnection.Endpoint(LocalAddress, LocalPort)} -> {TcpConnection.Endpoint(RemoteAddress, RemotePort)}", "Get-TcpConnection ... | Close-TcpConnection") is { } refused)
+        {
+            WriteError(ErrorRecords.From(refused));
+            return;
+        }
+
         var target = new TcpCloseTarget(
             LocalAddress, LocalPort, RemoteAddress, RemotePort, Cookie ?? TcpConnectionCloser.AnyCookie, InterfaceIndex, State ?? "Unknown", Inode);
         if (!ShouldProcess(target.ToString(), "Close (SOCK_DESTROY: reset the peer, abort the owner's socket)"))

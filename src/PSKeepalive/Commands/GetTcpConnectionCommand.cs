@@ -46,6 +46,15 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
     [ArgumentCompleter(typeof(ProcessIdCompleter))]
     public int OwningProcess { get; set; }
 
+    /// <summary>
+    /// Set by PowerShell remoting on objects from another computer (PSComputerName): such objects are refused, as their
+    /// process ids mean nothing here. Not meant to be typed.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+    [AllowNull]
+    [AllowEmptyString]
+    public string? PSComputerName { get; set; }
+
     /// <summary>Look up the processes holding each socket (one scan of /proc/*/fd).</summary>
     [Parameter]
     public SwitchParameter IncludeProcess { get; set; }
@@ -73,6 +82,12 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
 
     protected override void ProcessRecord()
     {
+        if (PipelineInput.FromAnotherComputer(PSComputerName, "Process", $"process {OwningProcess}", "Get-Process ... | Get-TcpConnection") is { } refused)
+        {
+            WriteError(ErrorRecords.From(refused));
+            return;
+        }
+
         var query = new TcpConnectionQuery
         {
             States = State,

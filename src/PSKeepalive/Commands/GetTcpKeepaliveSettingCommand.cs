@@ -16,8 +16,23 @@ public sealed class GetTcpKeepaliveSettingCommand : PSCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
+    /// <summary>
+    /// Set by PowerShell remoting on objects from another computer (PSComputerName): such objects are refused, as their
+    /// namespace names mean nothing here. Not meant to be typed.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+    [AllowNull]
+    [AllowEmptyString]
+    public string? PSComputerName { get; set; }
+
     protected override void ProcessRecord()
     {
+        if (PipelineInput.FromAnotherComputer(PSComputerName, "NetworkNamespace", $"network namespace {NetworkNamespace}", "Get-TcpKeepaliveSetting") is { } refused)
+        {
+            WriteError(ErrorRecords.From(refused));
+            return;
+        }
+
         try
         {
             WriteObject(new TcpKeepaliveSettings().Get(NetworkNamespace));

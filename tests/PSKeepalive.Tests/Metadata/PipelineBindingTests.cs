@@ -50,7 +50,6 @@ public sealed class PipelineBindingTests
         { typeof(System.Diagnostics.Process), typeof(EnableTcpKeepaliveCommand), "Process", ["ProcessId"] },
         { typeof(System.Diagnostics.Process), typeof(DisableTcpKeepaliveCommand), "Process", ["ProcessId"] },
         { typeof(System.Diagnostics.Process), typeof(GetTcpConnectionCommand), null, ["OwningProcess"] },
-        { typeof(TcpKeepaliveSetting), typeof(SetTcpKeepaliveSettingCommand), null, ["Time", "Interval", "Probes"] },
         { typeof(System.Net.Sockets.TcpClient), typeof(GetSocketKeepaliveCommand), null, ["Socket"] },
         { typeof(System.Net.Sockets.TcpListener), typeof(SetSocketKeepaliveCommand), null, ["Socket"] },
     };
@@ -101,12 +100,42 @@ public sealed class PipelineBindingTests
     }
 
     [Fact]
-    public void SetTcpKeepaliveSetting_DoesNotBindTheNamespaceName()
+    public void SetTcpKeepaliveSetting_TakesThePipedSettingWhole_AndBindsNoValueByName()
     {
-        // TcpKeepaliveSetting.NetworkNamespace is a name ("net:[4026531840]"), not a path -NetworkNamespace accepts.
-        var parameter = ParametersOf(typeof(SetTcpKeepaliveSettingCommand)).Single(p => p.Property.Name == "NetworkNamespace");
+        // Which values of a piped setting travel, and where to, is decided in Core (TcpKeepaliveSettings.ChangeFor),
+        // reading only Time, Interval, Probes, NetworkNamespace and PSComputerName: the binder must not take a piped
+        // connection's Idle (an alias of -Time) or Interval, nor a namespace, on its own.
+        var parameters = ParametersOf(typeof(SetTcpKeepaliveSettingCommand));
+        BindableParameter input = parameters.Single(p => p.Property.Name == "InputObject");
 
-        Assert.False(parameter.ByPropertyName(null));
+        Assert.Equal(typeof(System.Management.Automation.PSObject), input.Property.PropertyType);
+        Assert.Contains(input.ParameterAttributes, a => CmdletMetadata.Named(a, "ValueFromPipeline") is true);
+        Assert.Empty(parameters.Where(p => p.ByPropertyName(null)).Select(p => p.Property.Name));
+    }
+
+    /// <summary>Cmdlets that read the piped object themselves instead of binding its values by name.</summary>
+    private static readonly HashSet<Type> ReadsPipedObjectItself = [typeof(SetTcpKeepaliveSettingCommand)];
+
+    [Fact]
+    public void EveryCmdletBindingIdsOrNamesByPropertyName_RefusesObjectsFromAnotherComputer()
+    {
+        // Invoke-Command -HostName web1 { Get-Process x } | Enable-TcpKeepalive would otherwise act on whatever has the same
+        // process id here: a cmdlet that binds numbers or strings by property name also binds PSComputerName, to refuse them.
+        // (A Socket cannot arrive from another computer: a deserialized object does not convert to one.)
+        var missing = new List<string>();
+        foreach (Type cmdlet in CmdletMetadata.CmdletTypes.Where(t => !ReadsPipedObjectItself.Contains(t)))
+        {
+            var parameters = ParametersOf(cmdlet);
+            bool bindsValues = parameters.Any(p => p.ByPropertyName(null) && p.Property.Name != "PSComputerName"
+                && (Nullable.GetUnderlyingType(p.Property.PropertyType) ?? p.Property.PropertyType) is var t && (t.IsPrimitive || t == typeof(string)));
+            if (bindsValues && !parameters.Any(p => p.Property.Name == "PSComputerName" && p.ByPropertyName(null)
+                    && p.ParameterAttributes.All(a => CmdletMetadata.Named(a, "ParameterSetName") is null or "__AllParameterSets")))
+            {
+                missing.Add(CmdletMetadata.Name(cmdlet));
+            }
+        }
+
+        Assert.Empty(missing.Select(n => $"{n} binds values by property name but no PSComputerName in every parameter set"));
     }
 
     [Fact]
