@@ -19,7 +19,7 @@ internal static class SetCommand
         var persist = new Option<bool>("--persist") { Description = "Also write the values to a sysctl.d file so that they survive a reboot." };
         var persistPath = new Option<string>("--persist-path")
         {
-            Description = "The sysctl.d file for --persist.",
+            Description = "The sysctl.d file to persist to (implies --persist).",
             HelpName = "FILE",
             DefaultValueFactory = _ => SysctlPersistence.DefaultPath,
         };
@@ -34,8 +34,10 @@ internal static class SetCommand
         CliApp.SetAction(command, parse =>
         {
             var change = new TcpKeepaliveSettingChange(parse.GetValue(time), parse.GetValue(interval), parse.GetValue(probes));
+            // Naming the file says where to persist: --persist-path alone implies --persist rather than being ignored.
+            bool persisting = parse.GetValue(persist) || parse.GetResult(persistPath) is { Implicit: false };
             TcpKeepaliveSettings.Validate(change);
-            if (parse.GetValue(persist))
+            if (persisting)
             {
                 new SysctlPersistence().CheckNamespace(parse.GetValue(netns), parse.GetValue(persistPath)!);
             }
@@ -52,7 +54,7 @@ internal static class SetCommand
                     Console.Error.WriteLine($"What if: set {key} = {value} in {where}");
                 }
 
-                if (parse.GetValue(persist))
+                if (persisting)
                 {
                     Console.Error.WriteLine($"What if: persist {string.Join(", ", assignments.Select(a => $"{a.Key} = {a.Value}"))} to {parse.GetValue(persistPath)}");
                 }
@@ -83,7 +85,7 @@ internal static class SetCommand
 
             var result = new TcpKeepaliveSettings().Set(change, path);
             SysctlPersistResult? persisted = null;
-            if (parse.GetValue(persist))
+            if (persisting)
             {
                 persisted = new SysctlPersistence().Persist(parse.GetValue(persistPath)!, assignments);
                 foreach (string warning in persisted.Warnings)
