@@ -65,8 +65,8 @@ internal static class CloseCommand
             // connections of a server, and destroying its listening socket would stop it accepting for good.
             bool listenersAsked = query.States?.Contains(TcpState.Listen) == true;
             List<TcpCloseTarget> targets = matches
-                .Where(c => c.State != TcpState.TimeWait && (c.State != TcpState.Listen || listenersAsked))
                 .Select(TcpCloseTarget.From)
+                .Where(t => TcpConnectionCloser.LeftAlone(t, listenersAsked) is null)
                 .ToList();
             int timeWait = matches.Count(c => c.State == TcpState.TimeWait);
             if (timeWait > 0)

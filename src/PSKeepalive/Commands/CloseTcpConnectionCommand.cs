@@ -15,6 +15,8 @@ namespace PSKeepalive.Commands;
 [OutputType(typeof(TcpConnectionCloseResult))]
 public sealed class CloseTcpConnectionCommand : PSCmdlet
 {
+    private int _listenersLeft;
+
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string LocalAddress { get; set; } = string.Empty;
@@ -67,6 +69,10 @@ public sealed class CloseTcpConnectionCommand : PSCmdlet
     [AllowEmptyString]
     public string? PSComputerName { get; set; }
 
+    /// <summary>Also close listening sockets; without it a listener is skipped with the reason (as pskeepalive close does without --state listen).</summary>
+    [Parameter]
+    public SwitchParameter IncludeListener { get; set; }
+
     /// <summary>Write a TcpConnectionCloseResult per connection.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -82,6 +88,22 @@ public sealed class CloseTcpConnectionCommand : PSCmdlet
 
         var target = new TcpCloseTarget(
             LocalAddress, LocalPort, RemoteAddress, RemotePort, Cookie ?? TcpConnectionCloser.AnyCookie, InterfaceIndex, State ?? "Unknown", Inode);
+        if (TcpConnectionCloser.LeftAlone(target, IncludeListener) is { } leftAlone)
+        {
+            if (TcpConnectionCloser.IsListener(target))
+            {
+                _listenersLeft++;
+            }
+
+            WriteVerbose($"Skipped {target}: {leftAlone.Reason}");
+            if (PassThru)
+            {
+                WriteObject(leftAlone);
+            }
+
+            return;
+        }
+
         if (!ShouldProcess(target.ToString(), "Close (SOCK_DESTROY: reset the peer, abort the owner's socket)"))
         {
             return;
@@ -116,6 +138,15 @@ public sealed class CloseTcpConnectionCommand : PSCmdlet
         if (PassThru)
         {
             WriteObject(result);
+        }
+    }
+
+    protected override void EndProcessing()
+    {
+        if (_listenersLeft > 0)
+        {
+            WriteWarning(
+                $"{_listenersLeft} listening socket(s) left alone: closing one stops its program accepting connections. Give -IncludeListener to close them.");
         }
     }
 }
