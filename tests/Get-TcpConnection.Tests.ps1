@@ -95,6 +95,24 @@ Describe 'Get-TcpConnection' {
         $c.Processes.Pid | Should -Contain $PID
     }
 
+    It 'takes several owning processes, and lists piped processes in one pass' {
+        (Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port -OwningProcess $PID, 1) | Should -HaveCount 3
+        (Get-Process -Id $PID, $PID | Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port) | Should -HaveCount 3
+    }
+
+    It 'says once why OwningProcess is empty when the statement reads it without -IncludeProcess' {
+        # A fresh session: the warning comes once per session, when the command line reads an owner property.
+        $child = Invoke-ChildPwsh -Script (
+            "(Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $($v4.Port) -State Listen).OwningProcess; " +
+            "Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $($v4.Port) -State Listen | Where-Object OwningProcess -EQ 1; " +
+            "`$null = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $($v4.Port) -State Listen")
+        $child.ExitCode | Should -Be 0 -Because $child.Error
+        # The child writes its warnings to stderr (as CLIXML when redirected): count the sentence itself.
+        $text = ($child.Output + $child.Error) -replace '\s+', ' '
+        ([regex]::Matches($text, 'Add -IncludeProcess to fill them')).Count | Should -Be 1
+        $text | Should -BeLike '*OwningProcess*are empty*/proc/PID/fd*'
+    }
+
     It 'filters by owning process, also from Get-Process' {
         (Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port -OwningProcess $PID) | Should -HaveCount 3
         (Get-Process -Id $PID | Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port) | Should -HaveCount 3
@@ -110,6 +128,56 @@ Describe 'Get-TcpConnection' {
         $remote = [pscustomobject]@{ Id = $PID; PSComputerName = 'web1' }
         { $remote | Get-TcpConnection -ErrorAction Stop } |
             Should -Throw -ErrorId 'ProcessInvalidTarget,PSKeepalive.Commands.GetTcpConnectionCommand' -ExpectedMessage '*web1*'
+    }
+
+    Context 'lists, wildcards and CIDR blocks, as Get-NetTCPConnection takes them' {
+        BeforeAll {
+            $other = New-LoopbackSet
+            $null = Connect-LoopbackSet $other
+        }
+
+        AfterAll {
+            Remove-LoopbackSet $other
+        }
+
+        It 'takes several local ports (one kernel filter for both)' {
+            $found = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port, $other.Port -State Listen
+            $found | Should -HaveCount 2
+            $found.LocalPort | Sort-Object | Should -Be (@($v4.Port, $other.Port) | Sort-Object)
+        }
+
+        It 'takes several remote ports and states' {
+            @(Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port, $other.Port -State Established) | Should -HaveCount 3
+            @(Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port, $other.Port -State Established, Listen) | Should -HaveCount 5
+        }
+
+        It 'matches -LocalAddress <Pattern> on the listener' -TestCases @(
+            @{ Pattern = '127.*' }
+            @{ Pattern = '127.0.*' }
+            @{ Pattern = '127.0.0.?' }
+            @{ Pattern = '127.0.0.0/8' }
+            @{ Pattern = '*' }
+        ) {
+            Get-TcpConnection -LocalAddress $Pattern -LocalPort $v4.Port -State Listen | Should -HaveCount 1
+        }
+
+        It 'matches none with -LocalAddress <Pattern>' -TestCases @(
+            @{ Pattern = '127.1.*' }
+            @{ Pattern = '127.0.0.2/31' }
+            @{ Pattern = '::1/128' }
+        ) {
+            Get-TcpConnection -LocalAddress $Pattern -LocalPort $v4.Port -State Listen | Should -BeNullOrEmpty
+        }
+
+        It 'takes a list of addresses and patterns, any of which may match' {
+            @(Get-TcpConnection -RemoteAddress '127.0.0.2/31', '127.0.0.1' -RemotePort $v4.Port) | Should -HaveCount 2
+        }
+
+        It 'refuses a pattern that is no address with ConnectionInvalidArgument' {
+            Get-TcpConnection -LocalAddress '127.0.0.0/33' -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'ConnectionInvalidArgument,PSKeepalive.Commands.GetTcpConnectionCommand'
+            $err[0].Exception.Message | Should -BeLike '*prefix length*0 to 32*'
+        }
     }
 
     It 'fills tcp_info fields only with -IncludeInfo' {

@@ -28,16 +28,17 @@ function Remove-TestNetworkNamespace([string] $Path) {
     & ip netns delete (Split-Path -Leaf $Path) 2>$null
 }
 
-# Runs $Script in a child pwsh, with the staged module imported, inside the network namespace $Path (`ip netns exec`),
-# so that whatever the child calls "this network namespace" is a throw-away one. Returns its exit code and output;
-# a child that runs longer than $TimeoutSeconds is killed and fails the test.
-function Invoke-PwshInNetworkNamespace([string] $Path, [string] $Script, [int] $TimeoutSeconds = 60) {
+# Runs $Script in a child pwsh (a fresh session) with the staged module imported; with -NetworkNamespace, inside that
+# network namespace (`ip netns exec`), so that whatever the child calls "this network namespace" is a throw-away one.
+# Returns its exit code and output; a child that runs longer than $TimeoutSeconds is killed and fails the test.
+function Invoke-ChildPwsh([string] $Script, [string] $NetworkNamespace, [int] $TimeoutSeconds = 60) {
     $pwsh = [Environment]::ProcessPath
-    $prefix = @()
-    if ((Split-Path -Leaf $pwsh) -like 'dotnet*') { $prefix = @(Join-Path $PSHOME 'pwsh.dll') }
+    $command = @($pwsh)
+    if ((Split-Path -Leaf $pwsh) -like 'dotnet*') { $command += Join-Path $PSHOME 'pwsh.dll' }
+    if ($NetworkNamespace) { $command = @('ip', 'netns', 'exec', (Split-Path -Leaf $NetworkNamespace)) + $command }
     $body = "`$ErrorActionPreference = 'Stop'; Import-Module '$script:ModulePath'; " + $Script
-    $start = [System.Diagnostics.ProcessStartInfo]::new('ip')
-    foreach ($argument in @('netns', 'exec', (Split-Path -Leaf $Path), $pwsh) + $prefix + @('-NoProfile', '-NonInteractive', '-EncodedCommand', [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($body)))) {
+    $start = [System.Diagnostics.ProcessStartInfo]::new($command[0])
+    foreach ($argument in @($command | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-EncodedCommand', [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($body)))) {
         $start.ArgumentList.Add($argument)
     }
     $start.RedirectStandardOutput = $true
@@ -47,7 +48,7 @@ function Invoke-PwshInNetworkNamespace([string] $Path, [string] $Script, [int] $
     $errors = $child.StandardError.ReadToEndAsync()
     if (-not $child.WaitForExit($TimeoutSeconds * 1000)) {
         $child.Kill($true)
-        throw "the child pwsh in $Path did not end within $TimeoutSeconds s"
+        throw "the child pwsh did not end within $TimeoutSeconds s"
     }
     $child.WaitForExit()
     [pscustomobject]@{ ExitCode = $child.ExitCode; Output = $output.Result; Error = $errors.Result }

@@ -235,7 +235,7 @@ public abstract class RetrofitCommandBase : PSCmdlet
 
         if (PassThru && changed.Count > 0)
         {
-            var query = new TcpConnectionQuery { OwningProcess = ProcessId, IncludeSocketOption = true, NetworkNamespace = RetrofitTargets.NamespaceOf(ProcessId) };
+            var query = new TcpConnectionQuery { OwningProcesses = [ProcessId], IncludeSocketOption = true, NetworkNamespace = RetrofitTargets.NamespaceOf(ProcessId) };
             try
             {
                 foreach (TcpConnection connection in TcpConnections.Enumerate(query).Where(c => changed.Contains((ulong)c.Inode)))

@@ -55,7 +55,7 @@ internal static class ConnectionsCommand
             SocketOwnerMap? owners = null;
             if (query.NeedsOwners)
             {
-                owners = SocketOwnerScan.Scan(query.OwningProcess);
+                owners = SocketOwnerScan.Scan(query.OwningProcesses);
                 if (owners.ProcessesNotRead > 0)
                 {
                     Console.Error.WriteLine(

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Text;
 using PSKeepalive.Core.Connections;
 using PSKeepalive.Core.Interop;
@@ -204,7 +205,11 @@ public static unsafe class SocketOwnerScan
     private static readonly long ProgressInterval = System.Diagnostics.Stopwatch.Frequency / 4;
 
     /// <summary>Scans every process, or only <paramref name="pid"/> when given.</summary>
-    /// <param name="pid">One process to scan (a process filter needs nothing else).</param>
+    public static SocketOwnerMap Scan(int? pid = null, Action<SocketOwnerScanProgress>? progress = null, string procRoot = "/proc") =>
+        Scan(pid is int one ? [one] : null, progress, procRoot);
+
+    /// <summary>Scans every process, or only <paramref name="pids"/> when given (null or empty: every process).</summary>
+    /// <param name="pids">The processes to scan (a process filter needs nothing else).</param>
     /// <param name="progress">Called about every 250 ms during the walk, on the calling thread.</param>
     /// <param name="procRoot">The proc mount (tests may point elsewhere).</param>
     /// <remarks>
@@ -212,7 +217,7 @@ public static unsafe class SocketOwnerScan
     /// <see cref="MaxWorkers"/> threads (never more than the processors), each taking whole processes
     /// from a shared counter; the calling thread is one of them and reports progress.
     /// </remarks>
-    public static SocketOwnerMap Scan(int? pid = null, Action<SocketOwnerScanProgress>? progress = null, string procRoot = "/proc")
+    public static SocketOwnerMap Scan(IReadOnlyCollection<int>? pids, Action<SocketOwnerScanProgress>? progress = null, string procRoot = "/proc")
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         byte[] rootBytes = Encoding.UTF8.GetBytes(procRoot);
@@ -221,9 +226,9 @@ public static unsafe class SocketOwnerScan
             throw new ArgumentException("The proc root path is too long.", nameof(procRoot));
         }
 
-        List<int> pids = pid is int one ? new List<int> { one } : ListProcesses(procRoot);
-        int workers = Math.Clamp(Math.Min(Environment.ProcessorCount, MaxWorkers), 1, Math.Max(1, pids.Count / 4));
-        var shared = new SharedWork(pids, rootBytes);
+        List<int> toScan = pids is { Count: > 0 } ? pids.Distinct().ToList() : ListProcesses(procRoot);
+        int workers = Math.Clamp(Math.Min(Environment.ProcessorCount, MaxWorkers), 1, Math.Max(1, toScan.Count / 4));
+        var shared = new SharedWork(toScan, rootBytes);
         var results = new WorkerResult[workers];
         var threads = new System.Threading.Thread[workers - 1];
         for (int i = 1; i < workers; i++)
@@ -268,7 +273,7 @@ public static unsafe class SocketOwnerScan
         }
 
         TimeSpan elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-        progress?.Invoke(new SocketOwnerScanProgress(pids.Count, pids.Count, elapsed));
+        progress?.Invoke(new SocketOwnerScanProgress(toScan.Count, toScan.Count, elapsed));
         return new SocketOwnerMap(head, entries, scanned, denied, vanished, descriptors, elapsed);
     }
 

@@ -1,5 +1,8 @@
 using System;
+using System.Collections.Generic;
+using System.Text.RegularExpressions;
 using System.Management.Automation;
+using System.Management.Automation.Runspaces;
 using PSKeepalive.Completion;
 using PSKeepalive.Core.Connections;
 using PSKeepalive.Core.Errors;
@@ -17,34 +20,54 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
 {
     private const int ProgressActivityId = 4;
 
+    /// <summary>An owner property read on the command line (not a parameter -ProcessId or a variable $ProcessId).</summary>
+    private static readonly Regex OwnerPropertyRead = new(@"(?<![-$\w])(OwningProcess|ProcessId|ProcessName|Processes)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+
+    /// <summary>Sessions (runspaces) already told why the owner properties are empty.</summary>
+    private static readonly HashSet<Guid> WarnedSessions = new();
+
+    private readonly List<int> _pipedProcesses = new();
+    private bool _owningProcessTyped;
+
     /// <summary>Only these states; filtered by the kernel.</summary>
     [Parameter(Position = 0)]
     [ValidateNotNullOrEmpty]
     public TcpState[]? State { get; set; }
 
-    /// <summary>Only this local IPv4/IPv6 address (an IPv4 address also matches its IPv4-mapped form).</summary>
+    /// <summary>Only these local addresses: addresses, CIDR blocks (10.0.0.0/8) or wildcard patterns (127.*); an IPv4 value also matches its IPv4-mapped form.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
-    public string? LocalAddress { get; set; }
+    [SupportsWildcards]
+    public string[]? LocalAddress { get; set; }
 
-    [Parameter]
-    [ValidateRange(TcpConnectionQuery.MinPort, TcpConnectionQuery.MaxPort)]
-    public int? LocalPort { get; set; }
-
+    /// <summary>Only these local ports; filtered by the kernel.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
-    public string? RemoteAddress { get; set; }
-
-    [Parameter]
     [ValidateRange(TcpConnectionQuery.MinPort, TcpConnectionQuery.MaxPort)]
-    public int? RemotePort { get; set; }
+    public int[]? LocalPort { get; set; }
 
-    /// <summary>Only sockets held by this process; binds Get-Process output by its Id (Get-Process nginx | Get-TcpConnection).</summary>
+    /// <summary>Only these remote addresses, as -LocalAddress.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
+    public string[]? RemoteAddress { get; set; }
+
+    /// <summary>Only these remote ports; filtered by the kernel.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ValidateRange(TcpConnectionQuery.MinPort, TcpConnectionQuery.MaxPort)]
+    public int[]? RemotePort { get; set; }
+
+    /// <summary>
+    /// Only sockets held by these processes; binds Get-Process output by its Id (Get-Process nginx | Get-TcpConnection:
+    /// the piped processes are listed together, in one pass, at the end).
+    /// </summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("Id", "Pid")]
+    [ValidateNotNullOrEmpty]
     [ValidateRange(1, int.MaxValue)]
     [ArgumentCompleter(typeof(ProcessIdCompleter))]
-    public int OwningProcess { get; set; }
+    public int[]? OwningProcess { get; set; }
 
     /// <summary>
     /// Set by PowerShell remoting on objects from another computer (PSComputerName): such objects are refused, as their
@@ -80,22 +103,44 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
+    protected override void BeginProcessing() => _owningProcessTyped = MyInvocation.BoundParameters.ContainsKey(nameof(OwningProcess));
+
     protected override void ProcessRecord()
     {
-        if (PipelineInput.FromAnotherComputer(PSComputerName, "Process", $"process {OwningProcess}", "Get-Process ... | Get-TcpConnection") is { } refused)
+        if (PipelineInput.FromAnotherComputer(PSComputerName, "Process", $"process {string.Join(", ", OwningProcess ?? [])}", "Get-Process ... | Get-TcpConnection") is { } refused)
         {
             WriteError(ErrorRecords.From(refused));
             return;
         }
 
+        if (!_owningProcessTyped && OwningProcess is { Length: > 0 } piped)
+        {
+            // A piped process: gather them all and list once at the end (one dump and one owner scan, not one per process).
+            _pipedProcesses.AddRange(piped);
+            return;
+        }
+
+        List(OwningProcess);
+    }
+
+    protected override void EndProcessing()
+    {
+        if (_pipedProcesses.Count > 0)
+        {
+            List(_pipedProcesses);
+        }
+    }
+
+    private void List(IReadOnlyCollection<int>? owningProcesses)
+    {
         var query = new TcpConnectionQuery
         {
             States = State,
-            LocalAddress = LocalAddress,
-            LocalPort = LocalPort,
-            RemoteAddress = RemoteAddress,
-            RemotePort = RemotePort,
-            OwningProcess = MyInvocation.BoundParameters.ContainsKey(nameof(OwningProcess)) ? OwningProcess : null,
+            LocalAddresses = LocalAddress,
+            LocalPorts = LocalPort,
+            RemoteAddresses = RemoteAddress,
+            RemotePorts = RemotePort,
+            OwningProcesses = owningProcesses,
             IncludeProcess = IncludeProcess.IsPresent || IncludeSocketOption.IsPresent,
             IncludeInfo = IncludeInfo.IsPresent,
             IncludeSocketOption = IncludeSocketOption.IsPresent,
@@ -106,7 +151,12 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
         try
         {
             query.Validate();
-            SocketOwnerMap? owners = query.NeedsOwners ? ScanOwners(query.OwningProcess) : null;
+            SocketOwnerMap? owners = query.NeedsOwners ? ScanOwners(query.OwningProcesses) : null;
+            if (owners is null)
+            {
+                WarnIfOwnersAreRead();
+            }
+
             foreach (TcpConnection connection in TcpConnections.Enumerate(query, owners))
             {
                 WriteObject(connection);
@@ -118,11 +168,40 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
         }
     }
 
-    private SocketOwnerMap ScanOwners(int? pid)
+    /// <summary>
+    /// OwningProcess (and ProcessId, ProcessName, Processes) stay empty unless owners are looked up, which costs a walk of
+    /// every /proc/PID/fd: on a busy host hundreds of times the cost of a port lookup, so it is not done by default.
+    /// When the command line running this reads one of them anyway, say so, once per session.
+    /// </summary>
+    private void WarnIfOwnersAreRead()
+    {
+        // The line the command is on: its pipeline and any member access ((Get-TcpConnection ...).OwningProcess).
+        string? line = MyInvocation.Line;
+        if (line is null || !OwnerPropertyRead.IsMatch(line))
+        {
+            return;
+        }
+
+        Guid session = Runspace.DefaultRunspace?.InstanceId ?? Guid.Empty;
+        lock (WarnedSessions)
+        {
+            if (!WarnedSessions.Add(session))
+            {
+                return;
+            }
+        }
+
+        WriteWarning(
+            "OwningProcess, ProcessId, ProcessName and Processes are empty: Get-TcpConnection looks up the processes holding "
+            + "each socket only with -IncludeProcess (or -OwningProcess, -IncludeSocketOption), because that takes a walk of "
+            + "every /proc/PID/fd. Add -IncludeProcess to fill them.");
+    }
+
+    private SocketOwnerMap ScanOwners(IReadOnlyCollection<int>? pids)
     {
         var progress = new ProgressRecord(ProgressActivityId, "Finding socket owners", "Reading /proc/*/fd");
         bool shown = false;
-        SocketOwnerMap map = SocketOwnerScan.Scan(pid, p =>
+        SocketOwnerMap map = SocketOwnerScan.Scan(pids, p =>
         {
             if (p.ProcessesDone < p.ProcessesTotal)
             {

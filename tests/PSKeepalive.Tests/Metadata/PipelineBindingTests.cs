@@ -144,6 +144,8 @@ public sealed class PipelineBindingTests
         Assert.True(Converts(typeof(int), typeof(long)));
         Assert.True(Converts(typeof(TcpState), typeof(string)));
         Assert.True(Converts(typeof(ulong), typeof(ulong?)));
+        Assert.True(Converts(typeof(int), typeof(int[])));
+        Assert.False(Converts(typeof(long), typeof(int[])));
         Assert.True(Converts(typeof(IReadOnlyList<TcpConnectionProcess>), typeof(System.Management.Automation.PSObject[])));
         Assert.False(Converts(typeof(long), typeof(int)));
         Assert.False(Converts(typeof(string), typeof(int)));
@@ -170,6 +172,11 @@ public sealed class PipelineBindingTests
         {
             Type element = target.GetElementType()!;
             return element == typeof(object) || element == typeof(System.Management.Automation.PSObject);
+        }
+
+        if (target.IsArray)
+        {
+            return Converts(source, target.GetElementType()!); // a single value binds as a one-element array
         }
 
         var widening = new Dictionary<Type, Type[]>

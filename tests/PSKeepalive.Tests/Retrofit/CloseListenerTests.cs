@@ -60,14 +60,14 @@ public sealed class CloseListenerTests
 
         Assert.Contains("1 listening socket(s) left alone", first.StandardError, StringComparison.Ordinal);
         Assert.Contains("--state listen", first.StandardError, StringComparison.Ordinal);
-        var left = TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = sockets.ListenerPort }).ToList();
+        var left = TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [sockets.ListenerPort] }).ToList();
         Assert.Equal(TcpState.Listen, Assert.Single(left).State);
 
         CliResult second = CliRunner.Run("close", "--local-address", "127.0.0.1", "--local-port", port, "--state", "listen");
 
         Assert.True(second.ExitCode == 0, second.ToString());
         Assert.Contains("listen ", second.StandardOutput, StringComparison.Ordinal);
-        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = sockets.ListenerPort, States = [TcpState.Listen] }));
+        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [sockets.ListenerPort], States = [TcpState.Listen] }));
         GC.KeepAlive(client);
         GC.KeepAlive(server);
     }
