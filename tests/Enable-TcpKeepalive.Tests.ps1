@@ -130,6 +130,12 @@ Describe 'Enable-TcpKeepalive' {
             Stop-PythonLoopbackClient $script:client
         }
 
+        It 'changes only the piped connection, not every socket of its owner (ProcessId binds no process)' {
+            $results = Get-TcpConnection -OwningProcess $child.Id -State Listen | Enable-TcpKeepalive -Time 299
+            $results | Should -HaveCount 1
+            $results.State | Should -Be 'Listen'
+        }
+
         It 'names states and the listener''s remote end as Get-TcpConnection does' {
             $results = Enable-TcpKeepalive -ProcessId $child.Id -Time 300
             $listed = Get-TcpConnection -OwningProcess $child.Id

@@ -113,6 +113,32 @@ Describe 'Get-TcpConnection' {
         $text | Should -BeLike '*OwningProcess*are empty*/proc/PID/fd*'
     }
 
+    It 'carries the owner flat (ProcessId, ProcessName) for Export-Csv, JSON and remoting' {
+        $c = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port -State Listen -IncludeProcess
+        $c.ProcessId | Should -Be $PID
+        $c.ProcessId | Should -Be $c.OwningProcess
+        $c.ProcessName | Should -Be (Get-Content "/proc/$PID/comm")
+
+        $csv = $c | ConvertTo-Csv | ConvertFrom-Csv
+        $csv.ProcessId | Should -Be "$PID"
+        $csv.ProcessName | Should -Be $c.ProcessName
+        $csv.State | Should -Be 'Listen'
+
+        # As remoting sends it (depth 1): Processes arrives as text, the flat owner intact.
+        $remote = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($c, 1))
+        $remote.ProcessId | Should -Be $PID
+        $remote.ProcessName | Should -Be $c.ProcessName
+    }
+
+    It 'exports readable states and timers to JSON with ConvertTo-Json -EnumsAsStrings (the documented recipe)' {
+        $json = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port -State Listen -IncludeProcess | ConvertTo-Json -EnumsAsStrings | ConvertFrom-Json
+        $json.State | Should -Be 'Listen'
+        $json.Timer | Should -Be 'None'
+        $json.ProcessId | Should -Be $PID
+        (Get-Help Get-TcpConnection -Full | Out-String) + (Get-Content (Join-Path $script:RepoRoot 'docs/en-US/Get-TcpConnection.md') -Raw) |
+            Should -Match 'ConvertTo-Json -EnumsAsStrings'
+    }
+
     It 'filters by owning process, also from Get-Process' {
         (Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port -OwningProcess $PID) | Should -HaveCount 3
         (Get-Process -Id $PID | Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port) | Should -HaveCount 3

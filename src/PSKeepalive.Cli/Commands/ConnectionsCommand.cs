@@ -147,6 +147,8 @@ internal static class ConnectionsCommand
         if (owners)
         {
             WriteNullable(w, Keys.OwningProcess, c.OwningProcess);
+            WriteNullable(w, Keys.ProcessId, c.ProcessId);
+            WriteNullable(w, Keys.ProcessName, c.ProcessName, strings);
             w.WriteStartArray(Keys.Processes);
             foreach (TcpConnectionProcess p in c.Processes)
             {
@@ -320,6 +322,8 @@ internal static class ConnectionsCommand
         public static readonly JsonEncodedText Retransmits = JsonEncodedText.Encode("retransmits");
         public static readonly JsonEncodedText UnackedSegments = JsonEncodedText.Encode("unackedSegments");
         public static readonly JsonEncodedText OwningProcess = JsonEncodedText.Encode("owningProcess");
+        public static readonly JsonEncodedText ProcessId = JsonEncodedText.Encode("processId");
+        public static readonly JsonEncodedText ProcessName = JsonEncodedText.Encode("processName");
         public static readonly JsonEncodedText Processes = JsonEncodedText.Encode("processes");
         public static readonly JsonEncodedText Pid = JsonEncodedText.Encode("pid");
         public static readonly JsonEncodedText Name = JsonEncodedText.Encode("name");

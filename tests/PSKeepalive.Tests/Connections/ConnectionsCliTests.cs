@@ -33,6 +33,9 @@ public sealed class ConnectionsCliTests
         Assert.Equal(sockets.ListenerPort, plainJson.GetProperty("remotePort").GetInt32());
         Assert.Equal(Environment.ProcessId, plainJson.GetProperty("owningProcess").GetInt32());
         Assert.Equal(Environment.ProcessId, plainJson.GetProperty("processes")[0].GetProperty("pid").GetInt32());
+        // The owner flat too, as the cmdlet's ProcessId and ProcessName.
+        Assert.Equal(Environment.ProcessId, plainJson.GetProperty("processId").GetInt32());
+        Assert.Equal(plainJson.GetProperty("processes")[0].GetProperty("name").GetString(), plainJson.GetProperty("processName").GetString());
 
         var keptJson = byPort[LoopbackSockets.PortOf(kept)];
         Assert.Equal("keepalive", keptJson.GetProperty("timer").GetString());
