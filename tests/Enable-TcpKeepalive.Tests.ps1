@@ -59,6 +59,18 @@ Describe 'Enable-TcpKeepalive' {
                 Should -Throw -ErrorId 'SocketInvalidTarget,PSKeepalive.Commands.EnableTcpKeepaliveCommand' -ExpectedMessage '*web1*'
         }
 
+        It 'offers no kernel thread to -ProcessId completion' {
+            $kernelThreads = @(Get-ChildItem /proc -Directory | Where-Object Name -Match '^\d+$' | Where-Object {
+                    $stat = Get-Content "/proc/$($_.Name)/stat" -ErrorAction SilentlyContinue
+                    $stat -and ([int64](($stat -split '\) ')[-1] -split ' ')[6] -band 0x200000)
+                } | ForEach-Object Name)
+            if ($kernelThreads.Count -eq 0) { Set-ItResult -Skipped -Because 'no kernel thread is visible in this PID namespace'; return }
+            $line = 'Enable-TcpKeepalive -ProcessId '
+            $completions = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText
+            $completions | Should -Contain "$PID"
+            $completions | Where-Object { $_ -in $kernelThreads } | Should -BeNullOrEmpty
+        }
+
         It 'refuses -Count 128 before touching anything' {
             { Enable-TcpKeepalive -ProcessId $PID -Count 128 -WhatIf } | Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.EnableTcpKeepaliveCommand'
         }
@@ -151,6 +163,22 @@ Describe 'Enable-TcpKeepalive' {
             $text = $listener | Format-List | Out-String
             $text | Should -Match 'Remote\s*:\s*0\.0\.0\.0:0'
             $text | Should -Not -Match 'Remote\s*:\s*\*'
+        }
+    }
+
+    Context 'A process without TCP sockets' {
+        BeforeAll {
+            $script:sleeper = [System.Diagnostics.Process]::Start('sleep', '60')
+        }
+
+        AfterAll {
+            if (-not $script:sleeper.HasExited) { $script:sleeper.Kill(); $null = $script:sleeper.WaitForExit(5000) }
+        }
+
+        It 'says that there was nothing to change, in the verbose stream and with a warning' {
+            $out = Enable-TcpKeepalive -ProcessId $script:sleeper.Id -Idle 60 -Verbose -WarningVariable warnings -WarningAction SilentlyContinue 4>&1
+            ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message | Should -BeLike "*process $($script:sleeper.Id)*no TCP socket*"
+            "$warnings" | Should -BeLike "*no TCP socket*nothing was changed*"
         }
     }
 

@@ -69,6 +69,14 @@ Describe 'Start-KeepaliveProcess' {
             Test-Path $env:PESTER_OUT | Should -BeFalse
         }
 
+        It 'reports a program without execute permission with a Program id' {
+            $noExec = Join-Path $script:work 'no-exec.sh'
+            Set-Content -Path $noExec -Value "#!/bin/sh`nexit 0`n"
+            & chmod 644 $noExec
+            { Start-KeepaliveProcess -Wait $noExec -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ProgramPermissionDenied,PSKeepalive.Commands.StartKeepaliveProcessCommand' -ExpectedMessage '*chmod +x*'
+        }
+
         It 'starts nothing with -WhatIf' {
             Start-KeepaliveProcess -Idle 60 -Wait $script:pwdToFile -WhatIf
             Test-Path $env:PESTER_OUT | Should -BeFalse

@@ -46,7 +46,7 @@ Describe 'Test-TcpKeepalive' {
     }
 
     It 'has a table view' {
-        (Test-TcpKeepalive -Count 1 | Format-Table | Out-String) | Should -Match 'Mechanism'
+        (Test-TcpKeepalive -Count 1 | Format-Table | Out-String -Width 120) | Should -Match 'Mechanism'
     }
 
     It 'refuses -WithDataInFlight without -UserTimeout when the timeout is too short, naming the duration' {

@@ -14,6 +14,9 @@ $IsRoot = $script:IsRoot = (& id -u) -eq '0'
 $HasIpNetns = $script:HasIpNetns = $null -ne (Get-Command ip -ErrorAction SilentlyContinue)
 $HasCompiler = $script:HasCompiler = $null -ne (Get-Command cc -ErrorAction SilentlyContinue)
 $HasPython = $script:HasPython = $null -ne (Get-Command python3 -ErrorAction SilentlyContinue)
+# Some hosts (a container's view of an outer PID 1) let even root list /proc/1/fd but not read its links.
+$Pid1DeniesRoot = $script:Pid1DeniesRoot = $IsRoot -and @(Get-ChildItem /proc/1/fd -Name -ErrorAction SilentlyContinue).Count -gt 0 -and
+    ($null -eq (& readlink /proc/1/fd/0 2>$null))
 
 # A throw-away network namespace (ip netns) so that writes never touch the host's sysctls.
 function New-TestNetworkNamespace {

@@ -24,6 +24,10 @@ public abstract class RetrofitCommandBase : PSCmdlet
 
     private readonly List<(SocketTarget Target, string? NetworkNamespace)> _unowned = new();
 
+    /// <summary>Processes given (-ProcessId or piped) that had no TCP socket, and how many processes were given.</summary>
+    private readonly List<string> _withoutTcpSockets = new();
+    private int _processesSeen;
+
     /// <summary>-PassThru in the Connection set: the sockets changed, read again in one dump per namespace at the end.</summary>
     private readonly List<(long Inode, int Pid, string? NetworkNamespace)> _changed = new();
 
@@ -137,6 +141,11 @@ public abstract class RetrofitCommandBase : PSCmdlet
 
     protected override void EndProcessing()
     {
+        if (_withoutTcpSockets.Count > 0 && _withoutTcpSockets.Count == _processesSeen)
+        {
+            WriteWarning($"{string.Join(", ", _withoutTcpSockets)}: no TCP socket, so nothing was changed.");
+        }
+
         ResolveUnowned();
         if (PassThru && _changed.Count > 0)
         {
@@ -211,10 +220,13 @@ public abstract class RetrofitCommandBase : PSCmdlet
     private void ApplyToProcess()
     {
         var changed = new HashSet<ulong>();
+        int results = 0, asked = 0;
         try
         {
-            foreach (KeepaliveChangeResult result in TcpKeepaliveRetrofit.ApplyToProcess(ProcessId, Change, ShouldProcess))
+            // Asked counts the sockets -WhatIf or -Confirm were asked about: with no result and no question, there was no TCP socket.
+            foreach (KeepaliveChangeResult result in TcpKeepaliveRetrofit.ApplyToProcess(ProcessId, Change, (target, action) => { asked++; return ShouldProcess(target, action); }))
             {
+                results++;
                 Emit(result);
                 if (result.After is not null)
                 {
@@ -231,6 +243,14 @@ public abstract class RetrofitCommandBase : PSCmdlet
         {
             ThrowTerminatingError(ErrorRecords.From(e));
             return;
+        }
+
+        _processesSeen++;
+        if (results == 0 && asked == 0)
+        {
+            string process = ProcessSockets.Name(ProcessId) is string name ? $"process {ProcessId} ({name})" : $"process {ProcessId}";
+            WriteVerbose($"{process} has no TCP socket; nothing to change.");
+            _withoutTcpSockets.Add(process);
         }
 
         if (PassThru && changed.Count > 0)

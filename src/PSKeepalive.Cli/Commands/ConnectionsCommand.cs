@@ -56,10 +56,14 @@ internal static class ConnectionsCommand
             if (query.NeedsOwners)
             {
                 owners = SocketOwnerScan.Scan(query.OwningProcesses);
-                if (owners.ProcessesNotRead > 0)
+                if (owners.DeniedMessage is string denied)
                 {
-                    Console.Error.WriteLine(
-                        $"pskeepalive: note: {owners.ProcessesNotRead} process(es) could not be read ({owners.ProcessesDenied} denied, {owners.ProcessesVanished} ended during the scan); their sockets show no process.");
+                    Console.Error.WriteLine($"pskeepalive: note: {denied}");
+                }
+
+                if (owners.ProcessesVanished > 0)
+                {
+                    Console.Error.WriteLine($"pskeepalive: note: {owners.ProcessesVanished} process(es) ended during the scan; their sockets show no process.");
                 }
             }
 

@@ -78,7 +78,7 @@ public static partial class NetworkNamespace
                     errno);
             }
 
-            throw Errno.ToException(errno, Subject, $"open the network namespace {path}", path, "root");
+            throw Errno.ToException(errno, Subject, $"open the network namespace {path}", path, OpenPrivilege(path, Libc.GetEUid() == 0));
         }
 
         try
@@ -102,6 +102,25 @@ public static partial class NetworkNamespace
         {
             Libc.Close(fd);
         }
+    }
+
+    /// <summary>
+    /// What opening <paramref name="path"/> needs, for a permission error. /proc/PID/ns/net is guarded by the kernel's
+    /// ptrace check on that process, which can refuse root too: then "root" is not what is missing.
+    /// </summary>
+    internal static string OpenPrivilege(string path, bool root)
+    {
+        if (!path.StartsWith("/proc/", StringComparison.Ordinal))
+        {
+            return "root";
+        }
+
+        return root
+            ? "ptrace read access to the process that holds it, which the kernel refuses although this process runs as root: the "
+              + "process belongs to an outer user namespace (such as a container host's PID 1) or a security module (AppArmor, SELinux, "
+              + "Yama) protects it. Name the namespace through /run/netns (ip netns) or another process in it"
+            : "root (or CAP_SYS_PTRACE over the process)";
+        // Pidfd.PtracePrivilege says the same for the process's descriptors.
     }
 
     /// <summary>

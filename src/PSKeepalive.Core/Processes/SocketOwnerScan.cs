@@ -52,9 +52,12 @@ public sealed class SocketOwnerMap
     private readonly Dictionary<ulong, int> _head;
     private readonly OwnerEntry[] _entries;
     private readonly Dictionary<int, ProcessInfo> _processes = new();
+    private readonly bool _scannedAsRoot;
 
-    internal SocketOwnerMap(Dictionary<ulong, int> head, OwnerEntry[] entries, int scanned, int denied, int vanished, int descriptors, TimeSpan elapsed)
+    internal SocketOwnerMap(Dictionary<ulong, int> head, OwnerEntry[] entries, int scanned, int denied, int vanished, int descriptors, TimeSpan elapsed, IReadOnlyList<int>? deniedPids = null)
     {
+        DeniedPids = deniedPids ?? Array.Empty<int>();
+        _scannedAsRoot = Interop.Libc.GetEUid() == 0; // who scanned decides what would have helped
         _head = head;
         _entries = entries;
         ProcessesScanned = scanned;
@@ -69,6 +72,31 @@ public sealed class SocketOwnerMap
 
     /// <summary>Processes whose /proc/PID/fd could not be read (EACCES/EPERM: another user's process without root).</summary>
     public int ProcessesDenied { get; }
+
+    /// <summary>The lowest PIDs of the processes that denied access (at most <see cref="SocketOwnerScan.DeniedPidsKept"/>).</summary>
+    public IReadOnlyList<int> DeniedPids { get; }
+
+    /// <summary>
+    /// What to tell the user when processes denied access, or null when none did: who they are, that their sockets show no
+    /// owner, and what would help; as root, that something beyond root refuses (the ptrace check on /proc/PID/fd).
+    /// </summary>
+    public string? DeniedMessage
+    {
+        get
+        {
+            if (ProcessesDenied == 0)
+            {
+                return null;
+            }
+
+            string which = string.Join(", ", DeniedPids) + (ProcessesDenied > DeniedPids.Count ? ", ..." : string.Empty);
+            string why = _scannedAsRoot
+                ? "access denied even to root: reading /proc/PID/fd passes the kernel's ptrace check, which refuses a process of an outer "
+                  + "user namespace (the container's host) or one a security module (AppArmor, SELinux, Yama) protects"
+                : "access denied: run as root, or with CAP_SYS_PTRACE, to see every owner";
+            return $"{ProcessesDenied} process(es) could not be read ({which}): {why}. Their sockets show no owning process.";
+        }
+    }
 
     /// <summary>Processes that ended between listing /proc and reading their descriptors.</summary>
     public int ProcessesVanished { get; }
@@ -258,10 +286,12 @@ public static unsafe class SocketOwnerScan
         var head = new Dictionary<ulong, int>(total);
         var entries = new SocketOwnerMap.OwnerEntry[total];
         int scanned = 0, denied = 0, vanished = 0, descriptors = 0, next = 0;
+        var deniedPids = new List<int>();
         foreach (WorkerResult result in results)
         {
             scanned += result.Scanned;
             denied += result.Denied;
+            deniedPids.AddRange(result.DeniedPids);
             vanished += result.Vanished;
             descriptors += result.Descriptors;
             foreach (RawOwner owner in result.Owners)
@@ -274,8 +304,12 @@ public static unsafe class SocketOwnerScan
 
         TimeSpan elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         progress?.Invoke(new SocketOwnerScanProgress(toScan.Count, toScan.Count, elapsed));
-        return new SocketOwnerMap(head, entries, scanned, denied, vanished, descriptors, elapsed);
+        deniedPids.Sort();
+        return new SocketOwnerMap(head, entries, scanned, denied, vanished, descriptors, elapsed, deniedPids.Take(DeniedPidsKept).ToList());
     }
+
+    /// <summary>The denied processes a map names, at most.</summary>
+    public const int DeniedPidsKept = 8;
 
     /// <summary>Threads for the walk at most (readlinkat on /proc scales until the processors are busy).</summary>
     public const int MaxWorkers = 4;
@@ -300,6 +334,7 @@ public static unsafe class SocketOwnerScan
         public readonly List<RawOwner> Owners = new();
         public int Scanned;
         public int Denied;
+        public readonly List<int> DeniedPids = new();
         public int Vanished;
         public int Descriptors;
     }
@@ -359,18 +394,22 @@ public static unsafe class SocketOwnerScan
 
         if (sockets.Errno != 0)
         {
-            Count(sockets.Errno, result);
+            Count(current, sockets.Errno, result);
             return;
         }
 
         result.Scanned++;
     }
 
-    private static void Count(int errno, WorkerResult result)
+    private static void Count(int pid, int errno, WorkerResult result)
     {
         if (errno is Errno.EACCES or Errno.EPERM)
         {
             result.Denied++;
+            if (result.DeniedPids.Count < DeniedPidsKept)
+            {
+                result.DeniedPids.Add(pid);
+            }
         }
         else
         {

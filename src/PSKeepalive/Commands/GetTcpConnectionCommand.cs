@@ -221,10 +221,9 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
         WriteVerbose(
             $"Owner scan: {map.ProcessesScanned} processes, {map.DescriptorsScanned} descriptors, {map.SocketCount} sockets in {map.Elapsed.TotalMilliseconds:0} ms; " +
             $"{map.ProcessesVanished} ended during the scan, {map.ProcessesDenied} denied access.");
-        if (map.ProcessesDenied > 0)
+        if (map.DeniedMessage is string denied)
         {
-            WriteWarning(
-                $"{map.ProcessesDenied} process(es) could not be read (access denied; run as root to see every owner): their sockets show no OwningProcess.");
+            WriteWarning(denied);
         }
 
         return map;
