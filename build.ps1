@@ -19,7 +19,7 @@
     Shell:   stage the module and start pwsh with PSKeepalive imported, showing Get-TcpKeepaliveSetting;
              with -Command, run that command instead and exit.
 .PARAMETER Path
-    Pester: the suite files to run (default: all of tests/*.Tests.ps1).
+    Pester: the suite files (or folders) to run, comma-separated from a shell (default: tests/*.Tests.ps1).
 .PARAMETER Command
     Shell: a command to run non-interactively after importing the module.
 .EXAMPLE
@@ -80,13 +80,15 @@ function Invoke-PesterSuites {
     $pester = (& dotnet msbuild "$root/tools/TestModules" -nologo -getProperty:PesterManifest).Trim()
     if ($LASTEXITCODE -ne 0 -or -not (Test-Path -LiteralPath $pester)) { throw "Pester was not restored (looked for '$pester')." }
 
-    $suites = if ($Path) { $Path | ForEach-Object { (Resolve-Path -LiteralPath $_).Path } } else { , (Join-Path $root 'tests') }
+    # From a shell (pwsh -File), "-Path a,b" arrives as one string.
+    $suites = if ($Path) { $Path -split ',' | ForEach-Object { (Resolve-Path -LiteralPath $_.Trim()).Path } } else { , (Join-Path $root 'tests') }
     $pwsh = Get-PwshCommand
     $arguments = @($pwsh | Select-Object -Skip 1) + @(
         '-NoProfile', '-NonInteractive', '-File', "$root/tools/Invoke-PesterSuites.ps1",
-        '-PesterManifest', $pester, '-ResultDirectory', $results, '-Output', $PesterOutput, '-Path') + $suites
-    & $pwsh[0] @arguments | Out-Host
+        '-PesterManifest', $pester, '-ResultDirectory', $results, '-Output', $PesterOutput, '-Path', ($suites -join ','))
     $countsFile = Join-Path $results 'pester.json'
+    Remove-Item -LiteralPath $countsFile -ErrorAction Ignore
+    & $pwsh[0] @arguments | Out-Host
     if (-not (Test-Path -LiteralPath $countsFile)) { throw "The Pester run ended (exit code $LASTEXITCODE) without writing $countsFile." }
     Get-Content -Raw -LiteralPath $countsFile | ConvertFrom-Json
 }

@@ -1,5 +1,5 @@
 # The module as a whole, as PowerShell loads it from out/PSKeepalive: the manifest, the exports, the help and
-# the format views. The xunit suite (tests/PSKeepalive.Tests/Metadata) checks the same sources as text and
+# the format views (rendered in PSKeepalive.Views.Tests.ps1). The xunit suite (tests/PSKeepalive.Tests/Metadata) checks the same sources as text and
 # metadata; this suite checks what pwsh makes of them.
 BeforeDiscovery {
     . $PSScriptRoot/common.ps1
@@ -10,15 +10,6 @@ BeforeDiscovery {
     # MAML exists only after `./build.ps1 -Task Docs` (platyPS); without it Get-Help shows generated syntax only.
     $moduleBase = Split-Path -Parent $script:ModulePath
     $script:HasMaml = Test-Path -LiteralPath (Join-Path $moduleBase 'en-US/PSKeepalive.dll-Help.xml')
-
-    # Every PSKeepalive type a cmdlet declares with [OutputType].
-    $script:OutputTypeCases = @(
-        Get-Command -Module PSKeepalive -CommandType Cmdlet |
-            ForEach-Object { $_.OutputType.Name } |
-            Where-Object { $_ -like 'PSKeepalive.*' } |
-            Sort-Object -Unique |
-            ForEach-Object { @{ TypeName = $_ } }
-    )
 }
 
 BeforeAll {
@@ -92,29 +83,6 @@ Describe 'PSKeepalive module' {
             $declared = @((Get-Command -Name $Name).Parameters.Keys | Where-Object { $_ -notin $common } | Sort-Object)
             $documented = @($help.Parameters.Parameter.Name | Sort-Object)
             $documented | Should -Be $declared
-        }
-    }
-
-    Context 'Views' {
-        It 'finds the output types to check' {
-            $script:OutputTypeCases.Count | Should -BeGreaterOrEqual 6
-        }
-
-        It 'has a table view for <TypeName>' -ForEach $script:OutputTypeCases {
-            $data = Get-FormatData -TypeName $TypeName -PowerShellVersion $PSVersionTable.PSVersion
-            $data | Should -Not -BeNullOrEmpty -Because "PSKeepalive.Format.ps1xml should hold a view for $TypeName"
-            $data.FormatViewDefinition.Control | Where-Object { $_ -is [System.Management.Automation.TableControl] } |
-                Should -Not -BeNullOrEmpty
-        }
-
-        It 'has a list view for <TypeName>' -ForEach @(
-            @{ TypeName = 'PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult' }
-            @{ TypeName = 'PSKeepalive.Core.Retrofit.KeepaliveChangeResult' }
-            @{ TypeName = 'PSKeepalive.Core.Retrofit.TcpConnectionCloseResult' }
-        ) {
-            $data = Get-FormatData -TypeName $TypeName -PowerShellVersion $PSVersionTable.PSVersion
-            $data.FormatViewDefinition.Control | Where-Object { $_ -is [System.Management.Automation.ListControl] } |
-                Should -Not -BeNullOrEmpty
         }
     }
 }

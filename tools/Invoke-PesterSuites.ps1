@@ -22,7 +22,8 @@ Import-Module -Name $PesterManifest -Force
 $null = New-Item -ItemType Directory -Force -Path $ResultDirectory
 
 $configuration = New-PesterConfiguration
-$configuration.Run.Path = $Path
+# One comma-separated string when started with pwsh -File.
+$configuration.Run.Path = @($Path -split ',')
 $configuration.Run.PassThru = $true
 $configuration.Output.Verbosity = $Output
 $configuration.TestResult.Enabled = $true
