@@ -73,6 +73,36 @@ function Publish-Module {
     Invoke-Native dotnet $arguments
 }
 
+# out/package/PSKeepalive.<version>.nupkg from the staged module, as Publish-PSResource would write it, for
+# Install-PSResource from a local repository (PSKeepalive.Package.Tests.ps1 does exactly that).
+function New-ModulePackage {
+    $package = Join-Path $out 'package'
+    $null = New-Item -ItemType Directory -Force -Path $package
+    $version = (Import-PowerShellDataFile -LiteralPath "$moduleOut/PSKeepalive.psd1").ModuleVersion
+    $nupkg = Join-Path $package "PSKeepalive.$version.nupkg"
+    Remove-Item -LiteralPath $nupkg -ErrorAction Ignore
+    # PSResourceGet creates its repository list under XDG_DATA_HOME on first use: keep it in out/, away from the
+    # user's own (this process ends with the task).
+    $env:XDG_DATA_HOME = (New-Item -ItemType Directory -Force -Path (Join-Path $out 'psresourceget')).FullName
+    Compress-PSResource -Path $moduleOut -DestinationPath $package
+    if (-not (Test-Path -LiteralPath $nupkg)) { throw "Compress-PSResource did not write $nupkg" }
+
+    # A zip entry keeps no Unix mode unless told: without it the installed seccomp launcher would not be
+    # executable. Install-PSResource restores the modes written here.
+    Add-Type -AssemblyName System.IO.Compression.FileSystem
+    $zip = [System.IO.Compression.ZipFile]::Open($nupkg, 'Update')
+    try {
+        foreach ($entry in $zip.Entries) {
+            $source = Join-Path $moduleOut $entry.FullName
+            if (Test-Path -LiteralPath $source -PathType Leaf) {
+                $entry.ExternalAttributes = ([int][System.IO.File]::GetUnixFileMode($source) -bor 0x8000) -shl 16
+            }
+        }
+    }
+    finally { $zip.Dispose() }
+    Write-Host "Package written to $nupkg"
+}
+
 # The Pester suites in a fresh pwsh (no state or strict mode from this script), against the staged module.
 # Returns the counts the runner wrote.
 function Invoke-PesterSuites {
@@ -130,18 +160,11 @@ try {
         }
         'Package' {
             Publish-Module
-            $package = Join-Path $out 'package'
-            $null = New-Item -ItemType Directory -Force -Path $package
-            $version = (Import-PowerShellDataFile -LiteralPath "$moduleOut/PSKeepalive.psd1").ModuleVersion
-            Remove-Item -LiteralPath (Join-Path $package "PSKeepalive.$version.nupkg") -ErrorAction Ignore
-            # PSResourceGet (shipped with pwsh 7.4+) writes the nupkg as Publish-PSResource would, without a repository.
-            Compress-PSResource -Path $moduleOut -DestinationPath $package
-            $nupkg = Join-Path $package "PSKeepalive.$version.nupkg"
-            if (-not (Test-Path -LiteralPath $nupkg)) { throw "Compress-PSResource did not write $nupkg" }
-            Write-Host "Package written to $nupkg"
+            New-ModulePackage
         }
         'Pester' {
             Publish-Module
+            New-ModulePackage
             $pester = Invoke-PesterSuites
             "$($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped"
             if ($pester.Failed -gt 0) { exit 1 }
@@ -157,6 +180,7 @@ try {
             else { [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0; SkipReasons = @() } } # no TRX: the run itself failed
 
             Publish-Module -NoBuild
+            New-ModulePackage
             $pester = Invoke-PesterSuites
 
             if ($xunit.SkipReasons) {
