@@ -75,28 +75,30 @@ BeforeAll {
         finally { $ps.Dispose() }
     }
 
-    # What remoting adds to every object it delivers.
-    function Add-RemotingNote($Twin) {
-        foreach ($t in $Twin) {
-            $t.PSObject.Properties.Add([psnoteproperty]::new('PSComputerName', 'web1'))
-            $t.PSObject.Properties.Add([psnoteproperty]::new('RunspaceId', [guid]::NewGuid()))
-            $t.PSObject.Properties.Add([psnoteproperty]::new('PSShowComputerName', $true))
-            $t
+    # What remoting adds to every object it delivers; formatting then shows a PSComputerName column (or line).
+    # Added to live objects too, the text must be the same.
+    function Add-RemotingNote($InputObject) {
+        foreach ($o in $InputObject) {
+            $o.PSObject.Properties.Add([psnoteproperty]::new('PSComputerName', 'web1'))
+            $o.PSObject.Properties.Add([psnoteproperty]::new('RunspaceId', [guid]::Empty))
+            $o.PSObject.Properties.Add([psnoteproperty]::new('PSShowComputerName', $true))
+            $o
         }
     }
 
-    # The view's text, wide enough that no column is cut, without what remoting alone adds (PSComputerName).
-    function Show-View($InputObject, [string] $View, [string] $Control, [switch] $Strict) {
+    # The text of the type's default table or list view (default formatting, as users get it: Format-Table -View
+    # would leave the PSComputerName column out), wide enough that no column is cut.
+    function Show-View($InputObject, [string] $Control, [switch] $Strict) {
         $render = {
-            param($objects, $view, $control)
-            if ($control -eq 'TableControl') { $objects | Format-Table -View $view | Out-String -Width 250 }
-            else { $objects | Format-List -View $view | Out-String -Width 250 }
+            param($objects, $control)
+            if ($control -eq 'TableControl') { $objects | Format-Table | Out-String -Width 250 }
+            else { $objects | Format-List | Out-String -Width 250 }
         }
         $text = if ($Strict) {
-            & { Set-StrictMode -Version Latest; & $render $InputObject $View $Control }
+            & { Set-StrictMode -Version Latest; & $render $InputObject $Control }
         }
-        else { & $render $InputObject $View $Control }
-        ($text -split "`r?`n" | Where-Object { $_ -notmatch '^PSComputerName\s*:' } | ForEach-Object TrimEnd) -join "`n"
+        else { & $render $InputObject $Control }
+        ($text -split "`r?`n" | ForEach-Object TrimEnd) -join "`n"
     }
 
     # Compares a live object with its twin property by property: enums arrive as their names, TimeSpans as
@@ -137,26 +139,29 @@ BeforeAll {
 Describe 'Output objects through PowerShell remoting' {
     Context 'Views render a deserialized object exactly as the live one' {
         It 'renders every view of PSKeepalive.Format.ps1xml the same for live objects and their twins, also under Set-StrictMode' {
-            $checked = 0
-            foreach ($view in $script:Formats.Configuration.ViewDefinitions.View) {
-                $control = if ($view.TableControl) { 'TableControl' } else { 'ListControl' }
-                $live = @(New-ViewSample $view.ViewSelectedBy.TypeName)
-                $twin = @(Add-RemotingNote (ConvertTo-Twin $live))
-                $twin[0].PSObject.TypeNames[0] | Should -Be "Deserialized.$($view.ViewSelectedBy.TypeName)"
+            $views = @($script:Formats.Configuration.ViewDefinitions.View | ForEach-Object {
+                    [pscustomobject]@{ Name = $_.Name; TypeName = $_.ViewSelectedBy.TypeName; Control = if ($_.TableControl) { 'TableControl' } else { 'ListControl' } }
+                })
+            # One view per type and kind, so that default formatting (Format-Table, Format-List) picks the one tested.
+            @($views | Group-Object TypeName, Control | Where-Object Count -gt 1).Name | Should -BeNullOrEmpty
+            foreach ($view in $views) {
+                $live = @(Add-RemotingNote (New-ViewSample $view.TypeName))
+                $twin = @(Add-RemotingNote (ConvertTo-Twin (New-ViewSample $view.TypeName)))
+                $twin[0].PSObject.TypeNames[0] | Should -Be "Deserialized.$($view.TypeName)"
 
-                $expected = Show-View $live $view.Name $control
+                $expected = Show-View $live $view.Control
+                $expected | Should -Match 'web1' -Because "view $($view.Name) shows PSComputerName for remote objects"
                 @($expected -split "`n" | Where-Object { $_ }).Count | Should -BeGreaterThan $live.Count -Because "view $($view.Name) shows every sample"
-                Show-View $twin $view.Name $control | Should -BeExactly $expected -Because "view $($view.Name) must show a deserialized object as the live one"
-                Show-View $live $view.Name $control -Strict | Should -BeExactly $expected -Because "view $($view.Name) must work under Set-StrictMode -Version Latest"
-                Show-View $twin $view.Name $control -Strict | Should -BeExactly $expected -Because "view $($view.Name) must work under Set-StrictMode for a deserialized object"
-                $checked++
+                Show-View $twin $view.Control | Should -BeExactly $expected -Because "view $($view.Name) must show a deserialized object as the live one"
+                Show-View $live $view.Control -Strict | Should -BeExactly $expected -Because "view $($view.Name) must work under Set-StrictMode -Version Latest"
+                Show-View $twin $view.Control -Strict | Should -BeExactly $expected -Because "view $($view.Name) must work under Set-StrictMode for a deserialized object"
             }
-            $checked | Should -BeGreaterOrEqual 9
+            $views.Count | Should -BeGreaterOrEqual 9
         }
 
         It 'fills the TcpConnection Keepalive and Process columns of a twin (the columns remoting used to blank)' {
             $twin = ConvertTo-Twin (New-ViewSample 'PSKeepalive.Core.Connections.TcpConnection')
-            $text = Show-View $twin 'TcpConnection' 'TableControl'
+            $text = Show-View $twin 'TableControl'
             $text | Should -Match 'keepalive 59s/0\s+legacy-app/4242'
             $text | Should -Match 'on 30/5/3\s+nginx/812 \+2'
             $text | Should -Match 'retransmit 1\.2s\s+77\n'
