@@ -47,11 +47,11 @@ BeforeAll {
     # The same script run locally "on" a host: every PSKeepalive cmdlet it calls acts in the host's namespace. The
     # results carry the PSComputerName that remoting adds (formatting shows it as a column), so that only what the
     # host computed can differ.
-    function Invoke-OnHost($HostEntry, [string] $Script) {
+    function Invoke-OnHost($HostEntry, [string] $Script, [switch] $HideComputerName) {
         $PSDefaultParameterValues = @{ 'Get-TcpConnection:NetworkNamespace' = $HostEntry.Namespace; 'Get-TcpKeepaliveSetting:NetworkNamespace' = $HostEntry.Namespace }
         foreach ($o in & ([scriptblock]::Create($Script))) {
             $o.PSObject.Properties.Add([psnoteproperty]::new('PSComputerName', $HostEntry.Name))
-            $o.PSObject.Properties.Add([psnoteproperty]::new('PSShowComputerName', $true))
+            $o.PSObject.Properties.Add([psnoteproperty]::new('PSShowComputerName', -not $HideComputerName))
             $o
         }
     }
@@ -251,14 +251,16 @@ Describe 'Fleet: the README examples over SSH remoting to three hosts' {
             foreach ($part in $text -split '(?m)^\s*PSComputerName: ') {
                 if ($part -match '^(\S+)') { $byHost[$Matches[1]] = $part }
             }
+            # The view's own columns, without the PSComputerName column (-HideComputerName).
+            $text -split "`n" | Should -Contain 'State Local Remote Keepalive Process'
             foreach ($h in $script:Fleet.Hosts) {
                 $byHost.Keys | Should -Contain $h.Name
                 # Locally, the program's connections alone (-OwningProcess reads one process, not every process).
-                $local = Show-Text (Invoke-OnHost $h "Get-TcpConnection -State Established -OwningProcess $($h.IdleProcess)") -TimerAgnostic
+                $local = Show-Text (Invoke-OnHost $h "Get-TcpConnection -State Established -OwningProcess $($h.IdleProcess)" -HideComputerName) -TimerAgnostic
                 $rows = @($local -split "`n" | Where-Object { $_ -match "$($h.IdleProcessName)/" })
                 $rows | Should -HaveCount (2 * $h.IdlePorts.Count)
                 foreach ($row in $rows) {
-                    $row | Should -Match "keepalive T/0 $($h.IdleProcessName)/$($h.IdleProcess) $($h.Name)$"
+                    $row | Should -Match "keepalive T/0 $($h.IdleProcessName)/$($h.IdleProcess)$"
                     $byHost[$h.Name] -split "`n" | Should -Contain $row
                 }
                 foreach ($other in $script:Fleet.Hosts | Where-Object Name -ne $h.Name) {
