@@ -31,14 +31,20 @@ function Get-TestFleetDotnet {
     }
 }
 
-# Runs a program to completion with a bounded wait; throws with its output when it fails or hangs.
-function Invoke-FleetTool([string] $FilePath, [string[]] $ArgumentList, [int] $TimeoutSeconds = 20) {
+# Output (and stderr or stdin, as asked) redirected; arguments passed one by one, never through a shell.
+function New-FleetStartInfo([string] $FilePath, [string[]] $ArgumentList, [switch] $RedirectError, [switch] $RedirectInput) {
     $start = [System.Diagnostics.ProcessStartInfo]::new($FilePath)
     foreach ($a in $ArgumentList) { $start.ArgumentList.Add($a) }
     $start.RedirectStandardOutput = $true
-    $start.RedirectStandardError = $true
+    $start.RedirectStandardError = $RedirectError.IsPresent
+    $start.RedirectStandardInput = $RedirectInput.IsPresent
     $start.UseShellExecute = $false
-    $process = [System.Diagnostics.Process]::Start($start)
+    $start
+}
+
+# Runs a program to completion with a bounded wait; throws with its output when it fails or hangs.
+function Invoke-FleetTool([string] $FilePath, [string[]] $ArgumentList, [int] $TimeoutSeconds = 20) {
+    $process = [System.Diagnostics.Process]::Start((New-FleetStartInfo $FilePath $ArgumentList -RedirectError))
     $stdout = $process.StandardOutput.ReadToEndAsync()
     $stderr = $process.StandardError.ReadToEndAsync()
     if (-not $process.WaitForExit($TimeoutSeconds * 1000)) {
@@ -55,19 +61,14 @@ function Invoke-FleetTool([string] $FilePath, [string[]] $ArgumentList, [int] $T
 # Starts a long-running program in the background (its PID is recorded for teardown) with stdin kept open:
 # the programs started here end by themselves when it closes, so nothing outlives a crashed test process.
 function Start-FleetProcess($Fleet, [string] $FilePath, [string[]] $ArgumentList) {
-    $start = [System.Diagnostics.ProcessStartInfo]::new($FilePath)
-    foreach ($a in $ArgumentList) { $start.ArgumentList.Add($a) }
-    $start.RedirectStandardInput = $true
-    $start.RedirectStandardOutput = $true
-    $start.UseShellExecute = $false
-    $process = [System.Diagnostics.Process]::Start($start)
+    $process = [System.Diagnostics.Process]::Start((New-FleetStartInfo $FilePath $ArgumentList -RedirectInput))
     $Fleet.Processes.Add($process)
     $process
 }
 
 <#
 .SYNOPSIS
-    Builds a fleet of $Count hosts named "$Prefix-<random>-<n>" and returns its description. On any failure it
+    Builds a fleet of $Count hosts named "pskf-<random>-<n>" and returns its description. On any failure it
     tears down what it made and rethrows.
 .PARAMETER ModuleFolder
     The staged module (out/PSKeepalive); copied to each host's ~/.local/share/powershell/Modules/PSKeepalive.
