@@ -103,6 +103,20 @@ BeforeAll {
         @{ Time = [int]$t; Interval = [int]$i; Probes = [int]$p }
     }
 
+    # Before any statement that writes sysctls: every session must run in its own host's namespace, never in the
+    # machine's own (a ProxyCommand gone wrong would make the README's Set-TcpKeepaliveSetting change the machine).
+    function Assert-SessionsInTheirNamespace($Console) {
+        $where = @(Invoke-FleetConsole $Console 'Invoke-Command -Session $sessions -ScriptBlock { (Get-TcpKeepaliveSetting).NetworkNamespace }')
+        foreach ($h in $script:Fleet.Hosts) {
+            $expected = (Get-TcpKeepaliveSetting -NetworkNamespace $h.Namespace).NetworkNamespace
+            $actual = @($where | Where-Object PSComputerName -eq $h.Name)
+            if ($actual.Count -ne 1 -or $actual[0] -ne $expected -or $expected -eq $script:OwnNamespace) {
+                throw "The session to $($h.Name) runs in $actual, not in its namespace ${expected}: refusing to run statements that write sysctls"
+            }
+        }
+        $where
+    }
+
     # The idle program's connections on a host, rendered by the view: what the ghost hunt must show for them.
     function Get-IdleAppRow($HostEntry, $Connections) {
         @($Connections | Where-Object { $_.Processes.Count -gt 0 -and $_.Processes[0].Pid -eq $HostEntry.IdleProcess } | Sort-Object LocalPort, RemotePort)
@@ -165,11 +179,9 @@ Describe 'Fleet: the README examples over SSH remoting to three hosts' {
             $sessions = @(Invoke-FleetConsole $script:Console '$sessions')
             $sessions | Should -HaveCount 3
             @($sessions | Where-Object State -eq 'Opened') | Should -HaveCount 3
-            # Each session runs in its own host's namespace, not in the machine's: the later statements change sysctls.
-            $where = Invoke-FleetConsole $script:Console 'Invoke-Command -Session $sessions -ScriptBlock { (Get-TcpKeepaliveSetting).NetworkNamespace }'
-            foreach ($h in $script:Fleet.Hosts) {
-                ($where | Where-Object PSComputerName -eq $h.Name) | Should -Be (Get-TcpKeepaliveSetting -NetworkNamespace $h.Namespace).NetworkNamespace
-            }
+            # Each session runs in its own host's namespace, not in the machine's: later statements change sysctls.
+            $where = Assert-SessionsInTheirNamespace $script:Console
+            $where | Should -HaveCount 3
             $where | Should -Not -Contain $script:OwnNamespace
         }
 
@@ -192,7 +204,8 @@ Describe 'Fleet: the README examples over SSH remoting to three hosts' {
                 Show-Text $remote | Should -BeExactly $expected -Because 'a remote connection shows in the table view as on the host'
             }
             # Sorted by count, as the README promises.
-            $counts = @($groups.Count)
+            $counts = @($groups | ForEach-Object Count)
+            $counts | Should -HaveCount $groups.Count
             $counts | Should -Be @($counts | Sort-Object -Descending)
         }
 
@@ -270,6 +283,7 @@ Describe 'Fleet: the README examples over SSH remoting to three hosts' {
         }
 
         It 'shows what Set-TcpKeepaliveSetting -WhatIf would change, and changes nothing' {
+            $null = Assert-SessionsInTheirNamespace $script:Console
             Invoke-FleetConsole $script:Console (Find-ReadmeStatement 'Set-TcpKeepaliveSetting', '-WhatIf') | Should -BeNullOrEmpty
             foreach ($h in $script:Fleet.Hosts) {
                 $now = Read-NamespaceSysctl $h
@@ -278,6 +292,7 @@ Describe 'Fleet: the README examples over SSH remoting to three hosts' {
         }
 
         It 'sets the keepalive sysctls of every host, and only theirs' {
+            $null = Assert-SessionsInTheirNamespace $script:Console
             $text = Show-Text (Invoke-FleetConsole $script:Console (Find-ReadmeStatement 'Set-TcpKeepaliveSetting', '-PassThru' -Unlike '-WhatIf'))
             foreach ($h in $script:Fleet.Hosts) {
                 $now = Read-NamespaceSysctl $h
