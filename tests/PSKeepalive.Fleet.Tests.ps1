@@ -282,7 +282,7 @@ Describe 'Fleet: the README examples over SSH remoting to three hosts' {
             }
         }
 
-        It 'shows what Set-TcpKeepaliveSetting -WhatIf would change, and changes nothing' {
+        It 'runs Set-TcpKeepaliveSetting -WhatIf on every host, which changes nothing' {
             $null = Assert-SessionsInTheirNamespace $script:Console
             Invoke-FleetConsole $script:Console (Find-ReadmeStatement 'Set-TcpKeepaliveSetting', '-WhatIf') | Should -BeNullOrEmpty
             foreach ($h in $script:Fleet.Hosts) {
