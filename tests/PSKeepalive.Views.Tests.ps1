@@ -69,6 +69,20 @@ BeforeAll {
     function Test-HeaderShows([string] $Header, [string] $Label) {
         $Header -match "(^|\s)$([regex]::Escape($Label))(\s|$)"
     }
+
+    # Each column's header shows, and each sample's cell is whole (address columns: by Test-CellShown's rule).
+    function Assert-ColumnShown($Table, [object[]] $Columns, [int] $Width, [switch] $WholeOnlyWithWidth) {
+        foreach ($column in $Columns) {
+            Test-HeaderShows $Table.Header $column.Label | Should -BeTrue -Because "the $($column.Label) column must show at $Width columns:`n$($Table.Text)"
+            if ($WholeOnlyWithWidth -and $column.Width -eq 0) { continue }
+            $isAddress = $column.Label -in $entry.Addresses
+            for ($i = 0; $i -lt $samples.Count; $i++) {
+                $cell = Get-CellText $column $samples[$i]
+                Test-CellShown $column $cell $Table.Rows[$i] -Address:$isAddress |
+                    Should -BeTrue -Because "row $i should show $($column.Label) '$cell' at $Width columns:`n$($Table.Text)"
+            }
+        }
+    }
 }
 
 Describe 'Output types' {
@@ -110,8 +124,8 @@ Describe 'View of <TypeName>' -ForEach $script:TypeCases {
                 elseif ($_ -is [System.Management.Automation.ListControl]) { $_.Entries.Items.DisplayEntry }
             })
         $entries | Should -Not -BeNullOrEmpty
-        foreach ($entry in $entries) {
-            $used = if ($entry.ValueType -eq 'Property') { $entry.Value } else { [regex]::Matches($entry.Value, '\$_\.(\w+)') | ForEach-Object { $_.Groups[1].Value } }
+        foreach ($display in $entries) {
+            $used = if ($display.ValueType -eq 'Property') { $display.Value } else { [regex]::Matches($display.Value, '\$_\.(\w+)') | ForEach-Object { $_.Groups[1].Value } }
             foreach ($name in $used) { $names | Should -Contain $name -Because "a view of $TypeName uses $name" }
         }
     }
@@ -121,31 +135,15 @@ Describe 'View of <TypeName>' -ForEach $script:TypeCases {
         $table.Text | Should -Not -Match '#ERR'
         $table.Lines | ForEach-Object { $_.Length | Should -BeLessOrEqual 80 }
         $table.Rows.Count | Should -Be $samples.Count
-        foreach ($column in $columns | Where-Object { $_.Label -in @($entry.Essential) + @($entry.Addresses) }) {
-            Test-HeaderShows $table.Header $column.Label | Should -BeTrue -Because "the $($column.Label) column must show at 80 columns:`n$($table.Text)"
-            $isAddress = $column.Label -in $entry.Addresses
-            for ($i = 0; $i -lt $samples.Count; $i++) {
-                $cell = Get-CellText $column $samples[$i]
-                Test-CellShown $column $cell $table.Rows[$i] -Address:$isAddress |
-                    Should -BeTrue -Because "row $i should show $($column.Label) '$cell' at 80 columns:`n$($table.Text)"
-            }
-        }
+        Assert-ColumnShown $table @($columns | Where-Object { $_.Label -in @($entry.Essential) + @($entry.Addresses) }) 80
     }
 
     It 'shows every column at 120 columns, each with a width whole' {
         $table = Read-Table $samples 120
         $table.Text | Should -Not -Match '#ERR'
         $table.Lines | ForEach-Object { $_.Length | Should -BeLessOrEqual 120 }
-        foreach ($column in $columns) {
-            Test-HeaderShows $table.Header $column.Label | Should -BeTrue -Because "the $($column.Label) column must show at 120 columns:`n$($table.Text)"
-            if ($column.Width -eq 0) { continue } # the last column takes what is left
-            $isAddress = $column.Label -in $entry.Addresses
-            for ($i = 0; $i -lt $samples.Count; $i++) {
-                $cell = Get-CellText $column $samples[$i]
-                Test-CellShown $column $cell $table.Rows[$i] -Address:$isAddress |
-                    Should -BeTrue -Because "row $i should show $($column.Label) '$cell' at 120 columns:`n$($table.Text)"
-            }
-        }
+        # The last column takes what is left: it must show, not be whole.
+        Assert-ColumnShown $table $columns 120 -WholeOnlyWithWidth
     }
 
     It 'renders Format-List (its list view where it has one) without errors' {

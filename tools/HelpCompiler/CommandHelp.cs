@@ -124,20 +124,28 @@ internal sealed record CommandHelp(
         return paragraphs;
     }
 
-    private static List<IReadOnlyList<ParameterHelp>> ReadParameters(MarkdownPage page, List<Block> blocks)
+    /// <summary>The '### ' entries of a section, each with the blocks under it; anything else there is refused.</summary>
+    private static IEnumerable<(Block Heading, List<Block> Body)> Entries(MarkdownPage page, List<Block> blocks, string refusal)
     {
-        var parameters = new List<IReadOnlyList<ParameterHelp>>();
         for (int i = 0; i < blocks.Count; i++)
         {
             if (blocks[i] is not { Kind: BlockKind.Heading, Level: 3 } heading)
             {
-                throw new HelpFormatException(page.Path, blocks[i].Line, "PARAMETERS holds '### -Name' entries only");
+                throw new HelpFormatException(page.Path, blocks[i].Line, refusal);
             }
 
             int end = blocks.FindIndex(i + 1, b => b is { Kind: BlockKind.Heading, Level: <= 3 });
             end = end < 0 ? blocks.Count : end;
-            var body = blocks.GetRange(i + 1, end - i - 1);
+            yield return (heading, blocks.GetRange(i + 1, end - i - 1));
             i = end - 1;
+        }
+    }
+
+    private static List<IReadOnlyList<ParameterHelp>> ReadParameters(MarkdownPage page, List<Block> blocks)
+    {
+        var parameters = new List<IReadOnlyList<ParameterHelp>>();
+        foreach (var (heading, body) in Entries(page, blocks, "PARAMETERS holds '### -Name' entries only"))
+        {
             if (heading.Text == "CommonParameters")
             {
                 continue;
@@ -196,39 +204,16 @@ internal sealed record CommandHelp(
             Bool(Field("Accept wildcard characters", "False")));
     }
 
-    private static List<TypeHelp> ReadTypes(MarkdownPage page, List<Block> blocks)
-    {
-        var types = new List<TypeHelp>();
-        for (int i = 0; i < blocks.Count; i++)
-        {
-            if (blocks[i] is not { Kind: BlockKind.Heading, Level: 3 } heading)
-            {
-                throw new HelpFormatException(page.Path, blocks[i].Line, "INPUTS and OUTPUTS hold '### TypeName' entries only");
-            }
-
-            int end = blocks.FindIndex(i + 1, b => b.Kind == BlockKind.Heading);
-            end = end < 0 ? blocks.Count : end;
-            types.Add(new TypeHelp(heading.Text, Paragraphs(page, blocks.GetRange(i + 1, end - i - 1))));
-            i = end - 1;
-        }
-
-        return types;
-    }
+    private static List<TypeHelp> ReadTypes(MarkdownPage page, List<Block> blocks) =>
+        Entries(page, blocks, "INPUTS and OUTPUTS hold '### TypeName' entries only")
+            .Select(entry => new TypeHelp(entry.Heading.Text, Paragraphs(page, entry.Body)))
+            .ToList();
 
     private static List<ExampleHelp> ReadExamples(MarkdownPage page, string name, List<Block> blocks)
     {
         var examples = new List<ExampleHelp>();
-        for (int i = 0; i < blocks.Count; i++)
+        foreach (var (heading, body) in Entries(page, blocks, "EXAMPLES holds '### Example N: title' entries only"))
         {
-            if (blocks[i] is not { Kind: BlockKind.Heading, Level: 3 } heading)
-            {
-                throw new HelpFormatException(page.Path, blocks[i].Line, "EXAMPLES holds '### Example N: title' entries only");
-            }
-
-            int end = blocks.FindIndex(i + 1, b => b.Kind == BlockKind.Heading);
-            end = end < 0 ? blocks.Count : end;
-            var body = blocks.GetRange(i + 1, end - i - 1);
-            i = end - 1;
             var code = body.Where(b => b.Kind == BlockKind.Code).Select(b => b.Text).ToList();
             if (code.Count == 0)
             {
