@@ -97,6 +97,13 @@ Describe 'Suite <Suite>' -ForEach $script:SuiteCases {
         @($assigned) + @($looped) | ForEach-Object { "line $($_.Extent.StartLineNumber): $($_.Extent.Text)" } | Should -BeNullOrEmpty
     }
 
+    It 'says why above every -Skip (the runner prints that comment as the reason)' {
+        $comments = @($tokens | Where-Object Kind -eq 'Comment' | ForEach-Object { $_.Extent.EndLineNumber })
+        Find-Command $ast 'It', 'Context', 'Describe' | Where-Object { Test-HasParameter $_ 'Skip' } |
+            Where-Object { ($_.Extent.StartLineNumber - 1) -notin $comments } |
+            ForEach-Object { "line $($_.Extent.StartLineNumber): $($_.CommandElements[1].Extent.Text)" } | Should -BeNullOrEmpty
+    }
+
     It 'asserts something in every It' {
         $its = Find-Command $ast 'It'
         $its | Should -Not -BeNullOrEmpty
