@@ -103,7 +103,7 @@ Describe 'Get-TcpConnection' {
 
     It 'says once why OwningProcess is empty when the statement reads it without -IncludeProcess' {
         # A fresh session: the warning comes once per session, when the command line reads an owner property.
-        $child = Invoke-ChildPwsh -Script (
+        $child = Invoke-ModuleInChildPwsh -Script (
             "(Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $($v4.Port) -State Listen).OwningProcess; " +
             "Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $($v4.Port) -State Listen | Where-Object OwningProcess -EQ 1; " +
             "`$null = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $($v4.Port) -State Listen")

@@ -109,7 +109,7 @@ Describe 'Set-TcpKeepaliveSetting' {
 
         It 'changes the namespace the setting came from, not the caller''s' {
             $hostValues = Get-HostKeepaliveSysctl
-            $child = Invoke-ChildPwsh -NetworkNamespace $script:outer -Script "Get-TcpKeepaliveSetting -NetworkNamespace '$script:inner' | Set-TcpKeepaliveSetting -Time 999 -ErrorAction Stop"
+            $child = Invoke-ModuleInChildPwsh -NetworkNamespace $script:outer -Script "Get-TcpKeepaliveSetting -NetworkNamespace '$script:inner' | Set-TcpKeepaliveSetting -Time 999 -ErrorAction Stop"
             $child.ExitCode | Should -Be 0 -Because $child.Error
             (Get-TcpKeepaliveSetting -NetworkNamespace $script:inner).Time | Should -Be 999
             (Get-TcpKeepaliveSetting -NetworkNamespace $script:outer).Time | Should -Be 7200
@@ -117,7 +117,7 @@ Describe 'Set-TcpKeepaliveSetting' {
         }
 
         It 'names that namespace as the target with -WhatIf' {
-            $child = Invoke-ChildPwsh -NetworkNamespace $script:outer -Script "Get-TcpKeepaliveSetting -NetworkNamespace '$script:inner' | Set-TcpKeepaliveSetting -Time 999 -WhatIf"
+            $child = Invoke-ModuleInChildPwsh -NetworkNamespace $script:outer -Script "Get-TcpKeepaliveSetting -NetworkNamespace '$script:inner' | Set-TcpKeepaliveSetting -Time 999 -WhatIf"
             $child.ExitCode | Should -Be 0 -Because $child.Error
             $child.Output | Should -Match ([regex]::Escape("on target ""network namespace $script:innerName"""))
             $child.Output | Should -Not -BeLike '*this network namespace*'
@@ -126,7 +126,7 @@ Describe 'Set-TcpKeepaliveSetting' {
 
         It 'restores a saved setting where it was read; typed values override only what they name' {
             Set-TcpKeepaliveSetting -NetworkNamespace $script:inner -Time 100 -Interval 10 -Probes 2
-            $child = Invoke-ChildPwsh -NetworkNamespace $script:outer -Script (
+            $child = Invoke-ModuleInChildPwsh -NetworkNamespace $script:outer -Script (
                 "`$saved = Get-TcpKeepaliveSetting -NetworkNamespace '$script:inner'; " +
                 "Set-TcpKeepaliveSetting -NetworkNamespace '$script:inner' -Time 300 -Interval 30 -Probes 3; " +
                 "`$saved | Set-TcpKeepaliveSetting -Probes 7 -ErrorAction Stop")

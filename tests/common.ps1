@@ -31,32 +31,6 @@ function Remove-TestNetworkNamespace([string] $Path) {
     & ip netns delete (Split-Path -Leaf $Path) 2>$null
 }
 
-# Runs $Script in a child pwsh (a fresh session) with the staged module imported; with -NetworkNamespace, inside that
-# network namespace (`ip netns exec`), so that whatever the child calls "this network namespace" is a throw-away one.
-# Returns its exit code and output; a child that runs longer than $TimeoutSeconds is killed and fails the test.
-function Invoke-ChildPwsh([string] $Script, [string] $NetworkNamespace, [int] $TimeoutSeconds = 60) {
-    $pwsh = [Environment]::ProcessPath
-    $command = @($pwsh)
-    if ((Split-Path -Leaf $pwsh) -like 'dotnet*') { $command += Join-Path $PSHOME 'pwsh.dll' }
-    if ($NetworkNamespace) { $command = @('ip', 'netns', 'exec', (Split-Path -Leaf $NetworkNamespace)) + $command }
-    $body = "`$ErrorActionPreference = 'Stop'; Import-Module '$script:ModulePath'; " + $Script
-    $start = [System.Diagnostics.ProcessStartInfo]::new($command[0])
-    foreach ($argument in @($command | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-EncodedCommand', [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($body)))) {
-        $start.ArgumentList.Add($argument)
-    }
-    $start.RedirectStandardOutput = $true
-    $start.RedirectStandardError = $true
-    $child = [System.Diagnostics.Process]::Start($start)
-    $output = $child.StandardOutput.ReadToEndAsync()
-    $errors = $child.StandardError.ReadToEndAsync()
-    if (-not $child.WaitForExit($TimeoutSeconds * 1000)) {
-        $child.Kill($true)
-        throw "the child pwsh did not end within $TimeoutSeconds s"
-    }
-    $child.WaitForExit()
-    [pscustomobject]@{ ExitCode = $child.ExitCode; Output = $output.Result; Error = $errors.Result }
-}
-
 function Get-HostKeepaliveSysctl {
     foreach ($name in 'tcp_keepalive_time', 'tcp_keepalive_intvl', 'tcp_keepalive_probes') {
         [int](Get-Content "/proc/sys/net/ipv4/$name")
@@ -110,10 +84,16 @@ function Read-Probe([string] $Path) {
 }
 
 # Runs a command in a new pwsh (the same version as this one, -NoProfile), with extra environment variables,
-# and returns its exit code and output. The wait is bounded; a child that does not end is killed.
-function Invoke-ChildPwsh([string] $Command, [hashtable] $Environment = @{}, [string] $WorkingDirectory = $PWD.Path, [int] $TimeoutSeconds = 120) {
+# and returns its exit code and output. The wait is bounded; a child that does not end is killed. With
+# -NetworkNamespace the child runs inside that namespace (`ip netns exec`), so that whatever it calls "this network
+# namespace" is a throw-away one.
+function Invoke-ChildPwsh([string] $Command, [hashtable] $Environment = @{}, [string] $WorkingDirectory = $PWD.Path, [int] $TimeoutSeconds = 120, [string] $NetworkNamespace) {
     $processPath = [Environment]::ProcessPath
     $start = [System.Diagnostics.ProcessStartInfo]::new($processPath)
+    if ($NetworkNamespace) {
+        $start.FileName = 'ip'
+        foreach ($argument in 'netns', 'exec', (Split-Path -Leaf $NetworkNamespace), $processPath) { $start.ArgumentList.Add($argument) }
+    }
     # `dotnet pwsh` runs pwsh.dll under dotnet; an installed pwsh is its own executable.
     if ([IO.Path]::GetFileNameWithoutExtension($processPath) -eq 'dotnet') { $start.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll')) }
     foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $Command) { $start.ArgumentList.Add($argument) }
@@ -130,4 +110,9 @@ function Invoke-ChildPwsh([string] $Command, [hashtable] $Environment = @{}, [st
     }
     $child.WaitForExit()
     [pscustomobject]@{ ExitCode = $child.ExitCode; Output = $stdout.Result; Error = $stderr.Result }
+}
+
+# Runs $Script in a child pwsh with the staged module imported and errors stopping it (see Invoke-ChildPwsh).
+function Invoke-ModuleInChildPwsh([string] $Script, [string] $NetworkNamespace, [int] $TimeoutSeconds = 60) {
+    Invoke-ChildPwsh -Command ("`$ErrorActionPreference = 'Stop'; Import-Module '$script:ModulePath'; " + $Script) -NetworkNamespace $NetworkNamespace -TimeoutSeconds $TimeoutSeconds
 }
