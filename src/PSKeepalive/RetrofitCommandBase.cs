@@ -17,7 +17,7 @@ namespace PSKeepalive;
 /// ShouldProcess around each write, and the output (results, or the re-read connections with -PassThru).
 /// All the work is in Core (<see cref="TcpKeepaliveRetrofit"/>).
 /// </summary>
-public abstract class RetrofitCommandBase : PSCmdlet
+public abstract class RetrofitCommandBase : PipelineInputCommand
 {
     protected const string ConnectionSet = "Connection";
     protected const string ProcessSet = "Process";
@@ -72,14 +72,6 @@ public abstract class RetrofitCommandBase : PSCmdlet
     [ArgumentCompleter(typeof(ProcessIdCompleter))]
     public int ProcessId { get; set; }
 
-    /// <summary>
-    /// Set by PowerShell remoting on objects from another computer (PSComputerName): such objects are refused, as their
-    /// process ids and sockets mean nothing here. Not meant to be typed.
-    /// </summary>
-    [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
-    [AllowNull]
-    [AllowEmptyString]
-    public string? PSComputerName { get; set; }
 
     /// <summary>Write the updated TcpConnection instead of the result.</summary>
     [Parameter]
@@ -103,13 +95,11 @@ public abstract class RetrofitCommandBase : PSCmdlet
     protected override void ProcessRecord()
     {
         bool byProcess = ParameterSetName == ProcessSet;
-        if (PipelineInput.FromAnotherComputer(
-                PSComputerName,
+        if (RefusedFromAnotherComputer(
                 byProcess ? "Process" : "Socket",
                 byProcess ? $"process {ProcessId}" : $"socket:[{Inode}]",
-                $"{(byProcess ? "Get-Process ..." : "Get-TcpConnection ...")} | {MyInvocation.MyCommand.Name} ...") is { } refused)
+                $"{(byProcess ? "Get-Process ..." : "Get-TcpConnection ...")} | {MyInvocation.MyCommand.Name} ..."))
         {
-            WriteError(ErrorRecords.From(refused));
             return;
         }
 

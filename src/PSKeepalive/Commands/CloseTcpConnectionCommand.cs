@@ -13,7 +13,7 @@ namespace PSKeepalive.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Close, "TcpConnection", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(TcpConnectionCloseResult))]
-public sealed class CloseTcpConnectionCommand : PSCmdlet
+public sealed class CloseTcpConnectionCommand : PipelineInputCommand
 {
     private int _listenersLeft;
 
@@ -60,14 +60,6 @@ public sealed class CloseTcpConnectionCommand : PSCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
-    /// <summary>
-    /// Set by PowerShell remoting on objects from another computer (PSComputerName): such objects are refused, as their
-    /// addresses and cookies mean nothing here. Not meant to be typed.
-    /// </summary>
-    [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
-    [AllowNull]
-    [AllowEmptyString]
-    public string? PSComputerName { get; set; }
 
     /// <summary>Also close listening sockets; without it a listener is skipped with the reason (as pskeepalive close does without --state listen).</summary>
     [Parameter]
@@ -79,10 +71,8 @@ public sealed class CloseTcpConnectionCommand : PSCmdlet
 
     protected override void ProcessRecord()
     {
-        if (PipelineInput.FromAnotherComputer(
-                PSComputerName, "Connection", $"{TcpConnection.Endpoint(LocalAddress, LocalPort)} -> {TcpConnection.Endpoint(RemoteAddress, RemotePort)}", "Get-TcpConnection ... | Close-TcpConnection") is { } refused)
+        if (RefusedFromAnotherComputer("Connection", $"{TcpConnection.Endpoint(LocalAddress, LocalPort)} -> {TcpConnection.Endpoint(RemoteAddress, RemotePort)}", "Get-TcpConnection ... | Close-TcpConnection"))
         {
-            WriteError(ErrorRecords.From(refused));
             return;
         }
 

@@ -16,7 +16,7 @@ namespace PSKeepalive.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "TcpConnection")]
 [OutputType(typeof(TcpConnection))]
-public sealed class GetTcpConnectionCommand : PSCmdlet
+public sealed class GetTcpConnectionCommand : PipelineInputCommand
 {
     private const int ProgressActivityId = 4;
 
@@ -69,14 +69,6 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
     [ArgumentCompleter(typeof(ProcessIdCompleter))]
     public int[]? OwningProcess { get; set; }
 
-    /// <summary>
-    /// Set by PowerShell remoting on objects from another computer (PSComputerName): such objects are refused, as their
-    /// process ids mean nothing here. Not meant to be typed.
-    /// </summary>
-    [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
-    [AllowNull]
-    [AllowEmptyString]
-    public string? PSComputerName { get; set; }
 
     /// <summary>Look up the processes holding each socket (one scan of /proc/*/fd).</summary>
     [Parameter]
@@ -107,9 +99,8 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
 
     protected override void ProcessRecord()
     {
-        if (PipelineInput.FromAnotherComputer(PSComputerName, "Process", $"process {string.Join(", ", OwningProcess ?? [])}", "Get-Process ... | Get-TcpConnection") is { } refused)
+        if (RefusedFromAnotherComputer("Process", $"process {string.Join(", ", OwningProcess ?? [])}", "Get-Process ... | Get-TcpConnection"))
         {
-            WriteError(ErrorRecords.From(refused));
             return;
         }
 

@@ -8,7 +8,7 @@ namespace PSKeepalive.Commands;
 /// <summary>Reads net.ipv4.tcp_keepalive_{time,intvl,probes} of this or another network namespace.</summary>
 [Cmdlet(VerbsCommon.Get, "TcpKeepaliveSetting")]
 [OutputType(typeof(TcpKeepaliveSetting))]
-public sealed class GetTcpKeepaliveSettingCommand : PSCmdlet
+public sealed class GetTcpKeepaliveSettingCommand : PipelineInputCommand
 {
     /// <summary>/run/netns/NAME or /proc/PID/ns/net; the caller's own namespace when omitted.</summary>
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -16,20 +16,11 @@ public sealed class GetTcpKeepaliveSettingCommand : PSCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
-    /// <summary>
-    /// Set by PowerShell remoting on objects from another computer (PSComputerName): such objects are refused, as their
-    /// namespace names mean nothing here. Not meant to be typed.
-    /// </summary>
-    [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
-    [AllowNull]
-    [AllowEmptyString]
-    public string? PSComputerName { get; set; }
 
     protected override void ProcessRecord()
     {
-        if (PipelineInput.FromAnotherComputer(PSComputerName, "NetworkNamespace", $"network namespace {NetworkNamespace}", "Get-TcpKeepaliveSetting") is { } refused)
+        if (RefusedFromAnotherComputer("NetworkNamespace", $"network namespace {NetworkNamespace}", "Get-TcpKeepaliveSetting"))
         {
-            WriteError(ErrorRecords.From(refused));
             return;
         }
 

@@ -145,13 +145,13 @@ public sealed class SetTcpKeepaliveSettingCommand : PSCmdlet
             time.Value,
             interval.Value,
             probes.Value,
-            PipelineInput.Property(input, "NetworkNamespace")?.ToString(),
-            PipelineInput.Property(input, PipelineInput.ComputerNameProperty)?.ToString());
+            input.Properties["NetworkNamespace"]?.Value?.ToString(),
+            input.Properties["PSComputerName"]?.Value?.ToString()); // added by PowerShell remoting
     }
 
     private static int? IntProperty(PSObject input, string name)
     {
-        object? value = PipelineInput.Property(input, name);
+        object? value = input.Properties[name]?.Value;
         if (value is null || (value is string text && string.IsNullOrWhiteSpace(text)))
         {
             return null;
