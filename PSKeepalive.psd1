@@ -21,6 +21,7 @@
         'Get-SocketKeepalive'
         'Set-SocketKeepalive'
         'Test-TcpKeepalive'
+        'Watch-TcpConnection'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

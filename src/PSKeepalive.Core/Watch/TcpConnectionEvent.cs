@@ -34,14 +34,18 @@ public enum TcpConnectionEventKind
 /// <summary>
 /// One event of Watch-TcpConnection / `pskeepalive watch`: what happened (<see cref="Kind"/>), when the sample saw it,
 /// to which connection, with its keepalive probe counter and timer at that moment. Flat, with only primitives,
-/// strings, enums, TimeSpan and DateTimeOffset, so that it survives PowerShell remoting; the connection's own
+/// strings, enums, TimeSpan and DateTime, so that it survives PowerShell remoting; the connection's own
 /// property names (LocalAddress, LocalPort, RemoteAddress, RemotePort, Cookie, Inode, NetworkNamespace) let it be
 /// piped to Enable-TcpKeepalive or Close-TcpConnection.
 /// </summary>
 public sealed record TcpConnectionEvent
 {
-    /// <summary>When the sample that saw the event began; the event itself happened since the previous sample.</summary>
-    public required DateTimeOffset Time { get; init; }
+    /// <summary>
+    /// When the sample that saw the event began (local time); the event itself happened since the previous sample.
+    /// A DateTime, not a DateTimeOffset: PowerShell remoting brings a DateTime back as a DateTime (to the same instant)
+    /// but a DateTimeOffset only as a bag of its properties.
+    /// </summary>
+    public required DateTime Time { get; init; }
 
     public required TcpConnectionEventKind Kind { get; init; }
 

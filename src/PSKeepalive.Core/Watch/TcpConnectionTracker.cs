@@ -86,7 +86,7 @@ internal sealed class TcpConnectionTracker
     /// <param name="connections">The sample (streamed: it is read once, here).</param>
     /// <param name="time">When the sample began (events carry it).</param>
     /// <param name="reportNew">False for a first sample whose connections are not news (the watch began with them).</param>
-    public List<TcpConnectionEvent> Update(IEnumerable<TcpConnection> connections, DateTimeOffset time, bool reportNew = true)
+    public List<TcpConnectionEvent> Update(IEnumerable<TcpConnection> connections, DateTime time, bool reportNew = true)
     {
         _generation++;
         long started = _clock();
@@ -289,7 +289,7 @@ internal sealed class TcpConnectionTracker
         }
     }
 
-    private static TcpConnectionEvent Build(Pending pending, DateTimeOffset time)
+    private static TcpConnectionEvent Build(Pending pending, DateTime time)
     {
         TcpConnection c = pending.Connection;
         Tracked tracked = pending.Tracked;

@@ -98,7 +98,7 @@ public static class TcpConnectionWatch
     /// </summary>
     /// <param name="options">What to watch; validated before anything is read.</param>
     /// <param name="cancellationToken">Ends the watch (Ctrl+C, StopProcessing).</param>
-    /// <param name="sampled">Called after each sample, on the enumerating thread, with what it cost and found.</param>
+    /// <param name="sampled">Called after each sample's events were taken, on the enumerating thread, with what it cost and found.</param>
     public static IEnumerable<TcpConnectionEvent> Run(TcpConnectionWatchOptions options, CancellationToken cancellationToken = default, Action<TcpConnectionWatchSample>? sampled = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -187,12 +187,14 @@ public static class TcpConnectionWatch
 
             long started = Stopwatch.GetTimestamp();
             int listed = 0;
-            List<TcpConnectionEvent> events = tracker.Update(Counted(TcpConnections.Enumerate(query), () => listed++), DateTimeOffset.Now, options.IncludeExisting || number > 1);
-            sampled?.Invoke(new TcpConnectionWatchSample(number, listed, tracker.Count, events.Count, Stopwatch.GetElapsedTime(started)));
+            List<TcpConnectionEvent> events = tracker.Update(Counted(TcpConnections.Enumerate(query), () => listed++), DateTime.Now, options.IncludeExisting || number > 1);
+            var sample = new TcpConnectionWatchSample(number, listed, tracker.Count, events.Count, Stopwatch.GetElapsedTime(started));
             foreach (TcpConnectionEvent e in events)
             {
                 yield return e;
             }
+
+            sampled?.Invoke(sample); // after the sample's events: the CLI flushes its output here
 
             if (clock.Elapsed >= end)
             {
