@@ -12,7 +12,7 @@ namespace PSKeepalive.Tests.Watch;
 /// <summary>Samples in, events out, without the kernel: what each change of sock_diag's view means.</summary>
 public sealed class TrackerTests
 {
-    private static readonly DateTimeOffset T0 = new(2026, 12, 2, 10, 0, 0, TimeSpan.Zero);
+    private static readonly DateTime T0 = new(2026, 12, 2, 10, 0, 0, DateTimeKind.Local);
 
     private long _now = 1_000_000;
 
