@@ -74,11 +74,12 @@ public sealed record TcpConnectionWatchOptions
 
 /// <summary>What one sample of a watch cost and found (for -Verbose/-Debug and the benchmark).</summary>
 /// <param name="Number">1 for the first sample (the baseline).</param>
+/// <param name="Started">When it began: the Time of its events. An event happened after the previous sample's start and before this one's end (Started + Took).</param>
 /// <param name="Listed">Connections the dump listed through the filter.</param>
 /// <param name="Followed">Connections followed after the sample.</param>
 /// <param name="Events">Events the sample produced.</param>
 /// <param name="Took">Time the sample took (dump, decode and comparison).</param>
-public sealed record TcpConnectionWatchSample(int Number, int Listed, int Followed, int Events, TimeSpan Took);
+public sealed record TcpConnectionWatchSample(int Number, DateTime Started, int Listed, int Followed, int Events, TimeSpan Took);
 
 /// <summary>
 /// Watches TCP connections by sampling sock_diag at an interval (through <see cref="TcpConnections.Enumerate"/>, the
@@ -186,9 +187,10 @@ public static class TcpConnectionWatch
             }
 
             long started = Stopwatch.GetTimestamp();
+            DateTime time = DateTime.Now;
             int listed = 0;
-            List<TcpConnectionEvent> events = tracker.Update(Counted(TcpConnections.Enumerate(query), () => listed++), DateTime.Now, options.IncludeExisting || number > 1);
-            var sample = new TcpConnectionWatchSample(number, listed, tracker.Count, events.Count, Stopwatch.GetElapsedTime(started));
+            List<TcpConnectionEvent> events = tracker.Update(Counted(TcpConnections.Enumerate(query), () => listed++), time, options.IncludeExisting || number > 1);
+            var sample = new TcpConnectionWatchSample(number, time, listed, tracker.Count, events.Count, Stopwatch.GetElapsedTime(started));
             foreach (TcpConnectionEvent e in events)
             {
                 yield return e;

@@ -129,6 +129,6 @@ public sealed class WatchTcpConnectionCommand : PSCmdlet, IDisposable
 
         WriteDebug(string.Create(
             CultureInfo.InvariantCulture,
-            $"Sample {sample.Number}: {sample.Listed} listed, {sample.Followed} followed, {sample.Events} event(s), {sample.Took.TotalMilliseconds:0.#} ms."));
+            $"Sample {sample.Number} at {sample.Started:HH:mm:ss.fff}: {sample.Listed} listed, {sample.Followed} followed, {sample.Events} event(s), {sample.Took.TotalMilliseconds:0.#} ms."));
     }
 }
