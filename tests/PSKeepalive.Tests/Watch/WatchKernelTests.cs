@@ -142,6 +142,30 @@ public sealed class WatchKernelTests
         Assert.Equal(deaf.Count + mute.Count + plain.Count + late.Count, events.Count);
     }
 
+    [RootFact]
+    public void IncludeSocketOption_ReadsTheCountOfEachNewConnection_ThroughItsOwner()
+    {
+        using var sockets = new LoopbackSockets(IPAddress.Loopback);
+        (_, Socket server) = sockets.Connect();
+        server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+        server.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 30);
+        server.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 5);
+        server.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 4);
+        var options = new TcpConnectionWatchOptions
+        {
+            Query = sockets.QueryFor(server) with { OwningProcess = Environment.ProcessId }, // the owner walk reads this process only
+            Duration = TimeSpan.FromSeconds(1),
+            IncludeExisting = true,
+            IncludeSocketOption = true,
+        };
+
+        TcpConnectionEvent found = Assert.Single(TcpConnectionWatch.Run(options));
+
+        Assert.Equal(TcpConnectionEventKind.New, found.Kind);
+        Assert.Equal(4, found.KeepaliveCount);
+        Assert.EndsWith("(idle 30 s, interval 5 s, count 4)", found.Detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Duration_EndsTheWatch_AndCancellationEndsItQuietly()
     {
