@@ -97,6 +97,7 @@ Describe 'Watch-TcpConnection' {
         It 'keeps the schedule: probe k at k s after the handshake, the reset at 4 s' {
             # Timers never fire early (50 ms for the jiffy rounding of the clocks compared); each 1 s step may be late by
             # the kernel's tolerance of 0.375 s (its timer wheel rounds up by up to 1/8, plus softirq delay).
+            $events | Should -Not -BeNullOrEmpty
             foreach ($e in $events) {
                 $step = if ($e.Kind -eq 'KeepaliveTimeout') { 4 } else { $e.Probes }
                 Assert-SeenWithin $watch $e $pair.Connected.AddSeconds($step - 0.05) $pair.Connected.AddSeconds($step * 1.375)
@@ -154,6 +155,7 @@ Describe 'Watch-TcpConnection' {
         }
 
         It 'sees each in the samples around the moment the child did it' {
+            $events | Should -HaveCount 3
             Assert-SeenWithin $watch $events[0] $done['new'] $done['new']
             Assert-SeenWithin $watch $events[1] $done['on'] $done['on']
             Assert-SeenWithin $watch $events[2] $done['closed'] $done['closed']
