@@ -223,6 +223,20 @@ Describe 'Watch-TcpConnection' {
             ($copy | Format-Table | Out-String -Width 120) | Should -Match "127\.0\.0\.1:$($pair.Port)"
         }
 
+        It 'works from another process, as remoting brings it: events filter and format the same' {
+            # A background job runs in its own pwsh process and sends its output back serialized (CLIXML).
+            $job = Start-Job { param($Module, $Port) Import-Module $Module; Watch-TcpConnection -LocalPort $Port -IncludeExisting -Duration 2 } -ArgumentList $ModulePath, $pair.Port
+            try {
+                $remote = @($job | Wait-Job -Timeout 60 | Receive-Job)
+            }
+            finally { $job | Remove-Job -Force }
+            $remote | Should -HaveCount 2
+            $remote[0].pstypenames[0] | Should -Be 'Deserialized.PSKeepalive.Core.Watch.TcpConnectionEvent'
+            $remote[0].Time | Should -BeOfType ([datetime])
+            @($remote | Where-Object Kind -eq 'New') | Should -HaveCount 2
+            ($remote | Format-Table | Out-String -Width 120) | Should -Match "New\s+0\s+127\.0\.0\.1:$($pair.Port)"
+        }
+
         It 'refuses -SampleInterval <Value>' -TestCases @(@{ Value = 9 }, @{ Value = 3600001 }) {
             { Watch-TcpConnection -SampleInterval $Value -Duration 1 -ErrorAction Stop } |
                 Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.WatchTcpConnectionCommand'
