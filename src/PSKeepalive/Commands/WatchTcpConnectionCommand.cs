@@ -16,48 +16,19 @@ namespace PSKeepalive.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Watch, "TcpConnection")]
 [OutputType(typeof(TcpConnectionEvent))]
-public sealed class WatchTcpConnectionCommand : PSCmdlet, IDisposable
+public sealed class WatchTcpConnectionCommand : ConnectionFilterCommandBase, IDisposable
 {
     private readonly CancellationTokenSource _stop = new();
 
-    /// <summary>Only connections in these states when first seen (then followed to their end); filtered by the kernel.</summary>
-    [Parameter(Position = 0)]
-    [ValidateNotNullOrEmpty]
-    public TcpState[]? State { get; set; }
+    // State, LocalAddress, LocalPort, RemoteAddress, RemotePort, NoKeepalive and NetworkNamespace: ConnectionFilterCommandBase,
+    // as Get-TcpConnection has them. State and NoKeepalive choose a connection when it first appears; it is then followed to its end.
 
-    /// <summary>Only this local IPv4/IPv6 address (an IPv4 address also matches its IPv4-mapped form).</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? LocalAddress { get; set; }
-
-    [Parameter]
-    [ValidateRange(TcpConnectionQuery.MinPort, TcpConnectionQuery.MaxPort)]
-    public int? LocalPort { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? RemoteAddress { get; set; }
-
-    [Parameter]
-    [ValidateRange(TcpConnectionQuery.MinPort, TcpConnectionQuery.MaxPort)]
-    public int? RemotePort { get; set; }
-
-    /// <summary>Only sockets held by this process.</summary>
+    /// <summary>Only sockets held by this process (not from the pipeline: a watch runs until stopped).</summary>
     [Parameter]
     [Alias("Id", "Pid")]
     [ValidateRange(1, int.MaxValue)]
     [ArgumentCompleter(typeof(ProcessIdCompleter))]
     public int OwningProcess { get; set; }
-
-    /// <summary>Only connections certainly without keepalive when first seen (ESTABLISHED, no timer): the ghosts; they are followed after keepalive is switched on.</summary>
-    [Parameter]
-    public SwitchParameter NoKeepalive { get; set; }
-
-    /// <summary>/run/netns/NAME or /proc/PID/ns/net; the caller's namespace when omitted.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
-    public string? NetworkNamespace { get; set; }
 
     /// <summary>Milliseconds between two samples (each is one sock_diag dump).</summary>
     [Parameter]
@@ -81,17 +52,7 @@ public sealed class WatchTcpConnectionCommand : PSCmdlet, IDisposable
     {
         var options = new TcpConnectionWatchOptions
         {
-            Query = new TcpConnectionQuery
-            {
-                States = State,
-                LocalAddress = LocalAddress,
-                LocalPort = LocalPort,
-                RemoteAddress = RemoteAddress,
-                RemotePort = RemotePort,
-                OwningProcess = MyInvocation.BoundParameters.ContainsKey(nameof(OwningProcess)) ? OwningProcess : null,
-                NoKeepaliveOnly = NoKeepalive.IsPresent,
-                NetworkNamespace = NetworkNamespace,
-            },
+            Query = FilterQuery(MyInvocation.BoundParameters.ContainsKey(nameof(OwningProcess)) ? OwningProcess : null),
             SampleInterval = TimeSpan.FromMilliseconds(SampleInterval),
             Duration = MyInvocation.BoundParameters.ContainsKey(nameof(Duration)) ? TimeSpan.FromSeconds(Duration) : null,
             IncludeExisting = IncludeExisting.IsPresent,
