@@ -76,4 +76,12 @@ public sealed class ManifestTests
         Assert.Matches(@"FormatsToProcess\s*=\s*@\('PSKeepalive.Format.ps1xml'\)", Manifest);
         Assert.True(File.Exists(Path.Combine(ModuleBin, "PSKeepalive.Format.ps1xml")));
     }
+
+    [Fact]
+    public void Manifest_ProcessesTheTypesFileThatShips_AfterLoadingTheAssemblyItNames()
+    {
+        Assert.Matches(@"TypesToProcess\s*=\s*@\('PSKeepalive.Types.ps1xml'\)", Manifest);
+        Assert.Matches(@"RequiredAssemblies\s*=\s*@\('PSKeepalive.Core.dll'\)", Manifest);
+        Assert.True(File.Exists(Path.Combine(ModuleBin, "PSKeepalive.Types.ps1xml")));
+    }
 }
