@@ -129,6 +129,7 @@ Describe 'Fleet: the README examples over SSH remoting to three hosts' {
         $FleetMissing | Should -BeNullOrEmpty
     }
 
+    # Skipped with the reason the It above gives: what the fleet on this machine lacks.
     Context 'Three hosts' -Skip:($FleetMissing.Count -gt 0) {
         BeforeAll {
             $script:Statements = @(Get-ReadmeFleetStatement)

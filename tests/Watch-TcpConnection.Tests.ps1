@@ -72,6 +72,7 @@ BeforeAll {
 }
 
 Describe 'Watch-TcpConnection' {
+    # Root: this kernel lets only root attach the deaf peer's socket filter (kernel.unprivileged_bpf_disabled).
     Context 'A deaf peer (keepalive 1/1/3 on the server side)' -Skip:(-not $IsRoot) {
         BeforeAll {
             $pair = New-WatchedPair
@@ -115,6 +116,7 @@ Describe 'Watch-TcpConnection' {
         }
     }
 
+    # python3: the child that makes, switches and closes the connection on its own clock.
     Context 'Connections that come and go during the watch' -Skip:(-not $HasPython) {
         BeforeAll {
             $listener = [System.Net.Sockets.Socket]::new('InterNetwork', 'Stream', 'Tcp')
@@ -193,7 +195,7 @@ Describe 'Watch-TcpConnection' {
             try {
                 $null = $ps.AddScript("Import-Module '$ModulePath'; Watch-TcpConnection -LocalPort $($pair.Port) -SampleInterval 100")
                 $async = $ps.BeginInvoke()
-                Start-Sleep -Milliseconds 1500
+                Start-Sleep -Seconds 1.5
                 $async.IsCompleted | Should -BeFalse -Because 'without -Duration the watch runs until stopped'
                 $clock = [System.Diagnostics.Stopwatch]::StartNew()
                 $ps.Stop()
