@@ -108,7 +108,7 @@ internal static class WatchCommand
     {
         private readonly Stream _stdout;
         private readonly bool _json;
-        private readonly ArrayBufferWriterStream _buffer = new();
+        private readonly MemoryStream _buffer = new();
         private readonly Utf8JsonWriter? _writer;
         private readonly StringBuilder _line = new(160);
 
@@ -188,7 +188,8 @@ internal static class WatchCommand
                 return;
             }
 
-            _buffer.CopyTo(_stdout);
+            _stdout.Write(_buffer.GetBuffer(), 0, (int)_buffer.Length);
+            _buffer.SetLength(0);
             _stdout.Flush();
         }
 
@@ -204,16 +205,6 @@ internal static class WatchCommand
             _line.Append(remote).Append(' ', Math.Max(1, 24 - remote.Length));
             _line.Append(detail).Append('\n');
             return _line.ToString();
-        }
-    }
-
-    /// <summary>A growable in-memory buffer that is emptied into stdout on flush.</summary>
-    private sealed class ArrayBufferWriterStream : MemoryStream
-    {
-        public new void CopyTo(Stream destination)
-        {
-            destination.Write(GetBuffer(), 0, (int)Length);
-            SetLength(0);
         }
     }
 
