@@ -25,6 +25,7 @@
         'Get-SocketKeepalive'
         'Set-SocketKeepalive'
         'Test-TcpKeepalive'
+        'Watch-TcpConnection'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

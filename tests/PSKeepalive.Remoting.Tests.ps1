@@ -52,6 +52,15 @@ BeforeAll {
                 [PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult]::new(1, 1, 3, 0, [timespan]::FromSeconds(4), [timespan]::FromSeconds(4.08), 'ETIMEDOUT', 3, 3, $true, [timespan]::FromSeconds(1), [timespan]::FromSeconds(0.5), $false, $false, 'Keepalive', '127.0.0.1', 'net:[4026531840]', 'The kernel ended the connection after 4.08 s.')
                 [PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult]::new(1, 1, 3, 2000, [timespan]::FromSeconds(2.4), $null, $null, 0, 5, $false, [timespan]::FromSeconds(1), [timespan]::FromSeconds(0.5), $true, $true, 'UserTimeout', '::1', 'net:[4026531840]', 'Still open after the wait.')
             }
+            'PSKeepalive.Core.Watch.TcpConnectionEvent' {
+                $time = [datetime]::new(2026, 12, 2, 10, 0, 1, 250, [System.DateTimeKind]::Local)
+                $base = @{ Time = $time; Kind = 'Probe'; Probes = 2; State = 'Established'; Timer = 'Keepalive'; TimerExpires = [timespan]::FromSeconds(1); AddressFamily = 'IPv4'; LocalAddress = '127.0.0.1'; LocalPort = 3333; RemoteAddress = '127.0.0.1'; RemotePort = 42126; Cookie = 7; Inode = 1001; Detail = 'keepalive probe 2 unanswered' }
+                function WatchEvent([hashtable] $Change) { $h = $base.Clone(); foreach ($k in $Change.Keys) { $h[$k] = $Change[$k] }; [PSKeepalive.Core.Watch.TcpConnectionEvent]$h }
+                WatchEvent @{ Kind = 'New'; Probes = 0; Timer = 'None'; TimerExpires = $null; Detail = 'new established connection, no keepalive' }
+                WatchEvent @{ KeepaliveCount = 3; Detail = 'keepalive probe 2 of 3 unanswered'; NetworkNamespace = '/run/netns/blue' }
+                WatchEvent @{ Kind = 'KeepaliveTimeout'; Probes = 3; AddressFamily = 'IPv6'; LocalAddress = '::1'; RemoteAddress = '::ffff:127.0.0.7'; TimerExpires = [timespan]::Zero; Detail = 'ended by keepalive with 3 probes unanswered: gone 0.2s after its keepalive timer was due' }
+                WatchEvent @{ Kind = 'Closed'; Probes = 0; State = 'FinWait1'; Timer = 'Retransmit'; TimerExpires = [timespan]::FromSeconds(0.2); Inode = 0; Detail = 'closing (fin-wait-1)' }
+            }
             default { throw "No samples for ${TypeName}: add some to New-ViewSample" }
         }
     }
@@ -101,8 +110,8 @@ BeforeAll {
         ($text -split "`r?`n" | ForEach-Object TrimEnd) -join "`n"
     }
 
-    # Compares a live object with its twin property by property: enums arrive as their names, TimeSpans as
-    # TimeSpans, nested records and lists with their own properties; nothing arrives as ToString() text.
+    # Compares a live object with its twin property by property: enums arrive as their names, TimeSpans and
+    # DateTimes as themselves, nested records and lists with their own properties; nothing arrives as ToString() text.
     function Get-ShapeDifference($Live, $Twin, [string] $Path = '') {
         foreach ($p in $Live.PSObject.Properties | Where-Object MemberType -eq 'Property') {
             $name = $Path + $p.Name
@@ -116,7 +125,7 @@ BeforeAll {
             elseif ($expected -is [enum]) {
                 if ($actual -isnot [string] -or $actual -cne $expected.ToString()) { "$name should be the name '$expected', is $($actual.GetType().Name) '$actual'" }
             }
-            elseif ($expected -is [string] -or $expected -is [timespan] -or $expected -is [bool] -or $expected.GetType().IsPrimitive) {
+            elseif ($expected -is [string] -or $expected -is [timespan] -or $expected -is [datetime] -or $expected -is [bool] -or $expected.GetType().IsPrimitive) {
                 if ($actual -isnot $expected.GetType() -or $actual -ne $expected) { "$name should be $($expected.GetType().Name) '$expected', is $(if ($null -ne $actual) { $actual.GetType().Name }) '$actual'" }
             }
             elseif ($expected -is [System.Collections.IEnumerable]) {
@@ -178,6 +187,7 @@ Describe 'Output objects through PowerShell remoting' {
             'PSKeepalive.Core.Sockets.SocketKeepaliveOptions'
             'PSKeepalive.Core.Settings.TcpKeepaliveSetting'
             'PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult'
+            'PSKeepalive.Core.Watch.TcpConnectionEvent'
         ) {
             $live = @(New-ViewSample $_)
             foreach ($twins in @((ConvertTo-Twin $live), (ConvertTo-BareTwin $live), (ConvertTo-BareTwin $live -Depth 2))) {
@@ -196,6 +206,7 @@ Describe 'Output objects through PowerShell remoting' {
                 'PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult'
                 'PSKeepalive.Core.Settings.TcpKeepaliveSetting'
                 'PSKeepalive.Core.Sockets.SocketKeepaliveOptions'
+                'PSKeepalive.Core.Watch.TcpConnectionEvent'
             )
         }
 
@@ -229,6 +240,7 @@ Describe 'Output objects through PowerShell remoting' {
                 (& $convert $tests | Where-Object Mechanism -eq UserTimeout).Address | Should -Be '::1'
                 (& $convert $tests | Where-Object Passed).MeasuredDetection | Should -Be ([timespan]::FromSeconds(4.08))
                 (& $convert $closes | Where-Object Outcome -eq Closed).LocalPort | Should -Be 40001
+                @(& $convert (New-ViewSample 'PSKeepalive.Core.Watch.TcpConnectionEvent') | Where-Object Kind -eq KeepaliveTimeout).LocalAddress | Should -Be '::1'
             }
         }
 

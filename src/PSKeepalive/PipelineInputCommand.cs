@@ -21,20 +21,27 @@ public abstract class PipelineInputCommand : PSCmdlet
     /// <param name="subject">The error id's subject ("Process", "Socket", "Connection", "NetworkNamespace").</param>
     /// <param name="what">What the object names ("process 4242", "socket:[81234]").</param>
     /// <param name="command">The pipeline to run there instead, for the message.</param>
-    protected bool RefusedFromAnotherComputer(string subject, string what, string command)
+    protected bool RefusedFromAnotherComputer(string subject, string what, string command) =>
+        Refused(this, PSComputerName, subject, what, command);
+
+    /// <summary>
+    /// The same for a cmdlet that declares PSComputerName itself because it derives from another base
+    /// (Get-TcpConnection, from the filters it shares with Watch-TcpConnection).
+    /// </summary>
+    internal static bool Refused(Cmdlet cmdlet, string? computerName, string subject, string what, string command)
     {
-        if (string.IsNullOrEmpty(PSComputerName))
+        if (string.IsNullOrEmpty(computerName))
         {
             return false;
         }
 
         var error = new KeepaliveInvalidTargetException(
             subject,
-            $"The piped object was listed on computer '{PSComputerName}' (PowerShell remoting): {what} is one of that computer, "
-            + $"not of this one, so it was left alone here. Run it there: Invoke-Command -HostName {PSComputerName} {{ {command} }}.",
-            PSComputerName,
+            $"The piped object was listed on computer '{computerName}' (PowerShell remoting): {what} is one of that computer, "
+            + $"not of this one, so it was left alone here. Run it there: Invoke-Command -HostName {computerName} {{ {command} }}.",
+            computerName,
             0);
-        WriteError(ErrorRecords.From(error));
+        cmdlet.WriteError(ErrorRecords.From(error));
         return true;
     }
 }

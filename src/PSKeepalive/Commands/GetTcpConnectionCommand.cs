@@ -16,7 +16,7 @@ namespace PSKeepalive.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "TcpConnection")]
 [OutputType(typeof(TcpConnection))]
-public sealed class GetTcpConnectionCommand : PipelineInputCommand
+public sealed class GetTcpConnectionCommand : ConnectionFilterCommandBase
 {
     private const int ProgressActivityId = 4;
 
@@ -29,34 +29,7 @@ public sealed class GetTcpConnectionCommand : PipelineInputCommand
     private readonly List<int> _pipedProcesses = new();
     private bool _owningProcessTyped;
 
-    /// <summary>Only these states; filtered by the kernel.</summary>
-    [Parameter(Position = 0)]
-    [ValidateNotNullOrEmpty]
-    public TcpState[]? State { get; set; }
-
-    /// <summary>Only these local addresses: addresses, CIDR blocks (10.0.0.0/8) or wildcard patterns (127.*); an IPv4 value also matches its IPv4-mapped form.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [SupportsWildcards]
-    public string[]? LocalAddress { get; set; }
-
-    /// <summary>Only these local ports; filtered by the kernel.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ValidateRange(TcpConnectionQuery.MinPort, TcpConnectionQuery.MaxPort)]
-    public int[]? LocalPort { get; set; }
-
-    /// <summary>Only these remote addresses, as -LocalAddress.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [SupportsWildcards]
-    public string[]? RemoteAddress { get; set; }
-
-    /// <summary>Only these remote ports; filtered by the kernel.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ValidateRange(TcpConnectionQuery.MinPort, TcpConnectionQuery.MaxPort)]
-    public int[]? RemotePort { get; set; }
+    // State, LocalAddress, LocalPort, RemoteAddress, RemotePort, NoKeepalive and NetworkNamespace: ConnectionFilterCommandBase.
 
     /// <summary>
     /// Only sockets held by these processes; binds Get-Process output by its Id (Get-Process nginx | Get-TcpConnection:
@@ -70,6 +43,16 @@ public sealed class GetTcpConnectionCommand : PipelineInputCommand
     public int[]? OwningProcess { get; set; }
 
 
+    /// <summary>
+    /// Set by PowerShell remoting on objects from another computer (PSComputerName): a process of another computer is
+    /// refused, as its id means nothing here (see <see cref="PipelineInputCommand"/>; this cmdlet derives from the
+    /// filters it shares with Watch-TcpConnection). Not meant to be typed.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+    [AllowNull]
+    [AllowEmptyString]
+    public string? PSComputerName { get; set; }
+
     /// <summary>Look up the processes holding each socket (one scan of /proc/*/fd).</summary>
     [Parameter]
     public SwitchParameter IncludeProcess { get; set; }
@@ -82,24 +65,13 @@ public sealed class GetTcpConnectionCommand : PipelineInputCommand
     [Parameter]
     public SwitchParameter IncludeSocketOption { get; set; }
 
-    /// <summary>
-    /// Only connections without keepalive: ESTABLISHED with no timer armed; with -IncludeSocketOption, SO_KEEPALIVE
-    /// off as read from the socket (listeners and sockets with data in flight included). As --no-keepalive.
-    /// </summary>
-    [Parameter]
-    public SwitchParameter NoKeepalive { get; set; }
 
-    /// <summary>/run/netns/NAME or /proc/PID/ns/net; the caller's namespace when omitted.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
-    public string? NetworkNamespace { get; set; }
 
     protected override void BeginProcessing() => _owningProcessTyped = MyInvocation.BoundParameters.ContainsKey(nameof(OwningProcess));
 
     protected override void ProcessRecord()
     {
-        if (RefusedFromAnotherComputer("Process", $"process {string.Join(", ", OwningProcess ?? [])}", "Get-Process ... | Get-TcpConnection"))
+        if (PipelineInputCommand.Refused(this, PSComputerName, "Process", $"process {string.Join(", ", OwningProcess ?? [])}", "Get-Process ... | Get-TcpConnection"))
         {
             return;
         }
@@ -124,19 +96,13 @@ public sealed class GetTcpConnectionCommand : PipelineInputCommand
 
     private void List(IReadOnlyCollection<int>? owningProcesses)
     {
-        var query = new TcpConnectionQuery
+        // -NoKeepalive: ESTABLISHED with no timer armed; with -IncludeSocketOption, SO_KEEPALIVE off as read from the
+        // socket (listeners and sockets with data in flight included). As --no-keepalive.
+        var query = FilterQuery(owningProcesses) with
         {
-            States = State,
-            LocalAddresses = LocalAddress,
-            LocalPorts = LocalPort,
-            RemoteAddresses = RemoteAddress,
-            RemotePorts = RemotePort,
-            OwningProcesses = owningProcesses,
             IncludeProcess = IncludeProcess.IsPresent || IncludeSocketOption.IsPresent,
             IncludeInfo = IncludeInfo.IsPresent,
             IncludeSocketOption = IncludeSocketOption.IsPresent,
-            NoKeepaliveOnly = NoKeepalive.IsPresent,
-            NetworkNamespace = NetworkNamespace,
         };
 
         try
