@@ -57,7 +57,7 @@ BeforeAll {
                 $base = @{ Time = $time; Kind = 'Probe'; Probes = 2; State = 'Established'; Timer = 'Keepalive'; TimerExpires = [timespan]::FromSeconds(1); AddressFamily = 'IPv4'; LocalAddress = '127.0.0.1'; LocalPort = 3333; RemoteAddress = '127.0.0.1'; RemotePort = 42126; Cookie = 7; Inode = 1001; Detail = 'keepalive probe 2 unanswered' }
                 function WatchEvent([hashtable] $Change) { $h = $base.Clone(); foreach ($k in $Change.Keys) { $h[$k] = $Change[$k] }; [PSKeepalive.Core.Watch.TcpConnectionEvent]$h }
                 WatchEvent @{ Kind = 'New'; Probes = 0; Timer = 'None'; TimerExpires = $null; Detail = 'new established connection, no keepalive' }
-                WatchEvent @{ KeepaliveCount = 3; Detail = 'keepalive probe 2 of 3 unanswered'; NetworkNamespace = '/run/netns/blue' }
+                WatchEvent @{ ProbeCount = 3; Detail = 'keepalive probe 2 of 3 unanswered'; NetworkNamespace = '/run/netns/blue' }
                 WatchEvent @{ Kind = 'KeepaliveTimeout'; Probes = 3; AddressFamily = 'IPv6'; LocalAddress = '::1'; RemoteAddress = '::ffff:127.0.0.7'; TimerExpires = [timespan]::Zero; Detail = 'ended by keepalive with 3 probes unanswered: gone 0.2s after its keepalive timer was due' }
                 WatchEvent @{ Kind = 'Closed'; Probes = 0; State = 'FinWait1'; Timer = 'Retransmit'; TimerExpires = [timespan]::FromSeconds(0.2); Inode = 0; Detail = 'closing (fin-wait-1)' }
             }

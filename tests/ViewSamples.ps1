@@ -138,8 +138,8 @@ $script:ViewSamples = @{
                 [PSKeepalive.Core.Watch.TcpConnectionEvent] $all
             }
             New-WatchEvent @{ Kind = 'New'; Probes = 0; Timer = 'None'; TimerExpires = $null; Detail = 'new established connection, no keepalive' }
-            New-WatchEvent @{ Kind = 'KeepaliveOn'; Probes = 0; TimerExpires = [timespan]::FromSeconds(59.4); KeepaliveCount = 3; Detail = 'keepalive switched on, keepalive timer 59s, 0 probes unanswered (idle 60 s, interval 10 s, count 3)' }
-            New-WatchEvent @{ KeepaliveCount = 127; Probes = 127; Detail = 'keepalive probe 127 of 127 unanswered' }
+            New-WatchEvent @{ Kind = 'KeepaliveOn'; Probes = 0; TimerExpires = [timespan]::FromSeconds(59.4); ProbeCount = 3; Detail = 'keepalive switched on, keepalive timer 59s, 0 probes unanswered (idle 60 s, interval 10 s, count 3)' }
+            New-WatchEvent @{ ProbeCount = 127; Probes = 127; Detail = 'keepalive probe 127 of 127 unanswered' }
             # Long IPv6 addresses: the ends (and ports) must show.
             New-WatchEvent @{ Kind = 'KeepaliveTimeout'; Probes = 9; AddressFamily = 'IPv6'; LocalAddress = '2001:db8:85a3:1234:5678:8a2e:370:7334'; LocalPort = 44321
                 RemoteAddress = '2001:db8:ffff:ffff:ffff:ffff:ffff:fffe'; RemotePort = 65535; TimerExpires = [timespan]::Zero

@@ -299,7 +299,7 @@ internal sealed class TcpConnectionTracker
             Time = time,
             Kind = pending.Kind,
             Probes = pending.Probes,
-            KeepaliveCount = count,
+            ProbeCount = count,
             State = c.State,
             Timer = c.Timer,
             TimerExpires = c.TimerExpires,

@@ -164,7 +164,7 @@ public sealed class WatchKernelTests
         TcpConnectionEvent found = Assert.Single(TcpConnectionWatch.Run(options));
 
         Assert.Equal(TcpConnectionEventKind.New, found.Kind);
-        Assert.Equal(4, found.KeepaliveCount);
+        Assert.Equal(4, found.ProbeCount);
         Assert.EndsWith("(idle 30 s, interval 5 s, count 4)", found.Detail, StringComparison.Ordinal);
     }
 
