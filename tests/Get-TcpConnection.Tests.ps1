@@ -197,7 +197,7 @@ Describe 'Get-TcpConnection' {
         }
 
         It 'takes a list of addresses and patterns, any of which may match' {
-            @(Get-TcpConnection -RemoteAddress '127.0.0.2/31', '127.0.0.1' -RemotePort $v4.Port) | Should -HaveCount 2
+            @(Get-TcpConnection -RemoteAddress '127.0.0.2/31', '127.0.0.1' -RemotePort $v4.Port -State Established) | Should -HaveCount 2
         }
 
         It 'refuses a pattern that is no address with ConnectionInvalidArgument' {

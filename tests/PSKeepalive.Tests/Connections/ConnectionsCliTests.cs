@@ -88,7 +88,8 @@ public sealed class ConnectionsCliTests
 
         var commaList = Parse(CliRunner.Run("connections", "--json", "--state", "listen", "--local-port", ports, "--local-address", "127.*"));
         var repeated = Parse(CliRunner.Run("connections", "--json", "--state", "listen", "--local-port", one.ListenerPort.ToString(), "--local-port", two.ListenerPort.ToString(), "--local-address", "127.0.0.0/8"));
-        var remote = Parse(CliRunner.Run("connections", "--json", "--remote-port", ports, "--remote-address", "10.0.0.0/8,127.0.0.1"));
+        // Established only: a TIME_WAIT left on the host by an earlier user of the same port would match too.
+        var remote = Parse(CliRunner.Run("connections", "--json", "--state", "established", "--remote-port", ports, "--remote-address", "10.0.0.0/8,127.0.0.1"));
         var none = Parse(CliRunner.Run("connections", "--json", "--local-port", ports, "--local-address", "10.*"));
 
         Assert.Equal(2, commaList.RootElement.GetArrayLength());
