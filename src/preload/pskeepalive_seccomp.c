@@ -1,14 +1,46 @@
 /*
  * pskeepalive_seccomp.c: pskeepalive-seccomp, a launcher that switches TCP
  * keepalive on for programs LD_PRELOAD cannot reach (statically linked
- * programs, Go binaries and anything else that makes raw system calls).
+ * programs, Go binaries and anything else that makes raw system calls), and
+ * the foreground launcher of `pskeepalive run` for both of its methods.
  *
- *   PSKEEPALIVE_IDLE=60 pskeepalive-seccomp [--default-sigpipe] [--] PROGRAM ARGS...
+ *   PSKEEPALIVE_IDLE=60 pskeepalive-seccomp [--default-sigpipe]
+ *       [--ld-preload LIST [--exec]] [--] PROGRAM ARGS...
  *
  *   --default-sigpipe starts PROGRAM with SIGPIPE at its default action
  *   (terminate) even when the launcher inherited it ignored: every process
  *   started by .NET does, and a program that inherits SIGPIPE ignored does
  *   not stop when the reader of its output goes away (`yes | head` spins).
+ *
+ *   --ld-preload LIST runs PROGRAM with LD_PRELOAD=LIST and no seccomp
+ *   filter (the preload method: the shim in LIST does the work). The
+ *   launcher still starts, waits for and signals PROGRAM as below, so that
+ *   `pskeepalive run` behaves the same with either method. LIST is set for
+ *   PROGRAM only, never loaded into the launcher itself.
+ *
+ *   --exec (with --ld-preload only) starts nothing and supervises nothing:
+ *   it sets SIGPIPE (with --default-sigpipe), SIGCHLD and LD_PRELOAD as
+ *   above and replaces itself with PROGRAM (same process ID), for callers
+ *   that wait for the program themselves (Start-KeepaliveProcess).
+ *
+ * SIGCHLD: the launcher resets an inherited SIG_IGN (or SA_NOCLDWAIT) to the
+ * default at start, for itself and for PROGRAM: with SIGCHLD ignored the
+ * kernel reaps children at once, which takes away the exit status and lets
+ * the child's process ID be reused while the launcher still believes it
+ * names the child (POSIX leaves the inheritance of an ignored SIGCHLD across
+ * exec unspecified, and programs that wait() for children break under it).
+ * The child is watched through a pidfd opened right after fork (it cannot be
+ * reaped before: only the launcher waits for it), polled together with
+ * SIGCHLD; signals go to it with pidfd_send_signal, never kill(pid).
+ *
+ * Signals (one rule for both methods). SIGHUP, SIGINT, SIGQUIT, SIGTERM,
+ * SIGUSR1 and SIGUSR2 that reach the launcher are passed on to PROGRAM,
+ * except those the terminal sent (si_code SI_KERNEL: Ctrl-C, Ctrl-\, hangup)
+ * while PROGRAM is still in the launcher's process group: the terminal
+ * signals the whole foreground process group, so PROGRAM got that one
+ * already and a second copy would turn "press Ctrl-C again to force" into a
+ * forced stop (sudo follows the same rule). The launcher itself never dies of
+ * these signals while PROGRAM runs; it exits when PROGRAM does.
  *
  * How it works
  *   The launcher forks. The child sets PR_SET_NO_NEW_PRIVS (unless it holds
@@ -29,16 +61,20 @@
  *   answers SECCOMP_USER_NOTIF_FLAG_CONTINUE: the kernel runs the original
  *   call unchanged, whatever happened before. A failure never blocks or
  *   changes the program's call. Cost: one round trip to the supervisor per
- *   connect()/listen(); other system calls only run the 5-7 BPF instructions.
+ *   connect()/listen(); other system calls only run the filter's eight or so
+ *   BPF instructions.
  *
- *   The supervisor serves until the listener reports POLLHUP (no task uses
- *   the filter any more: the whole tree has exited, Linux 5.8+) and the
+ *   Descendants that outlive PROGRAM (a daemon that forks and exits, `sh -c
+ *   'server &'`) keep the filter, and a filter without its supervisor makes
+ *   each of their later connect()/listen() fail with ENOSYS (below). So the
+ *   supervisor keeps serving until the listener reports POLLHUP (no task
+ *   uses the filter any more: the whole tree has exited, Linux 5.8+) and the
  *   direct child has been reaped, then exits with the child's exit status
- *   (128 + signal number when it was killed by a signal). SIGINT, SIGTERM,
- *   SIGHUP and SIGQUIT sent to the supervisor with kill() are forwarded to
- *   the child; the supervisor itself keeps serving until the tree ends.
- *   Terminal-generated signals (Ctrl-C) already reach the whole foreground
- *   process group, the child included, and are not forwarded a second time.
+ *   (128 + signal number when it was killed by a signal). A stop request is
+ *   never ignored: once the direct child has exited there is nobody left to
+ *   pass a signal to, and any of the signals above (from a process or the
+ *   terminal) ends the supervisor at once with the child's status; it says
+ *   on stderr that the remaining descendants lose their supervisor.
  *
  * If the supervisor dies (SIGKILL, OOM killer)
  *   The listener descriptor is closed with it. The kernel then answers every
@@ -84,20 +120,27 @@
  * of user notification; it matters for security policies, not here, and the
  * supervisor never decides anything for the program.
  *
- * Not covered: 32-bit system calls (i386 int 0x80, x32, arm32 compat) pass
- * the filter untouched; io_uring IORING_OP_CONNECT and TCP Fast Open via
+ * ABIs: the filter checks the architecture of every call and covers each
+ * ABI that can run on this kernel (seccomp_filter.h): x86_64, x32 and i386
+ * on x86_64 (i386 socketcall() included), aarch64 and arm32 on aarch64.
+ *
+ * Not covered: io_uring IORING_OP_CONNECT and TCP Fast Open via
  * sendto(MSG_FASTOPEN) do not call connect(); pidfd_getfd() needs ptrace
  * access to the task (same user and a descendant under Yama ptrace_scope 1,
  * CAP_SYS_PTRACE for non-dumpable tasks such as those that called
  * prctl(PR_SET_DUMPABLE, 0)): without it the call continues untouched.
  *
- * Requirements: Linux 5.6 (SECCOMP_USER_NOTIF_FLAG_CONTINUE is 5.5,
+ * Requirements (seccomp): Linux 5.6 (SECCOMP_USER_NOTIF_FLAG_CONTINUE is 5.5,
  * pidfd_getfd 5.6; both are probed at start), POLLHUP on the listener 5.8
  * (on 5.6/5.7 the supervisor stops when its direct child exits). Used when
  * present: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (5.19: a signal does not
  * withdraw a notification being served), SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
  * (6.6: cheaper round trip), PIDFD_THREAD (6.9: the calling thread itself;
- * before, its thread group leader).
+ * before, its thread group leader). Without --ld-preload, x86_64 or aarch64
+ * (other architectures build the launcher for the preload method only).
+ * --ld-preload needs no particular kernel: without pidfds (before 5.3) the
+ * child is waited for through SIGCHLD and signalled with kill() before it is
+ * reaped, when its process ID cannot have been reused.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -130,15 +173,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(__x86_64__)
-#define PSK_AUDIT_ARCH AUDIT_ARCH_X86_64
-#define PSK_ARCH_NAME "x86_64"
-#elif defined(__aarch64__)
-#define PSK_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#define PSK_ARCH_NAME "aarch64"
-#else
-#error "pskeepalive-seccomp supports x86_64 and aarch64 only: the filter matches their system call numbers"
-#endif
+#include "seccomp_filter.h"
 
 /* Numbers from the kernel's generic table (aarch64) and syscall_64.tbl
  * (x86_64), in case the C library's headers are older than the kernel. */
@@ -147,6 +182,9 @@
 #endif
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
 #endif
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL /* Linux 6.9: a pidfd for any thread, not only a leader */
@@ -274,7 +312,7 @@ __attribute__((format(printf, 1, 2))) static void debug(const char *fmt, ...)
 
 static void usage(FILE *to)
 {
-    fputs("usage: " PROG " [--default-sigpipe] [--] PROGRAM [ARGS...]\n"
+    fputs("usage: " PROG " [--default-sigpipe] [--ld-preload LIST [--exec]] [--] PROGRAM [ARGS...]\n"
           "Runs PROGRAM with TCP keepalive set on its sockets at connect() and listen(),\n"
           "through a seccomp user-notification filter: works for static and Go programs.\n"
           "Settings come from the environment:\n"
@@ -283,6 +321,10 @@ static void usage(FILE *to)
           "  PSKEEPALIVE_MODE=all|outgoing|listening  PSKEEPALIVE_DEBUG=1  PSKEEPALIVE_OFF=1\n"
           "--default-sigpipe: start PROGRAM with SIGPIPE at its default action even if this\n"
           "launcher inherited it ignored (as every process started by .NET does).\n"
+          "--ld-preload LIST: no filter; PROGRAM runs with LD_PRELOAD=LIST (the preload method).\n"
+          "--exec (with --ld-preload): replace this launcher with PROGRAM instead of waiting.\n"
+          "Signals: HUP, INT, QUIT, TERM, USR1 and USR2 sent to the launcher are passed on to\n"
+          "PROGRAM, except those the terminal sent to PROGRAM's process group already.\n"
           "Exit status: PROGRAM's (128+N if killed by signal N); 2 invalid usage or settings;\n"
           "125 kernel lacks support or launcher failure; 127 PROGRAM could not be run.\n",
           to);
@@ -485,43 +527,15 @@ static int check_kernel(void)
 
 /* ---------------------------------------------------------------- filter */
 
-/* Builds and installs the filter; returns the listener fd or -1.
- *   ld arch; jne NATIVE -> allow   (other ABIs use other numbers: let them be)
- *   ld nr; jeq connect -> notify; jeq listen -> notify   (by mode)
- *   allow / notify */
+/* Builds (seccomp_filter.c) and installs the filter; returns the listener
+ * fd or -1. */
 static int install_filter(void)
 {
-    struct sock_filter insns[8];
+    struct sock_filter insns[PSK_FILTER_MAX];
     struct sock_fprog prog;
-    unsigned short n = 0;
-    int watch_connect = cfg.mode != MODE_LISTENING;
-    int watch_listen = cfg.mode != MODE_OUTGOING;
-    unsigned char checks = (unsigned char)(watch_connect + watch_listen);
     int fd;
 
-    /* Jump offsets are relative to the next instruction. After "ld nr" come
-     * `checks` jeq's, then ALLOW, then NOTIFY. */
-    insns[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-                                              offsetof(struct seccomp_data, arch));
-    insns[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PSK_AUDIT_ARCH, 0,
-                                              (unsigned char)(checks + 1));
-    insns[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-                                              offsetof(struct seccomp_data, nr));
-    if (watch_connect) {
-        insns[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_connect,
-                                                (unsigned char)(checks), 0);
-        n++;
-        checks--;
-    }
-    if (watch_listen) {
-        insns[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_listen,
-                                                (unsigned char)(checks), 0);
-        n++;
-        checks--;
-    }
-    insns[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-    insns[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
-    prog.len = n;
+    prog.len = psk_build_filter(insns, cfg.mode != MODE_LISTENING, cfg.mode != MODE_OUTGOING);
     prog.filter = insns;
 
     /* Linux 5.19: once the supervisor has read a notification, an ordinary
@@ -617,16 +631,45 @@ static int recv_fd(int sock)
 
 /* ----------------------------------------------------------------- child */
 
-static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+/* Signals that reach the launcher and are passed on to PROGRAM; the first
+ * four also ask the launcher to stop (see "Signals" above). */
+static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2 };
 
-/* Runs in the forked child: filter, hand over the listener, wait for the
- * go-ahead, exec. Never returns. */
+static int is_stop_request(int sig)
+{
+    return sig == SIGHUP || sig == SIGINT || sig == SIGQUIT || sig == SIGTERM;
+}
+
+/* Command-line choices (the settings come from the environment). */
+static struct {
+    const char *ld_preload; /* --ld-preload LIST: no filter, LD_PRELOAD=LIST */
+    int exec_in_place;      /* --exec */
+} launch;
+
+/* The last steps before PROGRAM runs, in the process that becomes it. */
+static void exec_program(const sigset_t *original_mask, char **argv)
+{
+    if (launch.ld_preload != NULL && setenv("LD_PRELOAD", launch.ld_preload, 1) != 0) {
+        say("cannot set LD_PRELOAD: %s", strerror(errno));
+        _exit(EXIT_LAUNCHER);
+    }
+    if (original_mask != NULL)
+        sigprocmask(SIG_SETMASK, original_mask, NULL);
+    execvp(argv[0], argv);
+    say("cannot run %s: %s", argv[0], strerror(errno));
+    _exit(EXIT_EXEC);
+}
+
+/* Runs in the forked child: filter (unless --ld-preload), hand over the
+ * listener, wait for the go-ahead, exec. Never returns. */
 static void run_child(int sock, const sigset_t *original_mask, char **argv)
 {
     char go = 0;
     ssize_t r;
     int listener;
 
+    if (launch.ld_preload != NULL)
+        exec_program(original_mask, argv);
     if (!has_cap_sys_admin() && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         say("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
         _exit(EXIT_LAUNCHER);
@@ -647,10 +690,7 @@ static void run_child(int sock, const sigset_t *original_mask, char **argv)
     if (r != 1 || go != 'G')
         _exit(EXIT_LAUNCHER); /* the supervisor refused and said why, or died */
     close(sock);
-    sigprocmask(SIG_SETMASK, original_mask, NULL);
-    execvp(argv[0], argv);
-    say("cannot run %s: %s", argv[0], strerror(errno));
-    _exit(EXIT_EXEC);
+    exec_program(original_mask, argv);
 }
 
 /* ------------------------------------------------------------ supervisor */
@@ -770,10 +810,10 @@ static void answer_continue(int listener, struct seccomp_notif_resp *resp, size_
 static int serve_one(int listener, struct seccomp_notif *req, size_t req_size,
                      struct seccomp_notif_resp *resp, size_t resp_size, struct stats *st)
 {
-    char line[400], why[96];
-    const char *call;
+    char line[400], why[96], call[32];
+    struct psk_call decoded;
     __u64 id;
-    int pidfd, sock, fd, want;
+    int pidfd, sock, fd, known, foreign;
 
     memset(req, 0, req_size); /* the kernel insists on a zeroed buffer */
     if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) {
@@ -784,21 +824,33 @@ static int serve_one(int listener, struct seccomp_notif *req, size_t req_size,
     }
     st->notifications++;
     id = req->id;
-    fd = (int)(unsigned int)req->data.args[0]; /* the kernel's connect/listen take an int */
-    call = req->data.nr == SYS_connect ? "connect" : req->data.nr == SYS_listen ? "listen" : "?";
-    want = req->data.arch == PSK_AUDIT_ARCH &&
-           ((req->data.nr == SYS_connect && cfg.mode != MODE_LISTENING) ||
-            (req->data.nr == SYS_listen && cfg.mode != MODE_OUTGOING));
-    if (!want) {
-        st->skipped++;
+    pidfd = open_task_pidfd((pid_t)req->pid);
+    if (pidfd < 0) {
+        debug("pid %u: system call %d: pidfd_open: %s", req->pid, req->data.nr, strerror(errno));
+        st->failed++;
         answer_continue(listener, resp, resp_size, id);
         return 0;
     }
-
-    pidfd = open_task_pidfd((pid_t)req->pid);
-    if (pidfd < 0) {
-        debug("pid %u: %s(%d): pidfd_open: %s", req->pid, call, fd, strerror(errno));
+    /* An i386 socketcall() keeps its descriptor in the program's memory: read
+     * while the call waits, and trusted only after the ID_VALID check below. */
+    memset(&decoded, 0, sizeof(decoded));
+    known = psk_decode_call(&req->data, (pid_t)req->pid, &decoded);
+    fd = decoded.fd;
+    foreign = decoded.abi != NULL && decoded.abi != psk_native_abi;
+    snprintf(call, sizeof(call), "%s%s%s", foreign ? decoded.abi : "", foreign ? " " : "",
+             decoded.is_connect ? "connect" : "listen");
+    if (known < 0) {
+        debug("pid %u: %s: cannot read its socketcall arguments (%s), left alone", req->pid, call,
+              strerror(errno));
+        close(pidfd);
         st->failed++;
+        answer_continue(listener, resp, resp_size, id);
+        return 0;
+    }
+    if (known == 0 || (decoded.is_connect && cfg.mode == MODE_LISTENING) ||
+        (!decoded.is_connect && cfg.mode == MODE_OUTGOING)) {
+        close(pidfd);
+        st->skipped++;
         answer_continue(listener, resp, resp_size, id);
         return 0;
     }
@@ -883,77 +935,102 @@ static void detach_stdio(void)
         close(null);
 }
 
-static int supervise(pid_t child, int sock, const sigset_t *forward_mask)
+/* ----------------------------------------------------------------- the child */
+
+/* The direct child, PROGRAM. Its process ID stays ours until we reap it
+ * (SIGCHLD is at its default and nobody else waits for it), so the pidfd
+ * opened right after fork names it, and so does the pid until done is set. */
+struct child_state {
+    pid_t pid;
+    int pidfd; /* -1 without pidfd_open (Linux before 5.3) */
+    int done;
+    int status;
+    int lost; /* reaped by someone else: no status */
+};
+
+static int sys_pidfd_send_signal(int pidfd, int sig)
 {
-    struct seccomp_notif_sizes sizes;
-    struct seccomp_notif *req = NULL;
-    struct seccomp_notif_resp *resp = NULL;
-    struct stats st = { 0, 0, 0, 0 };
-    char release[128];
-    int listener, sigfd, status = 0, child_done = 0, hup = 0, result;
-    int hup_supported = kernel_version(release, sizeof(release)) >= 5008;
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+static void reap(struct child_state *c)
+{
+    int status = 0;
+    pid_t r;
+
+    if (c->done)
+        return;
+    do
+        r = waitpid(c->pid, &status, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return;
+    c->done = 1;
+    if (r == c->pid)
+        c->status = status;
+    else
+        c->lost = 1; /* ECHILD: cannot happen with SIGCHLD at its default */
+    if (c->pidfd >= 0) {
+        close(c->pidfd);
+        c->pidfd = -1;
+    }
+}
+
+/* Passes a signal that reached the launcher on to PROGRAM, unless the
+ * terminal sent it to PROGRAM's process group already (see "Signals"). */
+static void pass_on(struct child_state *c, const struct signalfd_siginfo *si)
+{
+    int sig = (int)si->ssi_signo;
+
+    reap(c); /* a child that has just exited is not signalled */
+    if (c->done)
+        return;
+    if (si->ssi_code == SI_KERNEL && getpgid(c->pid) == getpgrp()) {
+        debug("signal %d came from the terminal, which sent it to pid %ld too", sig, (long)c->pid);
+        return;
+    }
+    debug("passing signal %d on to pid %ld", sig, (long)c->pid);
+    if ((c->pidfd >= 0 ? sys_pidfd_send_signal(c->pidfd, sig) : kill(c->pid, sig)) != 0 &&
+        errno != ESRCH)
+        say("cannot pass signal %d on to pid %ld: %s", sig, (long)c->pid, strerror(errno));
+}
+
+/* The seccomp side of the loop below: the listener and what serving needs. */
+struct server {
+    int listener; /* -1: no filter (--ld-preload) */
+    int hup_supported;
+    struct seccomp_notif *req;
+    struct seccomp_notif_resp *resp;
     size_t req_size, resp_size;
+    struct stats st;
+};
 
-    listener = recv_fd(sock);
-    if (listener < 0) {
-        if (listener == -1)
-            say("did not receive the seccomp listener from the child: %s", strerror(errno));
-        close(sock);
-        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+/* Serves notifications and watches the child until it has exited and, with
+ * a filter, no task uses the filter any more, or until a stop request comes
+ * with the child gone. Returns the exit status. */
+static int watch(struct child_state *child, int sigfd, struct server *srv)
+{
+    int hup = srv->listener < 0, stop = 0;
+
+    while (!(child->done && (hup || !srv->hup_supported || stop))) {
+        struct pollfd p[3];
+        nfds_t count = 0;
+        int at_child = -1, at_listener = -1;
+
+        p[count].fd = sigfd;
+        p[count].events = POLLIN;
+        p[count++].revents = 0;
+        if (!child->done && child->pidfd >= 0) {
+            at_child = (int)count;
+            p[count].fd = child->pidfd;
+            p[count].events = POLLIN;
+            p[count++].revents = 0;
         }
-        return EXIT_LAUNCHER;
-    }
-    if (sys_seccomp(SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
-        say("seccomp(SECCOMP_GET_NOTIF_SIZES): %s", strerror(errno));
-        goto refuse;
-    }
-    req_size = sizes.seccomp_notif > sizeof(*req) ? sizes.seccomp_notif : sizeof(*req);
-    resp_size = sizes.seccomp_notif_resp > sizeof(*resp) ? sizes.seccomp_notif_resp : sizeof(*resp);
-    req = calloc(1, req_size);
-    resp = calloc(1, resp_size);
-    /* Non-blocking: the loop below drains it and must get back to poll. */
-    sigfd = signalfd(-1, forward_mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (req == NULL || resp == NULL || sigfd < 0) {
-        say("cannot set up the supervisor: %s", strerror(errno));
-        goto refuse;
-    }
-    if (probe_continue(listener, resp, resp_size) != 0)
-        goto refuse;
-    /* Linux 6.6: the program and the supervisor hand the CPU to each other
-     * directly (the program waits while we work), which makes the round
-     * trip several times cheaper. Older kernels: EINVAL/ENOTTY, no matter. */
-    int sync_wake = ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
-                          (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
-
-    debug("pid %ld supervises pid %ld: mode=%s idle=%d interval=%d count=%d user_timeout=%d "
-          "(-1 = not set), " PSK_ARCH_NAME ", Linux %s%s",
-          (long)getpid(), (long)child, mode_name(cfg.mode), cfg.idle, cfg.interval, cfg.count,
-          cfg.user_timeout, release, sync_wake ? ", synchronous wake-up" : "");
-    if (write(sock, "G", 1) != 1) {
-        say("cannot start the child: %s", strerror(errno));
-        goto refuse;
-    }
-    close(sock);
-    detach_stdio();
-    private_stderr();
-    /* A reader of stderr that went away must not kill the supervisor
-     * (SIGPIPE), nor may a background job's write to the terminal stop it
-     * (SIGTTOU): either would leave the program without its supervisor. */
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGTTOU, SIG_IGN);
-
-    while (!(child_done && (hup || !hup_supported))) {
-        struct pollfd p[2];
-        nfds_t count = 1;
-
-        p[0].fd = sigfd;
-        p[0].events = POLLIN;
-        p[0].revents = 0;
         if (!hup) {
-            p[1].fd = listener;
-            p[1].events = POLLIN;
-            p[1].revents = 0;
-            count = 2;
+            at_listener = (int)count;
+            p[count].fd = srv->listener;
+            p[count].events = POLLIN;
+            p[count++].revents = 0;
         }
         if (poll(p, count, -1) < 0) {
             if (errno == EINTR)
@@ -961,73 +1038,146 @@ static int supervise(pid_t child, int sock, const sigset_t *forward_mask)
             say("poll: %s", strerror(errno));
             break;
         }
-        if (count == 2 && (p[1].revents & POLLIN)) {
-            if (serve_one(listener, req, req_size, resp, resp_size, &st) != 0)
+        if (at_listener >= 0 && (p[at_listener].revents & POLLIN)) {
+            if (serve_one(srv->listener, srv->req, srv->req_size, srv->resp, srv->resp_size,
+                          &srv->st) != 0)
                 break;
-        } else if (count == 2 && (p[1].revents & (POLLHUP | POLLERR | POLLNVAL))) {
+        } else if (at_listener >= 0 && (p[at_listener].revents & (POLLHUP | POLLERR | POLLNVAL))) {
             hup = 1;
         }
+        if (at_child >= 0 && p[at_child].revents != 0)
+            reap(child);
         if (p[0].revents & POLLIN) {
             struct signalfd_siginfo si;
             while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
                 int sig = (int)si.ssi_signo;
                 if (sig == SIGCHLD) {
-                    pid_t r;
-                    while ((r = waitpid(child, &status, WNOHANG)) == child ||
-                           (r < 0 && errno == EINTR)) {
-                        if (r == child) {
-                            child_done = 1;
-                            break;
-                        }
-                    }
-                } else if (!child_done && si.ssi_code != SI_KERNEL) {
-                    /* sent with kill(); a terminal's signal reached the
-                     * child's process group already */
-                    debug("forwarding signal %d to pid %ld", sig, (long)child);
-                    kill(child, sig);
+                    reap(child);
+                    continue;
                 }
-                if (child_done)
-                    break;
+                if (is_stop_request(sig))
+                    stop = sig;
+                pass_on(child, &si);
             }
         }
     }
-    result = child_done ? exit_code_of(status) : EXIT_LAUNCHER;
+    if (stop && child->done && !hup && srv->hup_supported)
+        say("stopping on signal %d: the processes that %ld left running lose their supervisor "
+            "(their later connect()/listen() fail with ENOSYS)", stop, (long)child->pid);
+    if (!child->done)
+        return EXIT_LAUNCHER;
+    if (child->lost) {
+        say("pid %ld was reaped by someone else: its exit status is unknown", (long)child->pid);
+        return EXIT_LAUNCHER;
+    }
+    return exit_code_of(child->status);
+}
+
+/* ------------------------------------------------------------ supervisor */
+
+/* Seccomp method: receives the listener from the child, checks the kernel,
+ * sends the go-ahead and serves until the end. */
+static int supervise(struct child_state *child, int sock, int sigfd)
+{
+    struct seccomp_notif_sizes sizes;
+    struct server srv;
+    char release[128];
+    int result;
+
+    memset(&srv, 0, sizeof(srv));
+    srv.hup_supported = kernel_version(release, sizeof(release)) >= 5008;
+    srv.listener = recv_fd(sock);
+    if (srv.listener < 0) {
+        if (srv.listener == -1)
+            say("did not receive the seccomp listener from the child: %s", strerror(errno));
+        goto refuse;
+    }
+    if (sys_seccomp(SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
+        say("seccomp(SECCOMP_GET_NOTIF_SIZES): %s", strerror(errno));
+        goto refuse;
+    }
+    srv.req_size = sizes.seccomp_notif > sizeof(*srv.req) ? sizes.seccomp_notif : sizeof(*srv.req);
+    srv.resp_size = sizes.seccomp_notif_resp > sizeof(*srv.resp) ? sizes.seccomp_notif_resp
+                                                                 : sizeof(*srv.resp);
+    srv.req = calloc(1, srv.req_size);
+    srv.resp = calloc(1, srv.resp_size);
+    if (srv.req == NULL || srv.resp == NULL) {
+        say("cannot set up the supervisor: %s", strerror(errno));
+        goto refuse;
+    }
+    if (probe_continue(srv.listener, srv.resp, srv.resp_size) != 0)
+        goto refuse;
+    /* Linux 6.6: the program and the supervisor hand the CPU to each other
+     * directly (the program waits while we work), which makes the round
+     * trip several times cheaper. Older kernels: EINVAL/ENOTTY, no matter. */
+    int sync_wake = ioctl(srv.listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+                          (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
+
+    debug("pid %ld supervises pid %ld: mode=%s idle=%d interval=%d count=%d user_timeout=%d "
+          "(-1 = not set), %s, Linux %s%s",
+          (long)getpid(), (long)child->pid, mode_name(cfg.mode), cfg.idle, cfg.interval,
+          cfg.count, cfg.user_timeout, psk_native_abi, release, sync_wake ? ", synchronous wake-up" : "");
+    if (write(sock, "G", 1) != 1) {
+        say("cannot start the child: %s", strerror(errno));
+        goto refuse;
+    }
+    close(sock);
+    detach_stdio();
+    private_stderr();
+    result = watch(child, sigfd, &srv);
     debug("done: %lu notifications, %lu sockets set, %lu left alone, %lu failed; exit %d",
-          st.notifications, st.applied, st.skipped, st.failed, result);
-    free(req);
-    free(resp);
-    close(sigfd);
-    close(listener);
+          srv.st.notifications, srv.st.applied, srv.st.skipped, srv.st.failed, result);
+    free(srv.req);
+    free(srv.resp);
+    close(srv.listener);
     return result;
 
 refuse:
     /* The child is waiting for the go-ahead: closing our end makes it exit
      * without running the program. */
     close(sock);
-    close(listener);
-    free(req);
-    free(resp);
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    if (srv.listener >= 0)
+        close(srv.listener);
+    free(srv.req);
+    free(srv.resp);
+    while (waitpid(child->pid, NULL, 0) < 0 && errno == EINTR) {
     }
     return EXIT_LAUNCHER;
 }
 
 /* ------------------------------------------------------------------ main */
 
+/* Resets a signal to its default action (and SIGCHLD's SA_NOCLDWAIT). */
+static void default_action(int sig)
+{
+    struct sigaction action;
+
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    (void)sigaction(sig, &action, NULL);
+}
+
 int main(int argc, char **argv)
 {
     sigset_t forward_mask, original_mask;
-    int pair[2], argi = 1;
+    struct child_state child;
+    int pair[2] = { -1, -1 }, argi = 1, sigfd;
     size_t i;
-    pid_t child;
 
     if (argi < argc && (strcmp(argv[argi], "-h") == 0 || strcmp(argv[argi], "--help") == 0)) {
         usage(stdout);
         return 0;
     }
-    if (argi < argc && strcmp(argv[argi], "--default-sigpipe") == 0) {
-        cfg.default_sigpipe = 1;
-        argi++;
+    for (; argi < argc; argi++) {
+        if (strcmp(argv[argi], "--default-sigpipe") == 0)
+            cfg.default_sigpipe = 1;
+        else if (strcmp(argv[argi], "--exec") == 0)
+            launch.exec_in_place = 1;
+        else if (strcmp(argv[argi], "--ld-preload") == 0 && argi + 1 < argc)
+            launch.ld_preload = argv[++argi];
+        else
+            break;
     }
     if (argi < argc && strcmp(argv[argi], "--") == 0)
         argi++;
@@ -1042,17 +1192,33 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    if (launch.exec_in_place && launch.ld_preload == NULL) {
+        say("--exec needs --ld-preload: a seccomp filter needs a supervisor");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
     if (load_settings() != 0)
         return EXIT_USAGE;
+    /* Before fork: the child and the exec paths start PROGRAM with these. */
+    default_action(SIGCHLD);
     if (cfg.default_sigpipe)
-        signal(SIGPIPE, SIG_DFL); /* before fork: the child and the OFF path exec with it */
-    if (cfg.off) {
+        default_action(SIGPIPE);
+    if (launch.exec_in_place)
+        exec_program(NULL, argv + argi);
+    if (cfg.off && launch.ld_preload == NULL) {
         execvp(argv[argi], argv + argi);
         say("cannot run %s: %s", argv[argi], strerror(errno));
         return EXIT_EXEC;
     }
-    if (check_kernel() != 0)
-        return EXIT_LAUNCHER;
+    if (launch.ld_preload == NULL) {
+        if (!PSK_FILTER_SUPPORTED) {
+            say("seccomp mode supports x86_64 and aarch64 only (its filter knows their system "
+                "call numbers); this launcher was built for another architecture");
+            return EXIT_LAUNCHER;
+        }
+        if (check_kernel() != 0)
+            return EXIT_LAUNCHER;
+    }
 
     /* Blocked before fork so that no forwarded signal or SIGCHLD can be
      * lost between fork and signalfd; the child restores the mask. */
@@ -1061,20 +1227,48 @@ int main(int argc, char **argv)
         sigaddset(&forward_mask, forwarded[i]);
     sigaddset(&forward_mask, SIGCHLD);
     if (sigprocmask(SIG_BLOCK, &forward_mask, &original_mask) != 0 ||
-        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+        (launch.ld_preload == NULL &&
+         socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)) {
         say("cannot set up: %s", strerror(errno));
         return EXIT_LAUNCHER;
     }
     fflush(NULL);
-    child = fork();
-    if (child < 0) {
+    memset(&child, 0, sizeof(child));
+    child.pid = fork();
+    if (child.pid < 0) {
         say("fork: %s", strerror(errno));
         return EXIT_LAUNCHER;
     }
-    if (child == 0) {
-        close(pair[0]);
+    if (child.pid == 0) {
+        if (pair[0] >= 0)
+            close(pair[0]);
         run_child(pair[1], &original_mask, argv + argi);
     }
-    close(pair[1]);
-    return supervise(child, pair[0], &forward_mask);
+    if (pair[1] >= 0)
+        close(pair[1]);
+    child.pidfd = sys_pidfd_open(child.pid, 0);
+    /* A reader of stderr that went away must not kill the supervisor
+     * (SIGPIPE), nor may a background job's write to the terminal stop it
+     * (SIGTTOU): either would leave the program without its supervisor. */
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGTTOU, SIG_IGN);
+    /* Non-blocking: the loop drains it and must get back to poll. */
+    sigfd = signalfd(-1, &forward_mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd < 0) {
+        say("cannot set up: signalfd: %s", strerror(errno));
+        if (pair[0] >= 0)
+            close(pair[0]); /* a waiting child exits without running PROGRAM */
+        while (waitpid(child.pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        return EXIT_LAUNCHER;
+    }
+    if (launch.ld_preload == NULL)
+        return supervise(&child, pair[0], sigfd);
+
+    struct server none;
+    memset(&none, 0, sizeof(none));
+    none.listener = -1;
+    detach_stdio();
+    private_stderr();
+    return watch(&child, sigfd, &none);
 }

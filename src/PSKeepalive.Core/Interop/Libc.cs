@@ -44,12 +44,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "gettid")]
     internal static partial int GetTid();
 
-    internal const int SIGHUP = 1;
-    internal const int SIGTERM = 15;
-
-    /// <summary>kill(2): passes a signal on to a child (Launch/PreloadLauncher).</summary>
-    [LibraryImport(Library, EntryPoint = "kill", SetLastError = true)]
-    internal static partial int Kill(int pid, int signal);
+    /// <summary>execve(2): `pskeepalive run` becomes the launcher (Launch/ProcessImage).</summary>
+    [LibraryImport(Library, EntryPoint = "execve", SetLastError = true)]
+    internal static partial int Execve(byte* path, byte** argv, byte** envp);
 
     [LibraryImport(Library, EntryPoint = "socket", SetLastError = true)]
     internal static partial int Socket(int domain, int type, int protocol);

@@ -2,6 +2,7 @@ using System;
 using System.Diagnostics;
 using System.Globalization;
 using System.Threading.Tasks;
+using PSKeepalive.Core.Launch;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
@@ -23,6 +24,54 @@ public sealed class RunSignalTests
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal(0UL, IgnoredMask(result.StandardOutput) & SigpipeBit);
     }
+
+    [Fact]
+    public void Run_Forced_AStaticProgramToo_StartsWithSigpipeAtItsDefault()
+    {
+        // The shim never loads into a static program, so it cannot be what restores SIGPIPE.
+        CliResult result = CliRunner.Run("run", "--force", "--", StaticStatusReader.Value, "SigIgn");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(0UL, IgnoredMask(result.StandardOutput) & SigpipeBit);
+    }
+
+    [Fact]
+    public void Start_Forced_AStaticProgram_StartsWithSigpipeAtItsDefault()
+    {
+        // Start-KeepaliveProcess's path: a forced static program goes through the launcher's --exec, which becomes it.
+        var request = new KeepaliveLaunchRequest(StaticStatusReader.Value, ["SigIgn"]) { Force = true };
+        ProgramRun run = PreloadPrograms.Run(PreloadLauncher.CreateStartInfo(PreloadLauncher.Prepare(request)), TimeSpan.FromSeconds(30));
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(0UL, IgnoredMask(run.StandardOutput) & SigpipeBit);
+    }
+
+    [Fact]
+    public void Run_Seccomp_ProgramStartsWithSigpipeAtItsDefault()
+    {
+        CliResult result = CliRunner.Run("run", "--method", "seccomp", "--", StaticStatusReader.Value, "SigIgn");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(0UL, IgnoredMask(result.StandardOutput) & SigpipeBit);
+    }
+
+    /// <summary>A static program that prints the line of /proc/self/status starting with its argument.</summary>
+    private static readonly Lazy<string> StaticStatusReader = new(() => CCompiler.Compile(
+        """
+        #include <stdio.h>
+        #include <string.h>
+        int main(int argc, char **argv)
+        {
+            char line[256];
+            FILE *f = fopen("/proc/self/status", "r");
+            while (argc > 1 && f != NULL && fgets(line, sizeof(line), f) != NULL)
+                if (strncmp(line, argv[1], strlen(argv[1])) == 0)
+                    fputs(line, stdout);
+            return 0;
+        }
+        """,
+        "status-reader-static",
+        "-static"));
 
     [Fact]
     public void Run_Preload_PipelineWhoseReaderQuits_EndsQuietly()

@@ -89,6 +89,23 @@ public sealed class LauncherProcess : IDisposable
 
     public Process Process => _process;
 
+    /// <summary>
+    /// Builds the launcher from its sources (linked into the test output as Preload/shim-src) with extra flags:
+    /// sanitizers, or the PSK_TEST_* switches that stand in for older kernels.
+    /// </summary>
+    public static string CompileFromSource(string name, params string[] flags)
+    {
+        string directory = System.IO.Path.Combine(AppContext.BaseDirectory, "Preload", "shim-src");
+        string main = System.IO.Path.Combine(directory, "pskeepalive_seccomp.c");
+        string filter = System.IO.Path.Combine(directory, "seccomp_filter.c");
+        if (!File.Exists(main) || !File.Exists(filter))
+        {
+            throw new FileNotFoundException($"The launcher's sources are missing from {directory} (the tests link src/preload/*.c and *.h there).");
+        }
+
+        return Support.CCompiler.Compile(File.ReadAllText(main), name, ["-I", directory, filter, .. flags]);
+    }
+
     public int Pid => _process.Id;
 
     public static LauncherProcess Start(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
