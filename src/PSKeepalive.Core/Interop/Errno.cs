@@ -26,8 +26,10 @@ public static class Errno
     public const int EMFILE = 24;
     public const int ENOSPC = 28;
     public const int EROFS = 30;
+    public const int EPIPE = 32;
     public const int ERANGE = 34;
     public const int ENOSYS = 38;
+    public const int ELOOP = 40;
     public const int ENOTSOCK = 88;
     public const int EPROTOTYPE = 91;
     public const int ENOPROTOOPT = 92;
@@ -64,6 +66,8 @@ public static class Errno
         EMFILE => "EMFILE",
         ENOSPC => "ENOSPC",
         EROFS => "EROFS",
+        EPIPE => "EPIPE",
+        ELOOP => "ELOOP",
         ERANGE => "ERANGE",
         ENOSYS => "ENOSYS",
         ENOTSOCK => "ENOTSOCK",

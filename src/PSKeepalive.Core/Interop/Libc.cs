@@ -111,6 +111,32 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "getxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial nint GetXattr(string path, string name, byte* value, nuint size);
 
+    // Persisting (Settings/LockedFileReplacement, SysctlPersistence): locks, exact modes and owners, real paths.
+    internal const int LOCK_EX = 2;
+    internal const int LOCK_NB = 4;
+    internal const int W_OK = 2;
+    internal const int X_OK = 1;
+    internal const int R_OK = 4;
+
+    [LibraryImport(Library, EntryPoint = "flock", SetLastError = true)]
+    internal static partial int Flock(int fd, int operation);
+
+    [LibraryImport(Library, EntryPoint = "fchmod", SetLastError = true)]
+    internal static partial int FChmod(int fd, uint mode);
+
+    [LibraryImport(Library, EntryPoint = "fchown", SetLastError = true)]
+    internal static partial int FChown(int fd, uint owner, uint group);
+
+    [LibraryImport(Library, EntryPoint = "access", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int Access(string path, int mode);
+
+    /// <summary>realpath(3) with a buffer it allocates (free it with <see cref="Free"/>).</summary>
+    [LibraryImport(Library, EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial byte* RealPath(string path, byte* resolved);
+
+    [LibraryImport(Library, EntryPoint = "free")]
+    internal static partial void Free(void* pointer);
+
     /// <summary>The errno of the last call declared above, on this thread.</summary>
     internal static int LastErrno => Marshal.GetLastPInvokeError();
 }
