@@ -1,5 +1,6 @@
 using System;
 using System.CommandLine;
+using PSKeepalive.Core;
 using PSKeepalive.Core.Errors;
 
 namespace PSKeepalive.Cli;
@@ -25,7 +26,7 @@ internal static class CliApp
         {
             foreach (var error in parse.Errors)
             {
-                Console.Error.WriteLine($"pskeepalive: {error.Message}");
+                Console.Error.WriteLine($"pskeepalive: {TerminalText.Escape(error.Message)}");
             }
 
             Console.Error.WriteLine("Run 'pskeepalive --help' or 'pskeepalive COMMAND --help' for usage.");
@@ -53,7 +54,8 @@ internal static class CliApp
 
     public static int Report(KeepaliveException e)
     {
-        Console.Error.WriteLine($"pskeepalive: {e.Message} [{e.ErrorId}]");
+        // Messages quote paths and process names, which may hold anything: escaped for the terminal.
+        Console.Error.WriteLine($"pskeepalive: {TerminalText.Escape(e.Message)} [{e.ErrorId}]");
         return e.Kind == KeepaliveErrorKind.InvalidArgument ? ExitCodes.InvalidArguments : ExitCodes.Failure;
     }
 }

@@ -1,6 +1,7 @@
 using System;
 using System.CommandLine;
 using System.Linq;
+using PSKeepalive.Core;
 using PSKeepalive.Core.Launch;
 
 namespace PSKeepalive.Cli.Commands;
@@ -59,7 +60,7 @@ internal static class RunCommand
             KeepaliveProcessLaunch launch = PreloadLauncher.Prepare(request);
             if (launch.Forced)
             {
-                Console.Error.WriteLine($"pskeepalive: warning: {launch.Inspection.Reason} Starting it anyway (--force): its sockets will not get the keepalive options.");
+                Console.Error.WriteLine($"pskeepalive: warning: {TerminalText.Escape(launch.Inspection.Reason)} Starting it anyway (--force): its sockets will not get the keepalive options.");
             }
 
             return PreloadLauncher.RunInForeground(launch);

@@ -2,6 +2,7 @@ using System;
 using System.CommandLine;
 using System.Linq;
 using PSKeepalive.Cli.Output;
+using PSKeepalive.Core;
 using PSKeepalive.Core.Settings;
 
 namespace PSKeepalive.Cli.Commands;
@@ -93,7 +94,7 @@ internal static class SetCommand
                 persisted = settings.PersistOrRestore(change, previous, path, () => persistence.Persist(parse.GetValue(persistPath)!, assignments));
                 foreach (string warning in persisted.Warnings)
                 {
-                    Console.Error.WriteLine($"pskeepalive: warning: {warning}");
+                    Console.Error.WriteLine($"pskeepalive: warning: {TerminalText.Escape(warning)}");
                 }
             }
 

@@ -43,7 +43,7 @@ public static class TcpConnectionText
         };
     }
 
-    /// <summary>The process column: "sshd/812", "sshd/812 +2" when shared, "" when unknown.</summary>
+    /// <summary>The process column: "sshd/812", "sshd/812 +2" when shared, "" when unknown; the name escaped for a terminal.</summary>
     public static string Process(TcpConnection connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
@@ -53,7 +53,7 @@ public static class TcpConnectionText
         }
 
         TcpConnectionProcess first = connection.Processes[0];
-        string text = first.Name is null ? first.Pid.ToString(CultureInfo.InvariantCulture) : $"{first.Name}/{first.Pid}";
+        string text = first.Name is null ? first.Pid.ToString(CultureInfo.InvariantCulture) : $"{TerminalText.Escape(first.Name)}/{first.Pid}";
         return connection.Processes.Count == 1 ? text : $"{text} +{connection.Processes.Count - 1}";
     }
 

@@ -293,7 +293,7 @@ public static class TcpKeepaliveRetrofit
         text.Append(CultureInfo.InvariantCulture, $"process {pid}");
         if (name is not null)
         {
-            text.Append(" (").Append(name).Append(')');
+            text.Append(" (").Append(TerminalText.Escape(name)).Append(')'); // shown by -WhatIf and -Confirm
         }
 
         text.Append(CultureInfo.InvariantCulture, $" fd {fd} socket:[{inode}]");
