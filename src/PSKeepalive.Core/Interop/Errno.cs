@@ -97,6 +97,8 @@ public static class Errno
         EACCES => "permission denied",
         EINVAL => "invalid argument",
         EROFS => "read-only file system",
+        ENOSPC => "no space left on device",
+        EPIPE => "broken pipe (the reader has gone)",
         ENOSYS => "function not implemented by this kernel",
         ENOTSOCK => "not a socket",
         ENOPROTOOPT => "protocol option not available",

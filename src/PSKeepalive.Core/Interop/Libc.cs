@@ -137,6 +137,23 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "free")]
     internal static partial void Free(void* pointer);
 
+    // Output (DescriptorOutputStream): write(2) so that EPIPE/ENOSPC reach the caller, poll(2) for a non-blocking stdout.
+    internal const short POLLOUT = 4;
+
+    [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
+    internal static partial nint Write(int fd, byte* buffer, nuint count);
+
+    [LibraryImport(Library, EntryPoint = "poll", SetLastError = true)]
+    internal static partial int Poll(PollFd* fds, nuint count, int timeout);
+
+    /// <summary>struct pollfd.</summary>
+    internal struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short ReturnedEvents;
+    }
+
     /// <summary>The errno of the last call declared above, on this thread.</summary>
     internal static int LastErrno => Marshal.GetLastPInvokeError();
 }
