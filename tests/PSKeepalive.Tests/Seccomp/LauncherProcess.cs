@@ -97,13 +97,14 @@ public sealed class LauncherProcess : IDisposable
     {
         string directory = System.IO.Path.Combine(AppContext.BaseDirectory, "Preload", "shim-src");
         string main = System.IO.Path.Combine(directory, "pskeepalive_seccomp.c");
-        string filter = System.IO.Path.Combine(directory, "seccomp_filter.c");
-        if (!File.Exists(main) || !File.Exists(filter))
+        string[] others = ["launcher_settings.c", "seccomp_supervisor.c", "seccomp_filter.c"];
+        others = others.Select(file => System.IO.Path.Combine(directory, file)).ToArray();
+        if (!File.Exists(main) || !others.All(File.Exists))
         {
             throw new FileNotFoundException($"The launcher's sources are missing from {directory} (the tests link src/preload/*.c and *.h there).");
         }
 
-        return Support.CCompiler.Compile(File.ReadAllText(main), name, ["-I", directory, filter, .. flags]);
+        return Support.CCompiler.Compile(File.ReadAllText(main), name, ["-I", directory, .. others, .. flags]);
     }
 
     public int Pid => _process.Id;
