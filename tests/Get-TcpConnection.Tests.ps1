@@ -128,6 +128,7 @@ Describe 'Get-TcpConnection' {
         $text | Should -Match 'keepalive \d+m'
     }
 
+    # python3: the process that gives itself the hostile name (prctl PR_SET_NAME) and holds the listener.
     It 'escapes a hostile process name in its views: no escape sequence reaches the terminal, one row per socket' -Skip:(-not $HasPython) {
         # A process names itself: a quote, a backslash, a newline and a colour escape (15 bytes, PR_SET_NAME).
         $name = "a`"b\c`nd`e[31mRED"
