@@ -7,7 +7,6 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using System.Runtime.InteropServices;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Interop;
 

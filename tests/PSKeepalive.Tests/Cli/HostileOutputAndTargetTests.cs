@@ -1,10 +1,7 @@
 using System;
-using System.Collections.Generic;
-using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using System.Threading.Tasks;
 using PSKeepalive.Core.Connections;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Retrofit;
@@ -27,7 +24,7 @@ public sealed class HostileOutputAndTargetTests
     [InlineData("connections", "--json")]
     public void OutputToAFullDevice_IsOneLineWithAnErrorId_AndExitOne(params string[] command)
     {
-        ProcessResult result = RunWithStdout("/dev/full", command);
+        CliResult result = RunWithStdout("/dev/full", command);
 
         Assert.True(result.ExitCode == 1, result.ToString());
         string[] lines = result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -42,7 +39,7 @@ public sealed class HostileOutputAndTargetTests
     public void OutputToAPipeWithoutReader_EndsQuietly_AsAPipelineStage(params string[] command)
     {
         // As 'pskeepalive connections | head -1' once head has exited: no message, 128+SIGPIPE like any other stage.
-        ProcessResult result = RunWithStdout(null, command);
+        CliResult result = RunWithStdout(null, command);
 
         Assert.True(result.ExitCode == 141, result.ToString());
         Assert.Equal(string.Empty, result.StandardError);
@@ -81,7 +78,7 @@ public sealed class HostileOutputAndTargetTests
             .First(tid => tid != Environment.ProcessId);
 
     /// <summary>Runs the CLI with stdout redirected to <paramref name="file"/>, or to a pipe whose reader is already gone (null).</summary>
-    private static ProcessResult RunWithStdout(string? file, string[] command)
+    private static CliResult RunWithStdout(string? file, string[] command)
     {
         const string script = """
 import os, subprocess, sys
@@ -96,27 +93,6 @@ p = subprocess.run(sys.argv[2:], stdout=out, stderr=subprocess.PIPE, timeout=60)
 sys.stderr.buffer.write(p.stderr)
 sys.exit(p.returncode if p.returncode >= 0 else 128 - p.returncode)
 """;
-        var start = new ProcessStartInfo(PreloadPrograms.Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string argument in new[] { "-c", script, file ?? "-", "dotnet", CliRunner.DllPath }.Concat(command))
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(90)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"pskeepalive {string.Join(' ', command)} did not exit within 90 s.");
-        }
-
-        process.WaitForExit();
-        return new ProcessResult(process.ExitCode, stdout.Result, stderr.Result);
-    }
-
-    private sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError)
-    {
-        public override string ToString() => $"exit {ExitCode}\nstdout:\n{StandardOutput}\nstderr:\n{StandardError}";
+        return CliRunner.RunProgram(PreloadPrograms.Python, ["-c", script, file ?? "-", "dotnet", CliRunner.DllPath, .. command], TimeSpan.FromSeconds(90));
     }
 }

@@ -1,8 +1,6 @@
 using System;
 using System.Diagnostics;
 using System.Globalization;
-using System.IO;
-using System.Linq;
 using System.Text.Json;
 using PSKeepalive.Core;
 using PSKeepalive.Tests.Preload;

@@ -1,7 +1,5 @@
 using System;
-using System.Diagnostics;
 using System.Globalization;
-using System.Threading.Tasks;
 using PSKeepalive.Core.Launch;
 using PSKeepalive.Tests.Support;
 using Xunit;
@@ -100,24 +98,10 @@ public sealed class RunSignalTests
     public void Run_Preload_OtherIgnoredSignalsAreInherited()
     {
         // nohup-style: a caller that ignores SIGHUP expects the program to ignore it too (POSIX exec semantics).
-        var start = new ProcessStartInfo("sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string argument in new[] { "-c", "trap '' HUP; exec dotnet \"$0\" run -- grep SigIgn /proc/self/status", CliRunner.DllPath })
-        {
-            start.ArgumentList.Add(argument);
-        }
+        CliResult result = CliRunner.RunProgram("sh", ["-c", "trap '' HUP; exec dotnet \"$0\" run -- grep SigIgn /proc/self/status", CliRunner.DllPath], TimeSpan.FromSeconds(60));
 
-        using var process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException("pskeepalive run did not exit within 60 s.");
-        }
-
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, stderr.Result);
-        ulong mask = IgnoredMask(stdout.Result);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        ulong mask = IgnoredMask(result.StandardOutput);
         Assert.Equal(1UL << 0, mask & (1UL << 0)); // SIGHUP (1) kept ignored
         Assert.Equal(0UL, mask & SigpipeBit);
     }

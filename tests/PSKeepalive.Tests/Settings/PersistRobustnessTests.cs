@@ -1,6 +1,4 @@
 using System;
-using System.Collections.Generic;
-using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
@@ -238,24 +236,6 @@ public sealed class PersistRobustnessTests : IDisposable
         Assert.Contains("nothing is changed", error.Message, StringComparison.Ordinal);
     }
 
-    private static CliResult RunWithUmask077(params string[] arguments)
-    {
-        var start = new ProcessStartInfo("sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string argument in new[] { "-c", "umask 077; exec dotnet \"$@\"", "sh", CliRunner.DllPath }.Concat(arguments))
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException("pskeepalive set did not exit within 60 s.");
-        }
-
-        process.WaitForExit();
-        return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
-    }
+    private static CliResult RunWithUmask077(params string[] arguments) =>
+        CliRunner.RunProgram("sh", ["-c", "umask 077; exec dotnet \"$@\"", "sh", CliRunner.DllPath, .. arguments], TimeSpan.FromSeconds(60));
 }
