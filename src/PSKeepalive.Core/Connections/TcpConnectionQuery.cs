@@ -104,6 +104,8 @@ public sealed record TcpConnectionQuery
             {
                 throw new KeepaliveValidationException(Subject, "OwningProcess", $"OwningProcess {pid} is not a process id (1 or more).", pid);
             }
+
+            Processes.RunningProcesses.CheckIsProcess(pid, "OwningProcess");
         }
 
         if (States is not null)

@@ -70,7 +70,9 @@ public sealed class SetTcpKeepaliveSettingCommand : PSCmdlet
             TcpKeepaliveSettings.Validate(change);
             if (Persisting)
             {
+                // Both before the live write: a persist that cannot succeed changes nothing.
                 new SysctlPersistence().CheckNamespace(networkNamespace, PersistPath);
+                new SysctlPersistence().CheckTarget(PersistPath);
             }
         }
         catch (KeepaliveException e) when (InputObject is not null)
@@ -93,10 +95,13 @@ public sealed class SetTcpKeepaliveSettingCommand : PSCmdlet
             return;
         }
 
+        var settings = new TcpKeepaliveSettings();
         TcpKeepaliveSetting result;
+        TcpKeepaliveSetting? previous = null;
         try
         {
-            result = new TcpKeepaliveSettings().Set(change, networkNamespace);
+            previous = Persisting ? settings.Get(networkNamespace) : null;
+            result = settings.Set(change, networkNamespace);
         }
         catch (KeepaliveException e)
         {
@@ -108,7 +113,7 @@ public sealed class SetTcpKeepaliveSettingCommand : PSCmdlet
         {
             try
             {
-                var persisted = new SysctlPersistence().Persist(PersistPath, assignments);
+                var persisted = settings.PersistOrRestore(change, previous!, networkNamespace, () => new SysctlPersistence().Persist(PersistPath, assignments));
                 foreach (string warning in persisted.Warnings)
                 {
                     WriteWarning(warning);
@@ -116,7 +121,9 @@ public sealed class SetTcpKeepaliveSettingCommand : PSCmdlet
             }
             catch (KeepaliveException e)
             {
+                // The live values were put back (the error says so): the result above no longer holds.
                 WriteError(ErrorRecords.From(e));
+                return;
             }
         }
 
