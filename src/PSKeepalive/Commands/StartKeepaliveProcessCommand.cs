@@ -120,7 +120,7 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
             WriteWarning($"{launch.Inspection.Reason} Starting it anyway (-Force): its sockets will not get the keepalive options.");
         }
 
-        if (!ShouldProcess(ProgramCommandLine.Display(launch.FilePath, launch.ArgumentList), $"Start with keepalive ({string.Join(" ", launch.EnvironmentVariables)})"))
+        if (!ShouldProcess(TerminalText.Escape(ProgramCommandLine.Display(launch.FilePath, launch.ArgumentList)), $"Start with keepalive ({string.Join(" ", launch.EnvironmentVariables)})"))
         {
             return;
         }
