@@ -13,7 +13,9 @@ public static class Errno
     public const int ESRCH = 3;
     public const int EINTR = 4;
     public const int EIO = 5;
+    public const int E2BIG = 7;
     public const int EBADF = 9;
+    public const int ECHILD = 10;
     public const int EAGAIN = 11;
     public const int ENOMEM = 12;
     public const int EACCES = 13;
@@ -28,6 +30,7 @@ public static class Errno
     public const int EROFS = 30;
     public const int ERANGE = 34;
     public const int ENOSYS = 38;
+    public const int ENOTEMPTY = 39;
     public const int ENOTSOCK = 88;
     public const int EPROTOTYPE = 91;
     public const int ENOPROTOOPT = 92;
@@ -51,7 +54,9 @@ public static class Errno
         ESRCH => "ESRCH",
         EINTR => "EINTR",
         EIO => "EIO",
+        E2BIG => "E2BIG",
         EBADF => "EBADF",
+        ECHILD => "ECHILD",
         EAGAIN => "EAGAIN",
         ENOMEM => "ENOMEM",
         EACCES => "EACCES",
@@ -66,6 +71,7 @@ public static class Errno
         EROFS => "EROFS",
         ERANGE => "ERANGE",
         ENOSYS => "ENOSYS",
+        ENOTEMPTY => "ENOTEMPTY",
         ENOTSOCK => "ENOTSOCK",
         EPROTOTYPE => "EPROTOTYPE",
         ENOPROTOOPT => "ENOPROTOOPT",
@@ -92,6 +98,8 @@ public static class Errno
         EBADF => "bad file descriptor",
         EACCES => "permission denied",
         EINVAL => "invalid argument",
+        EBUSY => "device or resource busy",
+        ENOTDIR => "not a directory",
         EROFS => "read-only file system",
         ENOSYS => "function not implemented by this kernel",
         ENOTSOCK => "not a socket",
