@@ -13,5 +13,6 @@ root.Subcommands.Add(EnableCommand.Create());
 root.Subcommands.Add(DisableCommand.Create());
 root.Subcommands.Add(CloseCommand.Create());
 root.Subcommands.Add(TestCommand.Create());
+root.Subcommands.Add(PolicyCommand.Create());
 
 return CliApp.Run(root, RunCommand.SeparateProgram(args));

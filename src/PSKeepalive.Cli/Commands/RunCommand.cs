@@ -1,6 +1,5 @@
 using System;
 using System.CommandLine;
-using System.Linq;
 using PSKeepalive.Core.Launch;
 
 namespace PSKeepalive.Cli.Commands;
@@ -19,13 +18,13 @@ internal static class RunCommand
         var interval = timing.Interval;
         var count = timing.Count;
         var userTimeout = timing.UserTimeout;
-        var mode = Choice(
+        var mode = CommonOptions.Choice(
             "--mode",
             "Which sockets: all TCP sockets (at socket()), outgoing (at connect()), listening (at listen(); accepted connections inherit).",
             "all",
             "outgoing", "listening", "all");
         var force = new Option<bool>("--force") { Description = "Start the program even if it is statically linked or set-user-ID (the options will not reach it)." };
-        var method = Choice(
+        var method = CommonOptions.Choice(
             "--method",
             "How the options reach the program: preload (LD_PRELOAD shim), seccomp (supervisor at connect()/listen(); static and Go programs too, Linux 5.6+), auto (preload if it works, else seccomp).",
             "preload",
@@ -100,30 +99,5 @@ internal static class RunCommand
         }
 
         return args;
-    }
-
-    /// <summary>An option taking one of <paramref name="values"/> in any case (Seccomp, SECCOMP), as the cmdlet's enum parameters do.</summary>
-    private static Option<string> Choice(string name, string description, string defaultValue, params string[] values)
-    {
-        var option = new Option<string>(name)
-        {
-            Description = description,
-            HelpName = string.Join("|", values),
-            DefaultValueFactory = _ => defaultValue,
-            CustomParser = result =>
-            {
-                string text = result.Tokens.Count == 1 ? result.Tokens[0].Value : string.Join(" ", result.Tokens.Select(t => t.Value));
-                string? match = values.FirstOrDefault(v => string.Equals(v, text.Trim(), StringComparison.OrdinalIgnoreCase));
-                if (match is null)
-                {
-                    result.AddError($"{name} takes one of {string.Join(", ", values)}; '{text}' is none of them.");
-                    return defaultValue;
-                }
-
-                return match;
-            },
-        };
-        option.CompletionSources.Add(values);
-        return option;
     }
 }

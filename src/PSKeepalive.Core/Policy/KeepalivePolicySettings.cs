@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using PSKeepalive.Core.Errors;
 
 namespace PSKeepalive.Core.Policy;
@@ -70,11 +71,33 @@ public sealed record KeepalivePolicySettings
         }
     }
 
-    /// <summary>"idle 60 s, interval 10 s, count 5, user timeout not set, mode All" for messages.</summary>
-    public string Describe() =>
-        FormattableString.Invariant(
-            $"SO_KEEPALIVE on, idle {Text(Idle, " s")}, interval {Text(Interval, " s")}, count {Text(Count, string.Empty)}, user timeout {Text(UserTimeout, " ms")}, mode {Mode}{(Force ? ", forced" : string.Empty)}");
+    /// <summary>"SO_KEEPALIVE on, idle 60 s, count 5, the other timers from the sysctls, mode All" for messages.</summary>
+    public string Describe()
+    {
+        var parts = new List<string> { "SO_KEEPALIVE on" };
+        Add(parts, "idle", Idle, " s");
+        Add(parts, "interval", Interval, " s");
+        Add(parts, "count", Count, string.Empty);
+        Add(parts, "user timeout", UserTimeout, " ms");
+        if (Idle is null || Interval is null || Count is null)
+        {
+            parts.Add(parts.Count == 1 ? "timers from the sysctls" : "the other timers from the sysctls");
+        }
 
-    private static string Text(int? value, string unit) =>
-        value is int v ? FormattableString.Invariant($"{v}{unit}") : "the system's";
+        parts.Add("mode " + Mode);
+        if (Force)
+        {
+            parts.Add("forced");
+        }
+
+        return string.Join(", ", parts);
+    }
+
+    private static void Add(List<string> parts, string name, int? value, string unit)
+    {
+        if (value is int v)
+        {
+            parts.Add(FormattableString.Invariant($"{name} {v}{unit}"));
+        }
+    }
 }

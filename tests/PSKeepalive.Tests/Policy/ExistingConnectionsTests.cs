@@ -91,6 +91,37 @@ public sealed class ExistingConnectionsTests
         }
     }
 
+    [CgroupFact]
+    public void Cli_IncludeExisting_ListsTheChangedConnectionsUnderExisting()
+    {
+        using var cgroup = new ThrowawayCgroup();
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        (Process holder, int holderListen) = StartHolder(cgroup, port, "plain");
+        using (holder)
+        using (TcpClient accepted = listener.AcceptTcpClient())
+        using (TcpClient toHolder = ConnectTo(holderListen))
+        {
+            try
+            {
+                CliResult result = CliRunner.Run("policy", "set", "--cgroup", cgroup.Path, "--idle", "65", "--mode", "outgoing", "--include-existing", "--json");
+
+                Assert.True(result.ExitCode == 0, result.ToString());
+                var json = System.Text.Json.JsonDocument.Parse(result.StandardOutput).RootElement;
+                var existing = json.GetProperty("existing").EnumerateArray().ToList();
+                var changed = Assert.Single(existing, e => e.GetProperty("pid").GetInt32() == holder.Id && e.GetProperty("remotePort").GetInt32() == port);
+                Assert.Equal("Applied", changed.GetProperty("outcome").GetString());
+                Assert.Equal(65, changed.GetProperty("after").GetProperty("idle").GetInt32());
+                Assert.Equal(65, json.GetProperty("idle").GetInt32());
+            }
+            finally
+            {
+                holder.Kill();
+            }
+        }
+    }
+
     private static TcpClient ConnectTo(int port)
     {
         var client = new TcpClient();
