@@ -21,6 +21,9 @@
         'Get-SocketKeepalive'
         'Set-SocketKeepalive'
         'Test-TcpKeepalive'
+        'Set-TcpKeepalivePolicy'
+        'Get-TcpKeepalivePolicy'
+        'Remove-TcpKeepalivePolicy'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

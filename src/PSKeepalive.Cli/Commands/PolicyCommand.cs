@@ -200,7 +200,7 @@ internal static class PolicyCommand
         });
 
     private static CgroupDirectory Open(string? cgroup, int? pid) =>
-        cgroup is not null ? CgroupDirectory.Open(cgroup) : CgroupDirectory.OfProcess(pid!.Value);
+        cgroup is not null ? CgroupDirectory.Open(cgroup, Environment.CurrentDirectory) : CgroupDirectory.OfProcess(pid!.Value);
 
     private static bool WhatIf(string target, string action)
     {
@@ -235,19 +235,19 @@ internal static class PolicyCommand
 
     private static void Print(IEnumerable<TcpKeepalivePolicy> policies)
     {
-        var table = new TextTable("Cgroup", "Idle", "Interval", "Count", "UserTimeout", "Mode", "Force", "ProgramId")
+        var table = new TextTable("Idle", "Interval", "Count", "UserTimeout", "Mode", "Force", "ProgramId", "Cgroup")
             .AlignRight("Idle", "Interval", "Count", "UserTimeout", "ProgramId");
         foreach (TcpKeepalivePolicy p in policies)
         {
             table.Add(
-                p.CgroupPath,
                 Value(p.Idle, "s"),
                 Value(p.Interval, "s"),
                 Value(p.Count, string.Empty),
                 Value(p.UserTimeout, "ms"),
                 p.Mode.ToString().ToLowerInvariant(),
                 p.Force ? "yes" : "no",
-                p.ProgramId.ToString(CultureInfo.InvariantCulture));
+                p.ProgramId.ToString(CultureInfo.InvariantCulture),
+                p.CgroupPath);
         }
 
         table.Write(Console.Out);

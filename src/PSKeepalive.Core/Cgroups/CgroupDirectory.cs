@@ -46,11 +46,12 @@ public sealed unsafe class CgroupDirectory : IDisposable
     public CgroupMount Mount { get; }
 
     /// <summary>
-    /// Opens the cgroup named by <paramref name="path"/>: a directory under the cgroup2 mount (absolute), a path
-    /// relative to the mount ("system.slice/nginx.service"), or a cgroup path as /proc/PID/cgroup prints it
-    /// ("/system.slice/nginx.service") when no directory of that name is a cgroup.
+    /// Opens the cgroup named by <paramref name="path"/>: a directory under the cgroup2 mount (absolute), a relative
+    /// path (from <paramref name="baseDirectory"/> when that is inside the cgroup2 mount, as after
+    /// cd /sys/fs/cgroup/system.slice; else from the mount: "system.slice/nginx.service"), or a cgroup path as
+    /// /proc/PID/cgroup prints it ("/system.slice/nginx.service") when no directory of that name is a cgroup.
     /// </summary>
-    public static CgroupDirectory Open(string path)
+    public static CgroupDirectory Open(string path, string? baseDirectory = null)
     {
         if (string.IsNullOrWhiteSpace(path))
         {
@@ -61,7 +62,8 @@ public sealed unsafe class CgroupDirectory : IDisposable
         var candidates = new List<string>();
         if (!System.IO.Path.IsPathRooted(path))
         {
-            candidates.Add(System.IO.Path.Combine(mount.MountPoint, path));
+            bool inMount = baseDirectory is not null && mount.Contains(System.IO.Path.TrimEndingDirectorySeparator(baseDirectory));
+            candidates.Add(System.IO.Path.Combine(inMount ? baseDirectory! : mount.MountPoint, path));
         }
         else
         {

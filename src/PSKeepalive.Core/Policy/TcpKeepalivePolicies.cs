@@ -38,6 +38,7 @@ public static class TcpKeepalivePolicies
         ArgumentNullException.ThrowIfNull(cgroup);
         ArgumentNullException.ThrowIfNull(settings);
         settings.Validate();
+        RequireKernel();
 
         using var exclusive = CgroupLock.Take(cgroup);
         using AttachedPrograms attached = AttachedPrograms.Read(cgroup);
@@ -173,6 +174,35 @@ public static class TcpKeepalivePolicies
         }
 
         return removed;
+    }
+
+    /// <summary>bpf_setsockopt learned SO_KEEPALIVE and the TCP keepalive options in Linux 5.9.</summary>
+    internal static readonly Version MinimumKernel = new(5, 9);
+
+    /// <summary>
+    /// Older kernels load and attach the program but refuse its bpf_setsockopt calls at run time (EINVAL): the policy
+    /// would silently do nothing, so it is refused up front with the version named.
+    /// </summary>
+    private static void RequireKernel()
+    {
+        string release;
+        try
+        {
+            release = File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return; // cannot tell: the kernel decides
+        }
+
+        if (Launch.SeccompLauncher.ParseRelease(release) is Version version && version < MinimumKernel)
+        {
+            throw new KeepaliveNotSupportedException(
+                Subject,
+                $"Keepalive policies need Linux {MinimumKernel} or later, where bpf_setsockopt learned SO_KEEPALIVE and the TCP keepalive options; this kernel is {release}.",
+                release,
+                Errno.ENOSYS);
+        }
     }
 
     /// <summary>"cgroup /system.slice/nginx.service (/sys/fs/cgroup/system.slice/nginx.service)".</summary>

@@ -53,6 +53,12 @@ public sealed class PipelineBindingTests
         { typeof(TcpKeepaliveSetting), typeof(SetTcpKeepaliveSettingCommand), null, ["Time", "Interval", "Probes"] },
         { typeof(System.Net.Sockets.TcpClient), typeof(GetSocketKeepaliveCommand), null, ["Socket"] },
         { typeof(System.Net.Sockets.TcpListener), typeof(SetSocketKeepaliveCommand), null, ["Socket"] },
+        { typeof(System.Diagnostics.Process), typeof(SetTcpKeepalivePolicyCommand), "Process", ["ProcessId"] },
+        { typeof(System.Diagnostics.Process), typeof(GetTcpKeepalivePolicyCommand), "Process", ["ProcessId"] },
+        { typeof(System.Diagnostics.Process), typeof(RemoveTcpKeepalivePolicyCommand), "Process", ["ProcessId"] },
+        { typeof(PSKeepalive.Core.Policy.TcpKeepalivePolicy), typeof(RemoveTcpKeepalivePolicyCommand), "Cgroup", ["Cgroup"] },
+        { typeof(PSKeepalive.Core.Policy.TcpKeepalivePolicy), typeof(GetTcpKeepalivePolicyCommand), "Cgroup", ["Cgroup"] },
+        { typeof(PSKeepalive.Core.Policy.TcpKeepalivePolicy), typeof(SetTcpKeepalivePolicyCommand), "Cgroup", ["Cgroup"] },
     };
 
     [Theory]
