@@ -5,7 +5,7 @@ using PSKeepalive.Core.Launch;
 namespace PSKeepalive.Cli.Commands;
 
 /// <summary>
-/// `pskeepalive run [--idle S] [--interval S] [--count N] [--user-timeout MS] [--mode outgoing|listening|all] [--force] [--method preload|seccomp|auto] -- PROGRAM ARGS...`:
+/// `pskeepalive run [--idle S] [--interval S] [--count N] [--user-timeout MS] [--mode outgoing|listening|all] [--force] [--method preload|seccomp|cgroup|auto] -- PROGRAM ARGS...`:
 /// runs PROGRAM in the foreground under the libpskeepalive.so preload shim and exits with its exit code
 /// (2 for bad arguments, 1 when the program is refused or cannot start).
 /// </summary>
@@ -26,16 +26,16 @@ internal static class RunCommand
         var force = new Option<bool>("--force") { Description = "Start the program even if it is statically linked or set-user-ID (the options will not reach it)." };
         var method = CommonOptions.Choice(
             "--method",
-            "How the options reach the program: preload (LD_PRELOAD shim), seccomp (supervisor at connect()/listen(); static and Go programs too, Linux 5.6+), auto (preload if it works, else seccomp).",
+            "How the options reach the program: preload (LD_PRELOAD shim), seccomp (supervisor at connect()/listen(); static and Go programs too, Linux 5.6+), cgroup (a new cgroup with a keepalive policy: every program; root, cgroup v2, Linux 5.9+), auto (cgroup where available, else preload if it works, else seccomp).",
             "preload",
-            "preload", "seccomp", "auto");
+            "preload", "seccomp", "cgroup", "auto");
         var program = new Argument<string[]>("PROGRAM")
         {
             Description = "The program and its arguments; put them after '--' so that their options are not read as pskeepalive's.",
             Arity = ArgumentArity.OneOrMore,
         };
 
-        var command = new Command("run", "Run a program with TCP keepalive switched on for its sockets (LD_PRELOAD shim, or seccomp with --method); exit with its exit code.")
+        var command = new Command("run", "Run a program with TCP keepalive switched on for its sockets (LD_PRELOAD shim, or seccomp or a cgroup policy with --method); exit with its exit code.")
         {
             idle, interval, count, userTimeout, mode, force, method, program,
         };
@@ -58,7 +58,9 @@ internal static class RunCommand
                 Console.Error.WriteLine($"pskeepalive: warning: {launch.Inspection.Reason} Starting it anyway (--force): its sockets will not get the keepalive options.");
             }
 
-            return PreloadLauncher.RunInForeground(launch);
+            return launch.Method == LaunchMethod.Cgroup
+                ? CgroupLauncher.RunInForeground(launch, warning => Console.Error.WriteLine($"pskeepalive: warning: {warning}"))
+                : PreloadLauncher.RunInForeground(launch);
         });
         return command;
     }

@@ -97,6 +97,11 @@ public static class PreloadLauncher
             throw Errno.ToException(Errno.EACCES, "Process", $"start '{inspection.Path}'", inspection.Path, "execute permission on the program (no execute bit is set: chmod +x)");
         }
 
+        if (CgroupLauncher.Choose(request, inspection.Path) is string cgroupReason)
+        {
+            return CgroupLauncher.Prepare(request, inspection, workingDirectory, cgroupReason);
+        }
+
         (LaunchMethod method, string methodReason) = SeccompLauncher.ChooseMethod(request, inspection);
         if (method == LaunchMethod.Seccomp)
         {
@@ -168,6 +173,11 @@ public static class PreloadLauncher
     public static ProcessStartInfo CreateStartInfo(KeepaliveProcessLaunch launch, IReadOnlyDictionary<string, string>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(launch);
+        if (launch.Method == LaunchMethod.Cgroup)
+        {
+            throw new ArgumentException("A cgroup launch starts with CgroupLauncher.Start, which makes its cgroup first.", nameof(launch));
+        }
+
         var start = new ProcessStartInfo(launch.Method == LaunchMethod.Seccomp ? launch.SeccompLauncher! : launch.FilePath)
         {
             UseShellExecute = false,

@@ -1,0 +1,391 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
+using PSKeepalive.Core.Cgroups;
+using PSKeepalive.Core.Errors;
+using PSKeepalive.Core.Interop;
+using PSKeepalive.Core.Policy;
+
+namespace PSKeepalive.Core.Launch;
+
+/// <summary>Whether programs can be started in a cgroup with a keepalive policy here, and why not.</summary>
+/// <param name="IsSupported">True when the launcher is root, cgroup v2 is there and writable, and the kernel runs cgroup BPF.</param>
+/// <param name="Reason">Why not; null when supported.</param>
+public sealed record CgroupSupportStatus(bool IsSupported, string? Reason);
+
+/// <summary>
+/// The cgroup launch method: the program runs in a new child cgroup of the launcher's own cgroup, with a keepalive
+/// policy attached to it (<see cref="TcpKeepalivePolicies"/>), so that the kernel gives every TCP connection of the
+/// program and its children the options: static or dynamic, Go or C, 32- or 64-bit, whatever system call. A child
+/// of the launcher's own cgroup keeps the program under the same resource limits (a container's, a service's);
+/// the new cgroup has no controllers, which cgroup v2's no-internal-processes rule allows below a cgroup with
+/// processes. The program is started through pskeepalive-cgroup-exec, which moves itself into the cgroup and then
+/// execs the program, so its first instruction already runs inside; no process of PSKeepalive's stays in between.
+/// When the program ends, the cgroup is removed, which frees the policy; if processes it left behind still run, the
+/// cgroup and its policy stay for them and are swept by a later start once empty.
+/// </summary>
+public static class CgroupLauncher
+{
+    /// <summary>The helper's file name; the build copies it next to PSKeepalive.Core.dll.</summary>
+    public const string HelperFileName = "pskeepalive-cgroup-exec";
+
+    /// <summary>Run cgroups are named pskeepalive-run-LAUNCHERPID-N.</summary>
+    public const string RunCgroupPrefix = "pskeepalive-run-";
+
+    private const string Subject = "Program";
+
+    private static int s_sequence;
+
+    /// <summary>Finds pskeepalive-cgroup-exec next to PSKeepalive.Core.dll, then in the application's base directory.</summary>
+    public static string LocateHelper() =>
+        ShippedFile.Locate(HelperFileName, "CgroupLauncher", "cgroup launch helper", string.Empty);
+
+    /// <summary>
+    /// Root (loading and attaching BPF programs and making cgroups need it), Linux 5.9, a cgroup2 mount where this
+    /// process's cgroup is writable, and a kernel that can attach sock_ops programs to cgroups (probed with
+    /// BPF_PROG_QUERY on this process's cgroup).
+    /// </summary>
+    public static CgroupSupportStatus CheckSupport()
+    {
+        try
+        {
+            if (Libc.GetEUid() != 0)
+            {
+                return new CgroupSupportStatus(false, "Cgroup mode needs root: the policy is a BPF program (CAP_BPF, CAP_NET_ADMIN) on a cgroup the launcher makes.");
+            }
+
+            string release = File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
+            if (SeccompLauncher.ParseRelease(release) is Version version && version < TcpKeepalivePolicies.MinimumKernel)
+            {
+                return new CgroupSupportStatus(false, $"Cgroup mode needs Linux {TcpKeepalivePolicies.MinimumKernel} or later; this kernel is {release}.");
+            }
+
+            using CgroupDirectory own = CgroupDirectory.OfProcess(Environment.ProcessId);
+            if (Libc.Access(own.Path, 2 /* W_OK */) != 0)
+            {
+                return new CgroupSupportStatus(false, $"Cgroup mode makes a cgroup under this process's cgroup {own.Path}, which is not writable here ({Errno.Name(Libc.LastErrno)}).");
+            }
+
+            _ = AttachedPrograms.QueryCgroup(own);
+            return new CgroupSupportStatus(true, null);
+        }
+        catch (KeepaliveException e)
+        {
+            return new CgroupSupportStatus(false, "Cgroup mode is not available: " + e.Message);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new CgroupSupportStatus(false, "Cgroup mode is not available: " + e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="request"/> runs in cgroup mode, and why: always for Cgroup (refused with the reason when
+    /// not available), for Auto when available; null for Preload and Seccomp, and for Auto when not available.
+    /// </summary>
+    public static string? Choose(KeepaliveLaunchRequest request, string programPath) => Choose(request, programPath, CheckSupport);
+
+    internal static string? Choose(KeepaliveLaunchRequest request, string programPath, Func<CgroupSupportStatus> support)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        switch (request.Method)
+        {
+            case LaunchMethod.Cgroup:
+                CgroupSupportStatus status = support();
+                return status.IsSupported
+                    ? "Cgroup was asked for."
+                    : throw new KeepaliveNotSupportedException(Subject, $"Not starting '{programPath}' in cgroup mode: {status.Reason}", programPath, Errno.ENOSYS);
+            case LaunchMethod.Auto:
+                return support().IsSupported
+                    ? "A keepalive policy on a cgroup of its own reaches every program (root, cgroup v2 and cgroup BPF are available here)."
+                    : null;
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>The launch for cgroup mode: the program itself, its environment unchanged; the helper and the policy's values.</summary>
+    public static KeepaliveProcessLaunch Prepare(KeepaliveLaunchRequest request, ProgramInspection inspection, string workingDirectory, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(inspection);
+        SettingsOf(request.Mode, request.Idle, request.Interval, request.Count, request.UserTimeout).Validate();
+        string helper = LocateHelper();
+        return new KeepaliveProcessLaunch(
+            inspection.Path,
+            request.Arguments.ToArray(),
+            workingDirectory,
+            inspection,
+            PreloadLibrary: string.Empty,
+            request.Mode,
+            request.Idle,
+            request.Interval,
+            request.Count,
+            request.UserTimeout,
+            Forced: false,
+            EnvironmentVariables: [],
+            RemovedVariables: [])
+        {
+            Method = LaunchMethod.Cgroup,
+            MethodReason = reason,
+            CgroupHelper = helper,
+        };
+    }
+
+    /// <summary>
+    /// Makes the run cgroup, attaches the policy and starts the program in it. Nothing is left behind when a step fails.
+    /// </summary>
+    /// <param name="launch">A launch prepared for cgroup mode.</param>
+    /// <param name="environment">The program's environment; null = this process's.</param>
+    public static CgroupRun Start(KeepaliveProcessLaunch launch, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        ArgumentNullException.ThrowIfNull(launch);
+        if (launch.Method != LaunchMethod.Cgroup || launch.CgroupHelper is null)
+        {
+            throw new ArgumentException("The launch was not prepared for cgroup mode.", nameof(launch));
+        }
+
+        string directory;
+        using (CgroupDirectory own = CgroupDirectory.OfProcess(Environment.ProcessId))
+        {
+            SweepStale(own.Path);
+            directory = Path.Combine(own.Path, string.Create(CultureInfo.InvariantCulture, $"{RunCgroupPrefix}{Environment.ProcessId}-{System.Threading.Interlocked.Increment(ref s_sequence)}"));
+        }
+
+        if (Libc.MkDir(directory, 0x1ed /* 0755 */) != 0)
+        {
+            throw Errno.Last(CgroupDirectory.Subject, $"make the cgroup {directory}", directory, "root (write access to the cgroup tree)");
+        }
+
+        try
+        {
+            TcpKeepalivePolicy policy;
+            using (CgroupDirectory cgroup = CgroupDirectory.Open(directory))
+            {
+                policy = TcpKeepalivePolicies.Set(cgroup, SettingsOf(launch.Mode, launch.Idle, launch.Interval, launch.Count, launch.UserTimeout))!;
+            }
+
+            string[] arguments = [launch.CgroupHelper, directory, launch.FilePath, .. launch.ArgumentList];
+            SpawnedProcess process = SpawnedProcess.Start(launch.CgroupHelper, arguments, environment ?? CurrentEnvironment(), launch.WorkingDirectory);
+            return new CgroupRun(directory, policy, process);
+        }
+        catch
+        {
+            _ = Libc.RmDir(directory); // frees the policy with it
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="launch"/> in the foreground and returns its exit code (128 + N when signal N ended it).
+    /// SIGTERM and SIGHUP are passed on to the program through its pidfd; SIGINT and SIGQUIT are left to it (a
+    /// terminal sends them to the program too). <paramref name="warning"/> hears about a cgroup left for processes
+    /// that outlive the program.
+    /// </summary>
+    public static int RunInForeground(KeepaliveProcessLaunch launch, Action<string>? warning = null)
+    {
+        var relay = new PidfdSignalRelay();
+        var registrations = new List<PosixSignalRegistration>
+        {
+            PosixSignalRegistration.Create(PosixSignal.SIGINT, context => context.Cancel = true),
+            PosixSignalRegistration.Create(PosixSignal.SIGQUIT, context => context.Cancel = true),
+            PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => relay.Forward(context, Libc.SIGTERM)),
+            PosixSignalRegistration.Create(PosixSignal.SIGHUP, context => relay.Forward(context, Libc.SIGHUP)),
+        };
+        try
+        {
+            using CgroupRun run = Start(launch);
+            relay.Started(run.Process);
+            int exitCode = run.Process.WaitForExitCode();
+            run.Dispose();
+            if (run.LeftBehind is string note)
+            {
+                warning?.Invoke(note);
+            }
+
+            return exitCode;
+        }
+        finally
+        {
+            foreach (var registration in registrations)
+            {
+                registration.Dispose();
+            }
+        }
+    }
+
+    /// <summary>What the policy of <paramref name="launch"/> sets, for messages and confirmation prompts.</summary>
+    public static string Describe(KeepaliveProcessLaunch launch) =>
+        SettingsOf(launch.Mode, launch.Idle, launch.Interval, launch.Count, launch.UserTimeout).Describe();
+
+    internal static KeepalivePolicySettings SettingsOf(PreloadMode mode, int? idle, int? interval, int? count, int? userTimeout) => new()
+    {
+        Idle = idle,
+        Interval = interval,
+        Count = count,
+        UserTimeout = userTimeout,
+        Mode = mode switch
+        {
+            PreloadMode.Outgoing => KeepalivePolicyMode.Outgoing,
+            PreloadMode.Listening => KeepalivePolicyMode.Listening,
+            _ => KeepalivePolicyMode.All,
+        },
+    };
+
+    /// <summary>Removes empty run cgroups whose launcher is gone (it was killed before it could clean up).</summary>
+    internal static void SweepStale(string parent)
+    {
+        IEnumerable<string> candidates;
+        try
+        {
+            candidates = Directory.EnumerateDirectories(parent, RunCgroupPrefix + "*").ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+
+        foreach (string candidate in candidates)
+        {
+            string[] parts = Path.GetFileName(candidate)[RunCgroupPrefix.Length..].Split('-');
+            if (parts.Length == 2 && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int launcher) &&
+                launcher != Environment.ProcessId && !Directory.Exists("/proc/" + parts[0]))
+            {
+                _ = Libc.RmDir(candidate); // EBUSY while processes remain: the next sweep tries again
+            }
+        }
+    }
+
+    private static Dictionary<string, string> CurrentEnvironment()
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
+        {
+            environment[(string)entry.Key] = (string?)entry.Value ?? string.Empty;
+        }
+
+        return environment;
+    }
+
+    /// <summary>Passes signals on through the program's pidfd; keeps the last one that came before the program existed.</summary>
+    private sealed class PidfdSignalRelay
+    {
+        private readonly object _gate = new();
+        private SpawnedProcess? _process;
+        private int _pending;
+
+        public void Forward(PosixSignalContext context, int signal)
+        {
+            context.Cancel = true;
+            SpawnedProcess? target;
+            lock (_gate)
+            {
+                if (_process is null)
+                {
+                    _pending = signal;
+                    return;
+                }
+
+                target = _process;
+            }
+
+            _ = target.Signal(signal); // false when it has ended already: nothing to do
+        }
+
+        public void Started(SpawnedProcess process)
+        {
+            int signal;
+            lock (_gate)
+            {
+                _process = process;
+                signal = _pending;
+            }
+
+            if (signal != 0)
+            {
+                _ = process.Signal(signal);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// A program running in its own cgroup with a keepalive policy. Dispose (after the program ended) removes the cgroup,
+/// and with it the policy; when processes the program left behind still run there, the cgroup stays for them
+/// (<see cref="LeftBehind"/> says so).
+/// </summary>
+public sealed class CgroupRun : IDisposable
+{
+    private bool _disposed;
+
+    internal CgroupRun(string cgroup, TcpKeepalivePolicy policy, SpawnedProcess process)
+    {
+        Cgroup = cgroup;
+        Policy = policy;
+        Process = process;
+    }
+
+    /// <summary>The run cgroup's directory.</summary>
+    public string Cgroup { get; }
+
+    /// <summary>The policy attached to it, as read back from the kernel.</summary>
+    public TcpKeepalivePolicy Policy { get; }
+
+    /// <summary>The program (its pid is the helper's, which became the program).</summary>
+    public SpawnedProcess Process { get; }
+
+    /// <summary>Set by Dispose when the cgroup could not be removed because processes remain in it.</summary>
+    public string? LeftBehind { get; private set; }
+
+    /// <summary>Waits for the program in the background, then cleans up (for runs nobody waits for).</summary>
+    public void CleanUpWhenDone()
+    {
+        var watcher = new System.Threading.Thread(() =>
+        {
+            try
+            {
+                Process.WaitForExitCode();
+            }
+            catch (KeepaliveException)
+            {
+                // Reaped elsewhere: it has ended all the same.
+            }
+
+            Dispose();
+        })
+        {
+            IsBackground = true,
+            Name = "pskeepalive cgroup run " + Process.Id.ToString(CultureInfo.InvariantCulture),
+        };
+        watcher.Start();
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (Process.HasExited && Libc.RmDir(Cgroup) != 0)
+        {
+            int errno = Libc.LastErrno;
+            if (errno == Errno.EBUSY)
+            {
+                LeftBehind = $"Processes the program left behind still run in {Cgroup}: its keepalive policy stays for their connections, " +
+                             "and the cgroup is removed by a later start once they have ended (or remove it yourself with rmdir).";
+            }
+            else if (errno != Errno.ENOENT)
+            {
+                LeftBehind = $"Could not remove the cgroup {Cgroup} ({Errno.Name(errno)}); remove it with rmdir.";
+            }
+        }
+
+        Process.Dispose();
+    }
+}
