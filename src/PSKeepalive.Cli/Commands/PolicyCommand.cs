@@ -182,7 +182,7 @@ internal static class PolicyCommand
     {
         var cgroup = new Option<string?>("--cgroup")
         {
-            Description = $"{char.ToUpperInvariant(what[0])}{what[1..]}: a cgroup v2 directory, a path relative to the cgroup2 mount, or a cgroup path as /proc/PID/cgroup shows it.",
+            Description = $"{char.ToUpperInvariant(what[0])}{what[1..]}: a cgroup v2 directory, a path relative to the cgroup2 mount (or to the current directory inside it), or a cgroup path as /proc/PID/cgroup shows it.",
             HelpName = "PATH",
         };
         var pid = CommonOptions.Integer("--pid", "PID", $"{char.ToUpperInvariant(what[0])}{what[1..]}: the cgroup of this process (a service's or container's main process)");
