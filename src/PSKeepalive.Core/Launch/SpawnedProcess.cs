@@ -194,8 +194,9 @@ public sealed unsafe class SpawnedProcess : IDisposable
 
     /// <summary>
     /// An inherited SIGCHLD = SIG_IGN makes the kernel reap children at once, losing their exit status (.NET leaves
-    /// an ignored SIGCHLD as it is and installs no handler then): reset it to the default, which changes nothing
-    /// else for this process.
+    /// an ignored SIGCHLD as it is and installs no handler then): reset it to the default. .NET's Process class did
+    /// not reap in that state either; what changes is that other children of this process, once ended, wait as
+    /// zombies to be reaped instead of vanishing.
     /// </summary>
     private static void KeepChildStatus()
     {
