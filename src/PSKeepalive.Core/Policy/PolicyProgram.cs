@@ -14,8 +14,9 @@ namespace PSKeepalive.Core.Policy;
 /// was accepted); any other op: return at once, touching nothing (some ops read <c>reply</c> back).</item>
 /// <item>If <c>reply</c> already holds the mark, a policy of a more specific cgroup has decided for this connection:
 /// return. With BPF_F_ALLOW_MULTI the kernel runs the socket's own cgroup's programs first, then its parent's, up
-/// to the root, all with the same context, so the mark is how the nearest policy wins; the kernel ignores
-/// <c>reply</c> for the two established callbacks.</item>
+/// to the root, all with the same context, so the mark is how the nearest policy wins. The kernel ignores
+/// <c>reply</c> for the two established callbacks and passes no arguments to them (args[0], which shares its
+/// place, is 0), so another tool's program that runs later in the same callback loses nothing by seeing it.</item>
 /// <item>Look up the map's entry; set the mark (this policy decides, whatever it decides).</item>
 /// <item>The policy's mode does not cover this direction: return.</item>
 /// <item>Unless forced: bpf_getsockopt(SOL_SOCKET, SO_KEEPALIVE); if the program switched it on itself, return and
