@@ -27,6 +27,7 @@ Describe 'Get-TcpKeepalivePolicy' {
         }
     }
 
+    # Root, a cgroup2 mount and python3: policies are BPF programs on throw-away cgroups.
     Context 'With policies on throw-away cgroups' -Skip:(-not $CanSetPolicy) {
         BeforeAll {
             $script:parent = New-TestCgroup
@@ -81,6 +82,7 @@ Describe 'Get-TcpKeepalivePolicy' {
         }
     }
 
+    # Root and a cgroup2 mount: the errors come after the cgroup2 mount is found.
     Context 'Errors' -Skip:(-not $CanSetPolicy) {
         It 'names a missing cgroup' {
             { Get-TcpKeepalivePolicy -Cgroup pskeepalive-pester-no-such-cgroup -ErrorAction Stop } |

@@ -22,6 +22,7 @@ Describe 'Remove-TcpKeepalivePolicy' {
         }
     }
 
+    # Root, a cgroup2 mount and python3: policies are BPF programs on throw-away cgroups.
     Context 'On a throw-away cgroup' -Skip:(-not $CanSetPolicy) {
         BeforeEach {
             $script:cgroup = New-TestCgroup

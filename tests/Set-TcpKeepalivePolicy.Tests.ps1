@@ -102,6 +102,7 @@ Describe 'Set-TcpKeepalivePolicy' {
         }
     }
 
+    # Root and a cgroup2 mount: the errors come after the cgroup2 mount is found.
     Context 'Errors' -Skip:(-not $CanSetPolicy) {
         It 'names a path that is no cgroup (<Path>)' -TestCases @(@{ Path = '/proc' }) {
             { Set-TcpKeepalivePolicy -Cgroup $Path -Idle 60 -ErrorAction Stop } |
