@@ -52,6 +52,11 @@ BeforeAll {
                 [PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult]::new(1, 1, 3, 0, [timespan]::FromSeconds(4), [timespan]::FromSeconds(4.08), 'ETIMEDOUT', 3, 3, $true, [timespan]::FromSeconds(1), [timespan]::FromSeconds(0.5), $false, $false, 'Keepalive', '127.0.0.1', 'net:[4026531840]', 'The kernel ended the connection after 4.08 s.')
                 [PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult]::new(1, 1, 3, 2000, [timespan]::FromSeconds(2.4), $null, $null, 0, 5, $false, [timespan]::FromSeconds(1), [timespan]::FromSeconds(0.5), $true, $true, 'UserTimeout', '::1', 'net:[4026531840]', 'Still open after the wait.')
             }
+            'PSKeepalive.Core.Policy.TcpKeepalivePolicy' {
+                [PSKeepalive.Core.Policy.TcpKeepalivePolicy]::new('/sys/fs/cgroup/system.slice/nginx.service', '/system.slice/nginx.service', 2362,
+                    60, 10, 6, $null, 'All', $false, 4244, 4163, '345e28ce3af11d7b', [datetime]::new(2026, 12, 2, 7, 14, 9))
+                [PSKeepalive.Core.Policy.TcpKeepalivePolicy]::new('/sys/fs/cgroup/unified', '/', 1, $null, $null, $null, 0, 'Listening', $true, 7, 5, '345e28ce3af11d7b', $null)
+            }
             default { throw "No samples for ${TypeName}: add some to New-ViewSample" }
         }
     }
@@ -101,8 +106,8 @@ BeforeAll {
         ($text -split "`r?`n" | ForEach-Object TrimEnd) -join "`n"
     }
 
-    # Compares a live object with its twin property by property: enums arrive as their names, TimeSpans as
-    # TimeSpans, nested records and lists with their own properties; nothing arrives as ToString() text.
+    # Compares a live object with its twin property by property: enums arrive as their names, TimeSpans and
+    # DateTimes as themselves, nested records and lists with their own properties; nothing arrives as ToString() text.
     function Get-ShapeDifference($Live, $Twin, [string] $Path = '') {
         foreach ($p in $Live.PSObject.Properties | Where-Object MemberType -eq 'Property') {
             $name = $Path + $p.Name
@@ -116,7 +121,7 @@ BeforeAll {
             elseif ($expected -is [enum]) {
                 if ($actual -isnot [string] -or $actual -cne $expected.ToString()) { "$name should be the name '$expected', is $($actual.GetType().Name) '$actual'" }
             }
-            elseif ($expected -is [string] -or $expected -is [timespan] -or $expected -is [bool] -or $expected.GetType().IsPrimitive) {
+            elseif ($expected -is [string] -or $expected -is [timespan] -or $expected -is [datetime] -or $expected -is [bool] -or $expected.GetType().IsPrimitive) {
                 if ($actual -isnot $expected.GetType() -or $actual -ne $expected) { "$name should be $($expected.GetType().Name) '$expected', is $(if ($null -ne $actual) { $actual.GetType().Name }) '$actual'" }
             }
             elseif ($expected -is [System.Collections.IEnumerable]) {
@@ -178,6 +183,7 @@ Describe 'Output objects through PowerShell remoting' {
             'PSKeepalive.Core.Sockets.SocketKeepaliveOptions'
             'PSKeepalive.Core.Settings.TcpKeepaliveSetting'
             'PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult'
+            'PSKeepalive.Core.Policy.TcpKeepalivePolicy'
         ) {
             $live = @(New-ViewSample $_)
             foreach ($twins in @((ConvertTo-Twin $live), (ConvertTo-BareTwin $live), (ConvertTo-BareTwin $live -Depth 2))) {
@@ -191,6 +197,7 @@ Describe 'Output objects through PowerShell remoting' {
         It 'covers every output type of the cmdlets' {
             $script:OutputTypes.FullName | Should -Be @(
                 'PSKeepalive.Core.Connections.TcpConnection'
+                'PSKeepalive.Core.Policy.TcpKeepalivePolicy'
                 'PSKeepalive.Core.Retrofit.KeepaliveChangeResult'
                 'PSKeepalive.Core.Retrofit.TcpConnectionCloseResult'
                 'PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult'

@@ -126,6 +126,10 @@ internal static unsafe partial class Libc
     internal const int CLOCK_BOOTTIME = 7;
     internal const short POLLIN = 0x1;
 
+    /// <summary>syscall(2) with four arguments: a call declared with three leaves the fourth register undefined.</summary>
+    [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
+    internal static partial long Syscall4(long number, long arg1, long arg2, long arg3, long arg4);
+
     [LibraryImport(Library, EntryPoint = "flock", SetLastError = true)]
     internal static partial int Flock(int fd, int operation);
 

@@ -188,7 +188,7 @@ public sealed unsafe class SpawnedProcess : IDisposable
     }
 
     /// <summary>Sends <paramref name="signal"/> through the pidfd; false when the process has ended already.</summary>
-    public bool Signal(int signal) => Libc.Syscall(Libc.SYS_pidfd_send_signal, Pidfd.DangerousGetHandle(), signal, 0) == 0;
+    public bool Signal(int signal) => Libc.Syscall4(Libc.SYS_pidfd_send_signal, Pidfd.DangerousGetHandle(), signal, 0, 0) == 0;
 
     public void Dispose() => Pidfd.Dispose();
 
