@@ -339,7 +339,7 @@ public static class PreloadLauncher
         }
     }
 
-    private static Dictionary<string, string> CurrentEnvironment()
+    internal static Dictionary<string, string> CurrentEnvironment()
     {
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())

@@ -74,11 +74,7 @@ public sealed class BpfLayoutTests
         }
         """;
 
-    private static readonly Lazy<Dictionary<string, long>> Measured = new(() =>
-        CCompiler.RunToCompletion(CCompiler.Compile(Program, "bpf_layout"), TimeSpan.FromSeconds(10))
-            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(line => line.Split('='))
-            .ToDictionary(parts => parts[0], parts => long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture)));
+    private static readonly Lazy<Dictionary<string, long>> Measured = new(() => CCompiler.PrintedValues(Program, "bpf_layout"));
 
     public static TheoryData<string, long> Expected() => new()
     {

@@ -43,11 +43,7 @@ public sealed class SpawnLayoutTests
         }
         """;
 
-    private static readonly Lazy<Dictionary<string, long>> Measured = new(() =>
-        CCompiler.RunToCompletion(CCompiler.Compile(Program, "spawn_layout"), TimeSpan.FromSeconds(10))
-            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(line => line.Split('='))
-            .ToDictionary(parts => parts[0], parts => long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture)));
+    private static readonly Lazy<Dictionary<string, long>> Measured = new(() => CCompiler.PrintedValues(Program, "spawn_layout"));
 
     public static TheoryData<string, long> Expected() => new()
     {
