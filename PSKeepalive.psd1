@@ -28,6 +28,7 @@
         'Set-TcpKeepalivePolicy'
         'Get-TcpKeepalivePolicy'
         'Remove-TcpKeepalivePolicy'
+        'Watch-TcpConnection'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

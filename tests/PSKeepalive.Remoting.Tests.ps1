@@ -56,6 +56,14 @@ BeforeAll {
                 [PSKeepalive.Core.Policy.TcpKeepalivePolicy]::new('/sys/fs/cgroup/system.slice/nginx.service', '/system.slice/nginx.service', 2362,
                     60, 10, 6, $null, 'All', $false, 4244, 4163, '345e28ce3af11d7b', [datetime]::new(2026, 12, 2, 7, 14, 9))
                 [PSKeepalive.Core.Policy.TcpKeepalivePolicy]::new('/sys/fs/cgroup/unified', '/', 1, $null, $null, $null, 0, 'Listening', $true, 7, 5, '345e28ce3af11d7b', $null)
+            'PSKeepalive.Core.Watch.TcpConnectionEvent' {
+                $time = [datetime]::new(2026, 12, 2, 10, 0, 1, 250, [System.DateTimeKind]::Local)
+                $base = @{ Time = $time; Kind = 'Probe'; Probes = 2; State = 'Established'; Timer = 'Keepalive'; TimerExpires = [timespan]::FromSeconds(1); AddressFamily = 'IPv4'; LocalAddress = '127.0.0.1'; LocalPort = 3333; RemoteAddress = '127.0.0.1'; RemotePort = 42126; Cookie = 7; Inode = 1001; Detail = 'keepalive probe 2 unanswered' }
+                function WatchEvent([hashtable] $Change) { $h = $base.Clone(); foreach ($k in $Change.Keys) { $h[$k] = $Change[$k] }; [PSKeepalive.Core.Watch.TcpConnectionEvent]$h }
+                WatchEvent @{ Kind = 'New'; Probes = 0; Timer = 'None'; TimerExpires = $null; Detail = 'new established connection, no keepalive' }
+                WatchEvent @{ KeepaliveCount = 3; Detail = 'keepalive probe 2 of 3 unanswered'; NetworkNamespace = '/run/netns/blue' }
+                WatchEvent @{ Kind = 'KeepaliveTimeout'; Probes = 3; AddressFamily = 'IPv6'; LocalAddress = '::1'; RemoteAddress = '::ffff:127.0.0.7'; TimerExpires = [timespan]::Zero; Detail = 'ended by keepalive with 3 probes unanswered: gone 0.2s after its keepalive timer was due' }
+                WatchEvent @{ Kind = 'Closed'; Probes = 0; State = 'FinWait1'; Timer = 'Retransmit'; TimerExpires = [timespan]::FromSeconds(0.2); Inode = 0; Detail = 'closing (fin-wait-1)' }
             }
             default { throw "No samples for ${TypeName}: add some to New-ViewSample" }
         }
@@ -184,6 +192,7 @@ Describe 'Output objects through PowerShell remoting' {
             'PSKeepalive.Core.Settings.TcpKeepaliveSetting'
             'PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult'
             'PSKeepalive.Core.Policy.TcpKeepalivePolicy'
+            'PSKeepalive.Core.Watch.TcpConnectionEvent'
         ) {
             $live = @(New-ViewSample $_)
             foreach ($twins in @((ConvertTo-Twin $live), (ConvertTo-BareTwin $live), (ConvertTo-BareTwin $live -Depth 2))) {
@@ -203,6 +212,7 @@ Describe 'Output objects through PowerShell remoting' {
                 'PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult'
                 'PSKeepalive.Core.Settings.TcpKeepaliveSetting'
                 'PSKeepalive.Core.Sockets.SocketKeepaliveOptions'
+                'PSKeepalive.Core.Watch.TcpConnectionEvent'
             )
         }
 
@@ -236,6 +246,7 @@ Describe 'Output objects through PowerShell remoting' {
                 (& $convert $tests | Where-Object Mechanism -eq UserTimeout).Address | Should -Be '::1'
                 (& $convert $tests | Where-Object Passed).MeasuredDetection | Should -Be ([timespan]::FromSeconds(4.08))
                 (& $convert $closes | Where-Object Outcome -eq Closed).LocalPort | Should -Be 40001
+                @(& $convert (New-ViewSample 'PSKeepalive.Core.Watch.TcpConnectionEvent') | Where-Object Kind -eq KeepaliveTimeout).LocalAddress | Should -Be '::1'
             }
         }
 

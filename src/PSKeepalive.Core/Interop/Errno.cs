@@ -45,6 +45,7 @@ public static class Errno
     public const int EHOSTUNREACH = 113;
     public const int EADDRNOTAVAIL = 99;
     public const int ENETUNREACH = 101;
+    public const int ESTALE = 116;
 
     /// <summary>The symbolic name of an errno ("ETIMEDOUT"), or "errno N" when unknown.</summary>
     public static string Name(int errno) => errno switch
@@ -86,6 +87,7 @@ public static class Errno
         EHOSTUNREACH => "EHOSTUNREACH",
         EADDRNOTAVAIL => "EADDRNOTAVAIL",
         ENETUNREACH => "ENETUNREACH",
+        ESTALE => "ESTALE",
         _ => $"errno {errno}",
     };
 

@@ -13,31 +13,11 @@ namespace PSKeepalive.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "TcpConnection")]
 [OutputType(typeof(TcpConnection))]
-public sealed class GetTcpConnectionCommand : PSCmdlet
+public sealed class GetTcpConnectionCommand : ConnectionFilterCommandBase
 {
     private const int ProgressActivityId = 4;
 
-    /// <summary>Only these states; filtered by the kernel.</summary>
-    [Parameter(Position = 0)]
-    [ValidateNotNullOrEmpty]
-    public TcpState[]? State { get; set; }
-
-    /// <summary>Only this local IPv4/IPv6 address (an IPv4 address also matches its IPv4-mapped form).</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? LocalAddress { get; set; }
-
-    [Parameter]
-    [ValidateRange(TcpConnectionQuery.MinPort, TcpConnectionQuery.MaxPort)]
-    public int? LocalPort { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? RemoteAddress { get; set; }
-
-    [Parameter]
-    [ValidateRange(TcpConnectionQuery.MinPort, TcpConnectionQuery.MaxPort)]
-    public int? RemotePort { get; set; }
+    // State, LocalAddress, LocalPort, RemoteAddress, RemotePort, NoKeepalive and NetworkNamespace: ConnectionFilterCommandBase.
 
     /// <summary>Only sockets held by this process; binds Get-Process output by its Id (Get-Process nginx | Get-TcpConnection).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -58,34 +38,15 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
     [Parameter]
     public SwitchParameter IncludeSocketOption { get; set; }
 
-    /// <summary>
-    /// Only connections without keepalive: ESTABLISHED with no timer armed; with -IncludeSocketOption, SO_KEEPALIVE
-    /// off as read from the socket (listeners and sockets with data in flight included). As --no-keepalive.
-    /// </summary>
-    [Parameter]
-    public SwitchParameter NoKeepalive { get; set; }
-
-    /// <summary>/run/netns/NAME or /proc/PID/ns/net; the caller's namespace when omitted.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
-    public string? NetworkNamespace { get; set; }
-
     protected override void ProcessRecord()
     {
-        var query = new TcpConnectionQuery
+        // -NoKeepalive: ESTABLISHED with no timer armed; with -IncludeSocketOption, SO_KEEPALIVE off as read from the
+        // socket (listeners and sockets with data in flight included). As --no-keepalive.
+        var query = FilterQuery(MyInvocation.BoundParameters.ContainsKey(nameof(OwningProcess)) ? OwningProcess : null) with
         {
-            States = State,
-            LocalAddress = LocalAddress,
-            LocalPort = LocalPort,
-            RemoteAddress = RemoteAddress,
-            RemotePort = RemotePort,
-            OwningProcess = MyInvocation.BoundParameters.ContainsKey(nameof(OwningProcess)) ? OwningProcess : null,
             IncludeProcess = IncludeProcess.IsPresent || IncludeSocketOption.IsPresent,
             IncludeInfo = IncludeInfo.IsPresent,
             IncludeSocketOption = IncludeSocketOption.IsPresent,
-            NoKeepaliveOnly = NoKeepalive.IsPresent,
-            NetworkNamespace = NetworkNamespace,
         };
 
         try

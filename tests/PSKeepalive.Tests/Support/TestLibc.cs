@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace PSKeepalive.Tests.Support;
 
-/// <summary>libc calls only tests need (namespaces, fsuid, interface flags).</summary>
+/// <summary>libc calls only tests need (namespaces, fsuid, interface flags, signals).</summary>
 internal static unsafe partial class TestLibc
 {
     internal const int CLONE_NEWNET = 0x40000000;
@@ -34,4 +34,10 @@ internal static unsafe partial class TestLibc
 
     [LibraryImport("libc", EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Chown(string path, uint owner, uint group);
+
+    internal const int SIGINT = 2;
+    internal const int SIGTERM = 15;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    internal static partial int Kill(int pid, int signal);
 }
