@@ -99,6 +99,23 @@ Describe 'Enable-TcpKeepalive' {
         }
     }
 
+    Context 'Views' {
+        It 'escape process names and reasons, also of a deserialized result (a property bag with the type name)' {
+            $hostile = "x`e]0;title`a`nnext"
+            $result = [pscustomobject]@{
+                PSTypeName = 'PSKeepalive.Core.Retrofit.KeepaliveChangeResult'
+                Pid = 42; Fd = 3; Inode = 1; State = 'Established'; ProcessName = $hostile
+                LocalAddress = '127.0.0.1'; LocalPort = 1; RemoteAddress = '127.0.0.1'; RemotePort = 2
+                Outcome = 'Failed'; Before = $null; After = $null; Reason = "Failed for $hostile"; ErrorId = 'SocketChangeFailed'
+            }
+            foreach ($text in ($result | Format-Table | Out-String -Width 250), ($result | Format-List | Out-String -Width 250)) {
+                $text | Should -Not -Match "`e"
+                $text | Should -Not -Match "`a"
+                $text | Should -Match ([regex]::Escape('x\x1b]0;title\x07\nnext'))
+            }
+        }
+    }
+
     # Root, as the live-socket tests above: an unprivileged caller cannot tell a missing process from another user's.
     Context 'Errors' -Skip:(-not $IsRoot) {
         It 'reports a process that does not exist as ProcessNotFound' {

@@ -128,6 +128,36 @@ Describe 'Get-TcpConnection' {
         $text | Should -Match 'keepalive \d+m'
     }
 
+    # python3: the process that gives itself the hostile name (prctl PR_SET_NAME) and holds the listener.
+    It 'escapes a hostile process name in its views: no escape sequence reaches the terminal, one row per socket' -Skip:(-not $HasPython) {
+        # A process names itself: a quote, a backslash, a newline and a colour escape (15 bytes, PR_SET_NAME).
+        $name = "a`"b\c`nd`e[31mRED"
+        $start = [System.Diagnostics.ProcessStartInfo]::new('python3')
+        $start.RedirectStandardInput = $true
+        $start.RedirectStandardOutput = $true
+        foreach ($argument in '-c', "import ctypes, socket, sys`nctypes.CDLL(None).prctl(15, sys.argv[1].encode(), 0, 0, 0)`ns = socket.socket()`ns.bind(('127.0.0.1', 0))`ns.listen(1)`nprint(s.getsockname()[1], flush=True)`nsys.stdin.read()", $name) {
+            $start.ArgumentList.Add($argument)
+        }
+        $holder = [System.Diagnostics.Process]::Start($start)
+        try {
+            $read = $holder.StandardOutput.ReadLineAsync()
+            $read.Wait(20000) | Should -BeTrue
+            $c = Get-TcpConnection -State Listen -LocalAddress 127.0.0.1 -LocalPort ([int]$read.Result) -IncludeProcess
+            $c.Processes[0].Name | Should -BeExactly $name
+            $table = $c | Format-Table | Out-String -Width 200
+            $list = $c | Format-List | Out-String -Width 200
+            foreach ($text in $table, $list) {
+                $text | Should -Not -Match "`e"
+                $text | Should -Match ([regex]::Escape('a"b\\c\nd\x1b[31mRED'))
+            }
+            @($table.Trim() -split "`n" | Where-Object { $_ -match 'Listen' }) | Should -HaveCount 1
+        }
+        finally {
+            $holder.StandardInput.Close()
+            if (-not $holder.WaitForExit(10000)) { $holder.Kill() }
+        }
+    }
+
     It 'refuses a port out of range' {
         { Get-TcpConnection -LocalPort 70000 } | Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.GetTcpConnectionCommand'
     }

@@ -4,6 +4,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Linq;
 using PSKeepalive.Cli.Output;
+using PSKeepalive.Core;
 using PSKeepalive.Core.Connections;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Retrofit;
@@ -92,7 +93,7 @@ internal static class CloseCommand
             Print(results, asJson);
             foreach (var failed in results.Where(r => r.Outcome == TcpCloseOutcome.Failed))
             {
-                Console.Error.WriteLine($"pskeepalive: {failed.Reason} [{failed.ErrorId}]");
+                Console.Error.WriteLine($"pskeepalive: {TerminalText.Escape(failed.Reason)} [{failed.ErrorId}]");
             }
 
             return results.Any(r => r.Outcome == TcpCloseOutcome.Failed) ? ExitCodes.Failure : ExitCodes.Success;

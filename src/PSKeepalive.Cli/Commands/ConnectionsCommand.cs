@@ -82,7 +82,7 @@ internal static class ConnectionsCommand
     /// <summary>A JSON array, one object per socket, written as the dump is read and flushed every 64 KiB.</summary>
     internal static void WriteJson(IEnumerable<TcpConnection> connections, TcpConnectionQuery query, bool socketOptions = false)
     {
-        using Stream stdout = Console.OpenStandardOutput();
+        using Stream stdout = new PSKeepalive.Core.DescriptorOutputStream();
         using (var writer = new Utf8JsonWriter(stdout, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true }))
         {
             var strings = new EncodedStrings();
@@ -179,7 +179,7 @@ internal static class ConnectionsCommand
     /// </summary>
     internal static void WriteTable(IEnumerable<TcpConnection> connections, bool owners)
     {
-        using var output = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
+        using var output = new StreamWriter(new PSKeepalive.Core.DescriptorOutputStream(), new UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
         var line = new StringBuilder(160);
         AppendRow(line, "State", "Local", "Remote", "Keepalive", owners ? "Process" : null);
         output.Write(line);

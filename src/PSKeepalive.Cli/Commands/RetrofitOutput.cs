@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.CommandLine;
 using System.Linq;
 using PSKeepalive.Cli.Output;
+using PSKeepalive.Core;
 using PSKeepalive.Core.Retrofit;
 using PSKeepalive.Core.Sockets;
 
@@ -39,7 +40,7 @@ internal static class RetrofitOutput
         Print(results, json);
         foreach (var failed in results.Where(r => r.Outcome == KeepaliveChangeOutcome.Failed))
         {
-            Console.Error.WriteLine($"pskeepalive: process {failed.Pid} fd {failed.Fd}: {failed.Reason} [{failed.ErrorId}]");
+            Console.Error.WriteLine($"pskeepalive: process {failed.Pid} fd {failed.Fd}: {TerminalText.Escape(failed.Reason)} [{failed.ErrorId}]");
         }
 
         return results.Any(r => r.Outcome == KeepaliveChangeOutcome.Failed) ? ExitCodes.Failure : ExitCodes.Success;

@@ -2,6 +2,7 @@ using System;
 using System.CommandLine;
 using System.Linq;
 using PSKeepalive.Cli.Output;
+using PSKeepalive.Core;
 using PSKeepalive.Core.Settings;
 
 namespace PSKeepalive.Cli.Commands;
@@ -35,9 +36,12 @@ internal static class SetCommand
         {
             var change = new TcpKeepaliveSettingChange(parse.GetValue(time), parse.GetValue(interval), parse.GetValue(probes));
             TcpKeepaliveSettings.Validate(change);
+            var persistence = new SysctlPersistence();
             if (parse.GetValue(persist))
             {
-                new SysctlPersistence().CheckNamespace(parse.GetValue(netns), parse.GetValue(persistPath)!);
+                // Both before the live write: a persist that cannot succeed changes nothing.
+                persistence.CheckNamespace(parse.GetValue(netns), parse.GetValue(persistPath)!);
+                persistence.CheckTarget(parse.GetValue(persistPath)!);
             }
 
             var assignments = TcpKeepaliveSettings.Assignments(change);
@@ -81,14 +85,16 @@ internal static class SetCommand
                 return ExitCodes.Success;
             }
 
-            var result = new TcpKeepaliveSettings().Set(change, path);
+            var settings = new TcpKeepaliveSettings();
+            TcpKeepaliveSetting? previous = parse.GetValue(persist) ? settings.Get(path) : null;
+            var result = settings.Set(change, path);
             SysctlPersistResult? persisted = null;
-            if (parse.GetValue(persist))
+            if (previous is not null)
             {
-                persisted = new SysctlPersistence().Persist(parse.GetValue(persistPath)!, assignments);
+                persisted = settings.PersistOrRestore(change, previous, path, () => persistence.Persist(parse.GetValue(persistPath)!, assignments));
                 foreach (string warning in persisted.Warnings)
                 {
-                    Console.Error.WriteLine($"pskeepalive: warning: {warning}");
+                    Console.Error.WriteLine($"pskeepalive: warning: {TerminalText.Escape(warning)}");
                 }
             }
 

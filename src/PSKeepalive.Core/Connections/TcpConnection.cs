@@ -8,7 +8,15 @@ namespace PSKeepalive.Core.Connections;
 /// <param name="Name">The process name (/proc/PID/comm), or null when it could not be read.</param>
 /// <param name="CommandLine">The command line (/proc/PID/cmdline, arguments joined by spaces), or null when unreadable or empty (kernel threads).</param>
 /// <param name="Fd">The descriptor number in that process.</param>
-public sealed record TcpConnectionProcess(int Pid, string? Name, string? CommandLine, int Fd);
+public sealed record TcpConnectionProcess(int Pid, string? Name, string? CommandLine, int Fd)
+{
+    /// <summary>
+    /// "name/pid fd N", escaped for a terminal: Format-List and Format-Table show a connection's Processes this
+    /// way, and a process may give itself any name.
+    /// </summary>
+    public override string ToString() =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{(Name is null ? string.Empty : TerminalText.Escape(Name) + "/")}{Pid} fd {Fd}");
+}
 
 /// <summary>
 /// One TCP socket as sock_diag reports it. Names follow Windows' Get-NetTCPConnection where they overlap.

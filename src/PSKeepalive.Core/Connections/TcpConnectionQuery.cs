@@ -86,6 +86,11 @@ public sealed record TcpConnectionQuery
             throw new KeepaliveValidationException(Subject, nameof(OwningProcess), $"OwningProcess {pid} is not a process id (1 or more).", pid);
         }
 
+        if (OwningProcess is int owner)
+        {
+            Processes.RunningProcesses.CheckIsProcess(owner, nameof(OwningProcess));
+        }
+
         if (States is not null)
         {
             foreach (TcpState state in States)

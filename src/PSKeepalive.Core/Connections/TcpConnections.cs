@@ -283,6 +283,13 @@ internal static class DumpParser
         switch (message.Header.Type)
         {
             case NetlinkConstants.MessageDone:
+                // A dump that failed midway also ends with NLMSG_DONE, carrying -errno: never a clean end then.
+                NetlinkError status = NetlinkError.DecodeDone(message.Payload, message.Header.Flags);
+                if (status.Errno != 0)
+                {
+                    throw NetlinkSocket.ErrorFor(status, "dump TCP sockets with sock_diag: the kernel ended the dump with an error, so the list is incomplete", "sock_diag");
+                }
+
                 state.Done = true; // anything after it in the datagram is refused by the check above
                 return null;
             case NetlinkConstants.MessageError:

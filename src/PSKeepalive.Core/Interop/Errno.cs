@@ -28,9 +28,11 @@ public static class Errno
     public const int EMFILE = 24;
     public const int ENOSPC = 28;
     public const int EROFS = 30;
+    public const int EPIPE = 32;
     public const int ERANGE = 34;
     public const int ENOSYS = 38;
     public const int ENOTEMPTY = 39;
+    public const int ELOOP = 40;
     public const int ENOTSOCK = 88;
     public const int EPROTOTYPE = 91;
     public const int ENOPROTOOPT = 92;
@@ -70,6 +72,8 @@ public static class Errno
         EMFILE => "EMFILE",
         ENOSPC => "ENOSPC",
         EROFS => "EROFS",
+        EPIPE => "EPIPE",
+        ELOOP => "ELOOP",
         ERANGE => "ERANGE",
         ENOSYS => "ENOSYS",
         ENOTEMPTY => "ENOTEMPTY",
@@ -103,6 +107,8 @@ public static class Errno
         EBUSY => "device or resource busy",
         ENOTDIR => "not a directory",
         EROFS => "read-only file system",
+        ENOSPC => "no space left on device",
+        EPIPE => "broken pipe (the reader has gone)",
         ENOSYS => "function not implemented by this kernel",
         ENOTSOCK => "not a socket",
         ENOPROTOOPT => "protocol option not available",

@@ -64,7 +64,7 @@ public static class CgroupLauncher
             }
 
             using CgroupDirectory own = CgroupDirectory.OfProcess(Environment.ProcessId);
-            if (Libc.Access(own.Path, 2 /* W_OK */) != 0)
+            if (Libc.Access(own.Path, Libc.W_OK) != 0)
             {
                 return new CgroupSupportStatus(false, $"Cgroup mode makes a cgroup under this process's cgroup {own.Path}, which is not writable here ({Errno.Name(Libc.LastErrno)}).");
             }
@@ -84,22 +84,31 @@ public static class CgroupLauncher
 
     /// <summary>
     /// Whether <paramref name="request"/> runs in cgroup mode, and why: always for Cgroup (refused with the reason when
-    /// not available), for Auto when available; null for Preload and Seccomp, and for Auto when not available.
+    /// not available, or when the kernel could not run the program: another machine's, not executable, unreadable,
+    /// unless forced), for Auto when available and the program can run; null for Preload and Seccomp, and for Auto
+    /// otherwise (the other methods decide, and refuse what nothing can run).
     /// </summary>
-    public static string? Choose(KeepaliveLaunchRequest request, string programPath) => Choose(request, programPath, CheckSupport);
+    public static string? Choose(KeepaliveLaunchRequest request, ProgramInspection inspection) => Choose(request, inspection, CheckSupport);
 
-    internal static string? Choose(KeepaliveLaunchRequest request, string programPath, Func<CgroupSupportStatus> support)
+    internal static string? Choose(KeepaliveLaunchRequest request, ProgramInspection inspection, Func<CgroupSupportStatus> support)
     {
         ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(inspection);
+        bool cannotRun = inspection.Blocker is PreloadBlocker.NotExecutableFormat or PreloadBlocker.Unreadable or PreloadBlocker.InterpreterLoop or PreloadBlocker.ForeignMachine;
         switch (request.Method)
         {
             case LaunchMethod.Cgroup:
                 CgroupSupportStatus status = support();
-                return status.IsSupported
-                    ? "Cgroup was asked for."
-                    : throw new KeepaliveNotSupportedException(Subject, $"Not starting '{programPath}' in cgroup mode: {status.Reason}", programPath, Errno.ENOSYS);
+                if (!status.IsSupported)
+                {
+                    throw new KeepaliveNotSupportedException(Subject, $"Not starting '{inspection.Path}' in cgroup mode: {status.Reason}", inspection.Path, Errno.ENOSYS);
+                }
+
+                return cannotRun && !request.Force
+                    ? throw new KeepaliveInvalidTargetException(Subject, $"Not starting '{inspection.Path}': {inspection.Reason}", inspection.Path, 0)
+                    : "Cgroup was asked for.";
             case LaunchMethod.Auto:
-                return support().IsSupported
+                return !cannotRun && support().IsSupported
                     ? "A keepalive policy on a cgroup of its own reaches every program (root, cgroup v2 and cgroup BPF are available here)."
                     : null;
             default:
@@ -181,20 +190,30 @@ public static class CgroupLauncher
 
     /// <summary>
     /// Runs <paramref name="launch"/> in the foreground and returns its exit code (128 + N when signal N ended it).
-    /// SIGTERM and SIGHUP are passed on to the program through its pidfd; SIGINT and SIGQUIT are left to it (a
-    /// terminal sends them to the program too). <paramref name="warning"/> hears about a cgroup left for processes
-    /// that outlive the program.
+    /// Signals follow the rule of pskeepalive-seccomp (the other methods' foreground launcher): SIGHUP, SIGINT,
+    /// SIGQUIT, SIGTERM, SIGUSR1 and SIGUSR2 sent to this process are passed on to the program through its pidfd,
+    /// except those the terminal sent to the whole foreground process group, which the program (started in this
+    /// process group) got already. .NET does not say who sent a signal (si_code), so a SIGHUP, SIGINT or SIGQUIT
+    /// counts as the terminal's while this process group is the foreground group of its terminal; kill() of one of
+    /// those three to a foreground `pskeepalive run` is therefore not passed on (the C launcher tells them apart).
+    /// <paramref name="warning"/> hears about a cgroup left for processes that outlive the program.
     /// </summary>
     public static int RunInForeground(KeepaliveProcessLaunch launch, Action<string>? warning = null)
     {
         var relay = new PidfdSignalRelay();
-        var registrations = new List<PosixSignalRegistration>
+        var registrations = new List<PosixSignalRegistration>();
+        foreach ((int number, bool terminalSends) in ForwardedSignals)
         {
-            PosixSignalRegistration.Create(PosixSignal.SIGINT, context => context.Cancel = true),
-            PosixSignalRegistration.Create(PosixSignal.SIGQUIT, context => context.Cancel = true),
-            PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => relay.Forward(context, Libc.SIGTERM)),
-            PosixSignalRegistration.Create(PosixSignal.SIGHUP, context => relay.Forward(context, Libc.SIGHUP)),
-        };
+            registrations.Add(PosixSignalRegistration.Create((PosixSignal)number, context =>
+            {
+                context.Cancel = true;
+                if (!terminalSends || !InForegroundOfTerminal())
+                {
+                    relay.Forward(number);
+                }
+            }));
+        }
+
         try
         {
             using CgroupRun run = Start(launch);
@@ -215,6 +234,32 @@ public static class CgroupLauncher
                 registration.Dispose();
             }
         }
+    }
+
+    /// <summary>The signals passed on (Linux numbers, the same on x86_64 and aarch64), and whether a terminal sends them.</summary>
+    internal static readonly (int Number, bool TerminalSends)[] ForwardedSignals =
+    [
+        (1, true),    // SIGHUP: the terminal hung up
+        (2, true),    // SIGINT: Ctrl-C
+        (3, true),    // SIGQUIT: Ctrl-\
+        (10, false),  // SIGUSR1
+        (12, false),  // SIGUSR2
+        (15, false),  // SIGTERM
+    ];
+
+    /// <summary>This process group is the foreground group of the terminal on stdin, stdout or stderr.</summary>
+    private static bool InForegroundOfTerminal()
+    {
+        for (int fd = 0; fd <= 2; fd++)
+        {
+            int foreground = Libc.TcGetPgrp(fd);
+            if (foreground > 0)
+            {
+                return foreground == Libc.GetPgrp();
+            }
+        }
+
+        return false;
     }
 
     /// <summary>What the policy of <paramref name="launch"/> sets, for messages and confirmation prompts.</summary>
@@ -266,9 +311,8 @@ public static class CgroupLauncher
         private SpawnedProcess? _process;
         private int _pending;
 
-        public void Forward(PosixSignalContext context, int signal)
+        public void Forward(int signal)
         {
-            context.Cancel = true;
             SpawnedProcess? target;
             lock (_gate)
             {

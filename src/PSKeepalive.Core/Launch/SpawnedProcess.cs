@@ -135,7 +135,7 @@ public sealed unsafe class SpawnedProcess : IDisposable
             return true;
         }
 
-        var poll = new PollFd { Fd = (int)Pidfd.DangerousGetHandle(), Events = Libc.POLLIN };
+        var poll = new Libc.PollFd { Fd = (int)Pidfd.DangerousGetHandle(), Events = Libc.POLLIN };
         var deadline = timeoutMilliseconds < 0 ? DateTime.MaxValue : DateTime.UtcNow.AddMilliseconds(timeoutMilliseconds);
         while (true)
         {
@@ -208,14 +208,6 @@ public sealed unsafe class SpawnedProcess : IDisposable
             new Span<byte>(defaults, SigActionSize).Clear(); // sa_handler = SIG_DFL, empty mask, no flags
             _ = Libc.SigAction(SIGCHLD, defaults, null);
         }
-    }
-
-    /// <summary>struct pollfd.</summary>
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short ReturnedEvents;
     }
 
     private static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text + "\0");

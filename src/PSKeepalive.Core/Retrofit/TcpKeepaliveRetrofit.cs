@@ -26,12 +26,13 @@ public static class TcpKeepaliveRetrofit
     public delegate string? SkipWhen(SocketKeepaliveOptions before);
 
     /// <summary>Changes every TCP socket (connections and listeners) of process <paramref name="pid"/>.</summary>
-    /// <exception cref="KeepaliveValidationException">The change is empty or out of range (nothing is touched).</exception>
+    /// <exception cref="KeepaliveValidationException">The change is empty or out of range, or <paramref name="pid"/> is a thread's ID (nothing is touched).</exception>
     /// <exception cref="KeepaliveNotFoundException">The process does not exist.</exception>
     /// <exception cref="KeepalivePermissionException">The caller may not read the process's descriptors.</exception>
     public static IEnumerable<KeepaliveChangeResult> ApplyToProcess(int pid, SocketKeepaliveChange change, ShouldProcess? shouldProcess = null)
     {
         SocketKeepalive.Validate(change);
+        Processes.RunningProcesses.CheckIsProcess(pid, "ProcessId");
         IReadOnlyList<SocketDescriptor> descriptors = ProcessSockets.List(pid);
         return ApplyToProcessCore(pid, descriptors, change, shouldProcess);
     }
@@ -308,7 +309,7 @@ public static class TcpKeepaliveRetrofit
         text.Append(CultureInfo.InvariantCulture, $"process {pid}");
         if (name is not null)
         {
-            text.Append(" (").Append(name).Append(')');
+            text.Append(" (").Append(TerminalText.Escape(name)).Append(')'); // shown by -WhatIf and -Confirm
         }
 
         text.Append(CultureInfo.InvariantCulture, $" fd {fd} socket:[{inode}]");

@@ -85,6 +85,52 @@ public sealed class TcpKeepaliveSettings
         });
     }
 
+    /// <summary>
+    /// Persists a change that was just written live (<paramref name="persist"/>). When persisting fails, the
+    /// changed keys get their <paramref name="previous"/> values back, so that the system is as it was, and the
+    /// error says so; if even that fails, it names the values that are live but not persisted.
+    /// </summary>
+    public SysctlPersistResult PersistOrRestore(
+        TcpKeepaliveSettingChange change, TcpKeepaliveSetting previous, string? networkNamespace, System.Func<SysctlPersistResult> persist)
+    {
+        System.ArgumentNullException.ThrowIfNull(change);
+        System.ArgumentNullException.ThrowIfNull(previous);
+        System.ArgumentNullException.ThrowIfNull(persist);
+        try
+        {
+            return persist();
+        }
+        catch (KeepaliveException failure)
+        {
+            var restore = new TcpKeepaliveSettingChange(
+                change.Time is null ? null : previous.Time,
+                change.Interval is null ? null : previous.Interval,
+                change.Probes is null ? null : previous.Probes);
+            var restored = new List<string>();
+            foreach (var (key, value) in Assignments(restore))
+            {
+                restored.Add($"{key} = {value}");
+            }
+
+            try
+            {
+                Set(restore, networkNamespace);
+            }
+            catch (KeepaliveException)
+            {
+                var live = new List<string>();
+                foreach (var (key, value) in Assignments(change))
+                {
+                    live.Add($"{key} (live value {value}, should be {(key == TimeKey ? previous.Time : key == IntervalKey ? previous.Interval : previous.Probes)})");
+                }
+
+                throw new SysctlPersistException(failure, [], live);
+            }
+
+            throw new SysctlPersistException(failure, restored, []);
+        }
+    }
+
     private TcpKeepaliveSetting ReadHere() => new(
         _sysctl.ReadInt(TimeKey),
         _sysctl.ReadInt(IntervalKey),
@@ -141,6 +187,15 @@ public sealed class SysctlWriteException : KeepaliveRollbackException
 {
     public SysctlWriteException(KeepaliveException failure, IReadOnlyList<string> restored, IReadOnlyList<string> notRestored)
         : base(failure, restored, notRestored, "values already written", "; set them by hand")
+    {
+    }
+}
+
+/// <summary>Persisting failed after the values were written live; the live values were put back (or the message says which are not).</summary>
+public sealed class SysctlPersistException : KeepaliveRollbackException
+{
+    public SysctlPersistException(KeepaliveException failure, IReadOnlyList<string> restored, IReadOnlyList<string> notRestored)
+        : base(failure, restored, notRestored, "live values (nothing is changed)", "; the new values are live but not persisted")
     {
     }
 }

@@ -50,7 +50,9 @@ public sealed class SetTcpKeepaliveSettingCommand : PSCmdlet
             TcpKeepaliveSettings.Validate(change);
             if (Persist)
             {
+                // Both before the live write: a persist that cannot succeed changes nothing.
                 new SysctlPersistence().CheckNamespace(NetworkNamespace, PersistPath);
+                new SysctlPersistence().CheckTarget(PersistPath);
             }
         }
         catch (KeepaliveException e)
@@ -67,10 +69,13 @@ public sealed class SetTcpKeepaliveSettingCommand : PSCmdlet
             return;
         }
 
+        var settings = new TcpKeepaliveSettings();
         TcpKeepaliveSetting result;
+        TcpKeepaliveSetting? previous = null;
         try
         {
-            result = new TcpKeepaliveSettings().Set(change, NetworkNamespace);
+            previous = Persist ? settings.Get(NetworkNamespace) : null;
+            result = settings.Set(change, NetworkNamespace);
         }
         catch (KeepaliveException e)
         {
@@ -82,7 +87,7 @@ public sealed class SetTcpKeepaliveSettingCommand : PSCmdlet
         {
             try
             {
-                var persisted = new SysctlPersistence().Persist(PersistPath, assignments);
+                var persisted = settings.PersistOrRestore(change, previous!, NetworkNamespace, () => new SysctlPersistence().Persist(PersistPath, assignments));
                 foreach (string warning in persisted.Warnings)
                 {
                     WriteWarning(warning);
@@ -90,7 +95,9 @@ public sealed class SetTcpKeepaliveSettingCommand : PSCmdlet
             }
             catch (KeepaliveException e)
             {
+                // The live values were put back (the error says so): the result above no longer holds.
                 WriteError(ErrorRecords.From(e));
+                return;
             }
         }
 

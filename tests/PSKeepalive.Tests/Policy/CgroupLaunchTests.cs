@@ -91,6 +91,30 @@ public sealed class CgroupLaunchTests
         Assert.False(Directory.Exists(cgroup), "the run cgroup was not removed");
     }
 
+    [CgroupTheory]
+    [InlineData(10, "USR1")]
+    [InlineData(2, "INT")]
+    public void SignalsSentWithKill_ReachTheProgram_WithoutATerminal(int signal, string name)
+    {
+        // No terminal here: a SIGINT can only come from kill(), so it is passed on like SIGUSR1 (pskeepalive-seccomp's rule).
+        using LauncherProcess cli = LauncherProcess.StartProgram(
+            "dotnet", new System.Collections.Generic.Dictionary<string, string>(), CliRunner.DllPath, "run", "--method", "cgroup", "--",
+            "/bin/sh", "-c", $"trap 'echo got {name}; exit 42' {name}; echo ready; while :; do sleep 0.1; done");
+        Assert.Equal("ready", cli.ReadLine(Bound));
+
+        cli.Signal(signal);
+
+        Assert.Equal("got " + name, cli.ReadLine(Bound));
+        Assert.Equal(42, cli.WaitForExit(Bound).ExitCode);
+    }
+
+    [Fact]
+    public void TheForwardedSignals_AreTheSixOfTheCLauncher()
+    {
+        Assert.Equal(new[] { 1, 2, 3, 10, 12, 15 }, CgroupLauncher.ForwardedSignals.Select(s => s.Number).ToArray());
+        Assert.Equal(new[] { 1, 2, 3 }, CgroupLauncher.ForwardedSignals.Where(s => s.TerminalSends).Select(s => s.Number).ToArray());
+    }
+
     [CgroupFact]
     public void AParentThatIgnoresSigchld_DoesNotLoseTheExitCode()
     {
@@ -127,18 +151,37 @@ public sealed class CgroupLaunchTests
     public void Choose_CgroupWhereUnavailable_IsRefusedWithTheReason_AutoFallsBack()
     {
         var request = new KeepaliveLaunchRequest("/bin/true", []) { Method = LaunchMethod.Cgroup };
+        ProgramInspection inspection = ProgramInspector.Inspect("/bin/true");
         var unavailable = new CgroupSupportStatus(false, "Cgroup mode needs root: reason given.");
+        var available = new CgroupSupportStatus(true, null);
 
-        var e = Assert.Throws<KeepaliveNotSupportedException>(() => CgroupLauncher.Choose(request, "/bin/true", () => unavailable));
-        string? auto = CgroupLauncher.Choose(request with { Method = LaunchMethod.Auto }, "/bin/true", () => unavailable);
-        string? available = CgroupLauncher.Choose(request with { Method = LaunchMethod.Auto }, "/bin/true", () => new CgroupSupportStatus(true, null));
-        string? preload = CgroupLauncher.Choose(request with { Method = LaunchMethod.Preload }, "/bin/true", () => new CgroupSupportStatus(true, null));
+        var e = Assert.Throws<KeepaliveNotSupportedException>(() => CgroupLauncher.Choose(request, inspection, () => unavailable));
+        string? auto = CgroupLauncher.Choose(request with { Method = LaunchMethod.Auto }, inspection, () => unavailable);
+        string? autoAvailable = CgroupLauncher.Choose(request with { Method = LaunchMethod.Auto }, inspection, () => available);
+        string? preload = CgroupLauncher.Choose(request with { Method = LaunchMethod.Preload }, inspection, () => available);
 
         Assert.Equal("ProgramNotSupported", e.ErrorId);
         Assert.Contains("reason given", e.Message);
         Assert.Null(auto);
-        Assert.NotNull(available);
+        Assert.NotNull(autoAvailable);
         Assert.Null(preload);
+    }
+
+    [Fact]
+    public void Choose_AProgramTheKernelCannotRun_IsRefusedInCgroupMode_AndLeftToTheOthersUnderAuto()
+    {
+        string text = System.IO.Path.Combine(CCompiler.NewDirectory(), "not-a-program");
+        File.WriteAllText(text, "neither ELF nor #!\n");
+        File.SetUnixFileMode(text, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        ProgramInspection inspection = ProgramInspector.Inspect(text);
+        var available = new CgroupSupportStatus(true, null);
+        var request = new KeepaliveLaunchRequest(text, []) { Method = LaunchMethod.Cgroup };
+
+        var e = Assert.Throws<KeepaliveInvalidTargetException>(() => CgroupLauncher.Choose(request, inspection, () => available));
+
+        Assert.Equal("ProgramInvalidTarget", e.ErrorId);
+        Assert.Null(CgroupLauncher.Choose(request with { Method = LaunchMethod.Auto }, inspection, () => available));
+        Assert.NotNull(CgroupLauncher.Choose(request with { Force = true }, inspection, () => available));
     }
 
     [CgroupFact]

@@ -31,6 +31,7 @@ public sealed class SpawnLayoutTests
         int main(void) {
             P("POSIX_SPAWN_SETSIGDEF", POSIX_SPAWN_SETSIGDEF); P("POSIX_SPAWN_SETSIGMASK", POSIX_SPAWN_SETSIGMASK);
             P("SIGPIPE", SIGPIPE); P("SIGCHLD", SIGCHLD); P("SIGTERM", SIGTERM); P("SIGHUP", SIGHUP);
+            P("SIGINT", SIGINT); P("SIGQUIT", SIGQUIT); P("SIGUSR1", SIGUSR1); P("SIGUSR2", SIGUSR2);
             P("CLD_EXITED", CLD_EXITED); P("CLD_KILLED", CLD_KILLED); P("CLD_DUMPED", CLD_DUMPED);
             P("offsetof(siginfo_t,si_code)", offsetof(siginfo_t, si_code)); P("offsetof(siginfo_t,si_status)", offsetof(siginfo_t, si_status));
             P("fits(siginfo_t)", sizeof(siginfo_t) <= 128); P("fits(posix_spawnattr_t)", sizeof(posix_spawnattr_t) <= 512);
@@ -48,7 +49,7 @@ public sealed class SpawnLayoutTests
     public static TheoryData<string, long> Expected() => new()
     {
         { "POSIX_SPAWN_SETSIGDEF", SpawnedProcess.PosixSpawnSetSigDefault }, { "POSIX_SPAWN_SETSIGMASK", SpawnedProcess.PosixSpawnSetSigMask },
-        { "SIGPIPE", SpawnedProcess.SIGPIPE }, { "SIGCHLD", SpawnedProcess.SIGCHLD }, { "SIGTERM", Libc.SIGTERM }, { "SIGHUP", Libc.SIGHUP },
+        { "SIGPIPE", SpawnedProcess.SIGPIPE }, { "SIGCHLD", SpawnedProcess.SIGCHLD }, { "SIGTERM", 15 }, { "SIGHUP", 1 }, { "SIGINT", 2 }, { "SIGQUIT", 3 }, { "SIGUSR1", 10 }, { "SIGUSR2", 12 },
         { "CLD_EXITED", SpawnedProcess.CLD_EXITED }, { "CLD_KILLED", SpawnedProcess.CLD_KILLED }, { "CLD_DUMPED", SpawnedProcess.CLD_DUMPED },
         { "offsetof(siginfo_t,si_code)", SpawnedProcess.SignalInfoCode }, { "offsetof(siginfo_t,si_status)", SpawnedProcess.SignalInfoStatus },
         { "fits(siginfo_t)", 1 }, { "fits(posix_spawnattr_t)", 1 }, { "fits(posix_spawn_file_actions_t)", 1 }, { "fits(sigset_t)", 1 },

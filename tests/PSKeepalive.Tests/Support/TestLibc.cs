@@ -40,4 +40,21 @@ internal static unsafe partial class TestLibc
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     internal static partial int Kill(int pid, int signal);
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    /// <summary>Owner and group of a file, without following a last link (statx: one layout on every architecture).</summary>
+    internal static (uint Uid, uint Gid) OwnerOf(string path)
+    {
+        const int AtFdCwd = -100, AtSymlinkNoFollow = 0x100;
+        const uint StatxUid = 0x8, StatxGid = 0x10;
+        byte* buffer = stackalloc byte[256];
+        if (Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxUid | StatxGid, buffer) != 0)
+        {
+            throw new System.IO.IOException($"statx {path} failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+
+        return (*(uint*)(buffer + 20), *(uint*)(buffer + 24));
+    }
 }
