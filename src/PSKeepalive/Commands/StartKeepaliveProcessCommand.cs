@@ -1,3 +1,4 @@
+using System;
 using System.Diagnostics;
 using System.Management.Automation;
 using PSKeepalive.Core;
@@ -48,7 +49,8 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
     public PreloadMode Mode { get; set; } = PreloadMode.All;
 
     /// <summary>How the options reach the program: Preload (LD_PRELOAD shim, default), Seccomp (pskeepalive-seccomp
-    /// supervisor; static and Go programs too, Linux 5.6+), Auto (Preload when the shim reaches the program, else Seccomp).</summary>
+    /// supervisor; static and Go programs too, Linux 5.6+), Cgroup (a cgroup of its own with a keepalive policy; root),
+    /// Auto (Cgroup where available, else Preload when the shim reaches the program, else Seccomp).</summary>
     [Parameter]
     public LaunchMethod Method { get; set; } = LaunchMethod.Preload;
 
@@ -102,8 +104,17 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
             WriteWarning($"{launch.Inspection.Reason} Starting it anyway (-Force): its sockets will not get the keepalive options.");
         }
 
-        if (!ShouldProcess(launch.CommandLine, $"Start with keepalive ({string.Join(" ", launch.EnvironmentVariables)})"))
+        string action = launch.Method == LaunchMethod.Cgroup
+            ? $"Start in a cgroup of its own with a keepalive policy ({CgroupLauncher.Describe(launch)})"
+            : $"Start with keepalive ({string.Join(" ", launch.EnvironmentVariables)})";
+        if (!ShouldProcess(launch.CommandLine, action))
         {
+            return;
+        }
+
+        if (launch.Method == LaunchMethod.Cgroup)
+        {
+            StartInCgroup(launch);
             return;
         }
 
@@ -140,4 +151,63 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
     }
 
     protected override void StopProcessing() => stopping = true;
+
+    /// <summary>
+    /// Cgroup mode: the program runs in a cgroup of its own with a keepalive policy. Without -Wait (or when waiting is
+    /// stopped with Ctrl+C) a background thread waits for it and removes the cgroup when it ends.
+    /// </summary>
+    private void StartInCgroup(KeepaliveProcessLaunch launch)
+    {
+        CgroupRun run;
+        try
+        {
+            run = CgroupLauncher.Start(launch);
+        }
+        catch (KeepaliveException e)
+        {
+            ThrowTerminatingError(ErrorRecords.From(e));
+            return;
+        }
+
+        WriteVerbose($"Cgroup {run.Cgroup}, keepalive policy program {run.Policy.ProgramId}.");
+        Process? process = null;
+        try
+        {
+            process = Process.GetProcessById(run.Process.Id);
+        }
+        catch (ArgumentException)
+        {
+            // Ended already; -PassThru has nothing to show.
+        }
+
+        if (Wait)
+        {
+            while (!run.Process.WaitForExit(200))
+            {
+                if (stopping)
+                {
+                    run.CleanUpWhenDone();
+                    return;
+                }
+            }
+
+            int exitCode = run.Process.WaitForExitCode();
+            run.Dispose();
+            if (run.LeftBehind is string note)
+            {
+                WriteWarning(note);
+            }
+
+            SessionState.PSVariable.Set("global:LASTEXITCODE", exitCode);
+        }
+        else
+        {
+            run.CleanUpWhenDone();
+        }
+
+        if (PassThru && process is not null)
+        {
+            WriteObject(process);
+        }
+    }
 }
