@@ -61,9 +61,23 @@ Describe 'Pipeline binding' {
         @{ Receiver = 'Enable-TcpKeepalive'; Run = { $input | Enable-TcpKeepalive -Idle 60 -WhatIf }; Expected = 'ProcessId' }
         @{ Receiver = 'Disable-TcpKeepalive'; Run = { $input | Disable-TcpKeepalive -WhatIf }; Expected = 'ProcessId' }
         @{ Receiver = 'Get-TcpConnection'; Run = { $input | Get-TcpConnection -LocalPort 1 }; Expected = 'OwningProcess' }
+        @{ Receiver = 'Set-TcpKeepalivePolicy'; Run = { $input | Set-TcpKeepalivePolicy -Idle 60 -WhatIf }; Expected = 'ProcessId' }
+        @{ Receiver = 'Get-TcpKeepalivePolicy'; Run = { $input | Get-TcpKeepalivePolicy }; Expected = 'ProcessId' }
+        @{ Receiver = 'Remove-TcpKeepalivePolicy'; Run = { $input | Remove-TcpKeepalivePolicy -WhatIf }; Expected = 'ProcessId' }
     ) {
         $bound = @(Get-PipelineBinding (Get-Process -Id $PID) $Run)
         @($bound | Sort-Object -Unique) | Should -Be @($Expected)
+    }
+
+    It 'a TcpKeepalivePolicy binds its Cgroup to <Receiver>, and none of its values' -ForEach @(
+        @{ Receiver = 'Set-TcpKeepalivePolicy'; Run = { $input | Set-TcpKeepalivePolicy -Idle 60 -WhatIf } }
+        @{ Receiver = 'Get-TcpKeepalivePolicy'; Run = { $input | Get-TcpKeepalivePolicy } }
+        @{ Receiver = 'Remove-TcpKeepalivePolicy'; Run = { $input | Remove-TcpKeepalivePolicy -WhatIf } }
+    ) {
+        # A cgroup that does not exist keeps the receivers from acting.
+        $policy = [PSKeepalive.Core.Policy.TcpKeepalivePolicy]::new('/sys/fs/cgroup/pskeepalive-binding-none', '/pskeepalive-binding-none', 0,
+            600, 10, 6, 0, 'Outgoing', $true, 1, 1, '0000000000000000', $null)
+        @(Get-PipelineBinding $policy $Run) | Should -Be @('Cgroup')
     }
 
     It 'Get-TcpKeepaliveSetting | Set-TcpKeepaliveSetting binds the setting whole, and none of its values by name' {

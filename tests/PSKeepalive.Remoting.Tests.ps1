@@ -52,6 +52,11 @@ BeforeAll {
                 [PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult]::new(1, 1, 3, 0, [timespan]::FromSeconds(4), [timespan]::FromSeconds(4.08), 'ETIMEDOUT', 3, 3, $true, [timespan]::FromSeconds(1), [timespan]::FromSeconds(0.5), $false, $false, 'Keepalive', '127.0.0.1', 'net:[4026531840]', 'The kernel ended the connection after 4.08 s.')
                 [PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult]::new(1, 1, 3, 2000, [timespan]::FromSeconds(2.4), $null, $null, 0, 5, $false, [timespan]::FromSeconds(1), [timespan]::FromSeconds(0.5), $true, $true, 'UserTimeout', '::1', 'net:[4026531840]', 'Still open after the wait.')
             }
+            'PSKeepalive.Core.Policy.TcpKeepalivePolicy' {
+                [PSKeepalive.Core.Policy.TcpKeepalivePolicy]::new('/sys/fs/cgroup/system.slice/nginx.service', '/system.slice/nginx.service', 2362,
+                    60, 10, 6, $null, 'All', $false, 4244, 4163, '345e28ce3af11d7b', [datetime]::new(2026, 12, 2, 7, 14, 9))
+                [PSKeepalive.Core.Policy.TcpKeepalivePolicy]::new('/sys/fs/cgroup/unified', '/', 1, $null, $null, $null, 0, 'Listening', $true, 7, 5, '345e28ce3af11d7b', $null)
+            }
             'PSKeepalive.Core.Watch.TcpConnectionEvent' {
                 $time = [datetime]::new(2026, 12, 2, 10, 0, 1, 250, [System.DateTimeKind]::Local)
                 $base = @{ Time = $time; Kind = 'Probe'; Probes = 2; State = 'Established'; Timer = 'Keepalive'; TimerExpires = [timespan]::FromSeconds(1); AddressFamily = 'IPv4'; LocalAddress = '127.0.0.1'; LocalPort = 3333; RemoteAddress = '127.0.0.1'; RemotePort = 42126; Cookie = 7; Inode = 1001; Detail = 'keepalive probe 2 unanswered' }
@@ -187,6 +192,7 @@ Describe 'Output objects through PowerShell remoting' {
             'PSKeepalive.Core.Sockets.SocketKeepaliveOptions'
             'PSKeepalive.Core.Settings.TcpKeepaliveSetting'
             'PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult'
+            'PSKeepalive.Core.Policy.TcpKeepalivePolicy'
             'PSKeepalive.Core.Watch.TcpConnectionEvent'
         ) {
             $live = @(New-ViewSample $_)
@@ -201,6 +207,7 @@ Describe 'Output objects through PowerShell remoting' {
         It 'covers every output type of the cmdlets' {
             $script:OutputTypes.FullName | Should -Be @(
                 'PSKeepalive.Core.Connections.TcpConnection'
+                'PSKeepalive.Core.Policy.TcpKeepalivePolicy'
                 'PSKeepalive.Core.Retrofit.KeepaliveChangeResult'
                 'PSKeepalive.Core.Retrofit.TcpConnectionCloseResult'
                 'PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult'

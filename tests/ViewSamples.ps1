@@ -148,4 +148,18 @@ $script:ViewSamples = @{
             New-WatchEvent @{ Kind = 'Closed'; Probes = 0; State = 'FinWait1'; Timer = 'Retransmit'; TimerExpires = [timespan]::FromMilliseconds(200); Inode = 0; NetworkNamespace = '/run/netns/blue'; Detail = 'closing (fin-wait-1)' }
         }
     }
+
+    'PSKeepalive.Core.Policy.TcpKeepalivePolicy' = @{
+        Essential = 'Idle(s)', 'Interval(s)', 'Count', 'UserTimeout(ms)', 'Mode', 'Force', 'ProgramId'
+        Addresses = @()
+        Samples   = {
+            $loaded = [datetime]::new(2026, 12, 2, 7, 14, 9)
+            # Every timer set, at the limits; a container's long scope; timers left to the sysctls; a forced listener policy.
+            [PSKeepalive.Core.Policy.TcpKeepalivePolicy]::new('/sys/fs/cgroup/system.slice/payments.service', '/system.slice/payments.service', 2362,
+                32767, 32767, 127, 2147483647, 'All', $false, 4294967295, 4163, '345e28ce3af11d7b', $loaded)
+            [PSKeepalive.Core.Policy.TcpKeepalivePolicy]::new('/sys/fs/cgroup/system.slice/docker-4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a19.scope',
+                '/system.slice/docker-4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a19.scope', 4410, 30, $null, $null, $null, 'Outgoing', $false, 311, 302, '345e28ce3af11d7b', $loaded)
+            [PSKeepalive.Core.Policy.TcpKeepalivePolicy]::new('/sys/fs/cgroup/unified', '/', 1, $null, $null, $null, 0, 'Listening', $true, 7, 5, '345e28ce3af11d7b', $null)
+        }
+    }
 }

@@ -53,26 +53,7 @@ internal static class RetrofitOutput
             JsonOutput.Write(w =>
             {
                 w.WriteStartArray();
-                foreach (KeepaliveChangeResult r in results)
-                {
-                    w.WriteStartObject();
-                    w.WriteNumber("pid", r.Pid);
-                    w.WriteString("processName", r.ProcessName);
-                    w.WriteNumber("fd", r.Fd);
-                    w.WriteNumber("inode", r.Inode);
-                    w.WriteString("state", StateText.Of(r.State));
-                    w.WriteString("localAddress", r.LocalAddress);
-                    w.WriteNumber("localPort", r.LocalPort);
-                    w.WriteString("remoteAddress", r.RemoteAddress);
-                    w.WriteNumber("remotePort", r.RemotePort);
-                    w.WriteString("outcome", r.Outcome.ToString());
-                    w.WriteString("reason", r.Reason);
-                    w.WriteString("errorId", r.ErrorId);
-                    WriteOptions(w, "before", r.Before);
-                    WriteOptions(w, "after", r.After);
-                    w.WriteEndObject();
-                }
-
+                WriteResults(w, results);
                 w.WriteEndArray();
             });
             return;
@@ -99,6 +80,30 @@ internal static class RetrofitOutput
         }
 
         table.Write(Console.Out);
+    }
+
+    /// <summary>One JSON object per result (pid, processName, fd, inode, state, addresses, outcome, reason, errorId, before, after).</summary>
+    public static void WriteResults(System.Text.Json.Utf8JsonWriter w, IReadOnlyList<KeepaliveChangeResult> results)
+    {
+        foreach (KeepaliveChangeResult r in results)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("pid", r.Pid);
+            w.WriteString("processName", r.ProcessName);
+            w.WriteNumber("fd", r.Fd);
+            w.WriteNumber("inode", r.Inode);
+            w.WriteString("state", StateText.Of(r.State));
+            w.WriteString("localAddress", r.LocalAddress);
+            w.WriteNumber("localPort", r.LocalPort);
+            w.WriteString("remoteAddress", r.RemoteAddress);
+            w.WriteNumber("remotePort", r.RemotePort);
+            w.WriteString("outcome", r.Outcome.ToString());
+            w.WriteString("reason", r.Reason);
+            w.WriteString("errorId", r.ErrorId);
+            WriteOptions(w, "before", r.Before);
+            WriteOptions(w, "after", r.After);
+            w.WriteEndObject();
+        }
     }
 
     /// <summary>"on 60/10/6" (idle/interval/count), with "+ut 30000ms" when a user timeout is set; "off" or "-".</summary>

@@ -13,7 +13,9 @@ public static class Errno
     public const int ESRCH = 3;
     public const int EINTR = 4;
     public const int EIO = 5;
+    public const int E2BIG = 7;
     public const int EBADF = 9;
+    public const int ECHILD = 10;
     public const int EAGAIN = 11;
     public const int ENOMEM = 12;
     public const int EACCES = 13;
@@ -29,6 +31,7 @@ public static class Errno
     public const int EPIPE = 32;
     public const int ERANGE = 34;
     public const int ENOSYS = 38;
+    public const int ENOTEMPTY = 39;
     public const int ELOOP = 40;
     public const int ENOTSOCK = 88;
     public const int EPROTOTYPE = 91;
@@ -54,7 +57,9 @@ public static class Errno
         ESRCH => "ESRCH",
         EINTR => "EINTR",
         EIO => "EIO",
+        E2BIG => "E2BIG",
         EBADF => "EBADF",
+        ECHILD => "ECHILD",
         EAGAIN => "EAGAIN",
         ENOMEM => "ENOMEM",
         EACCES => "EACCES",
@@ -71,6 +76,7 @@ public static class Errno
         ELOOP => "ELOOP",
         ERANGE => "ERANGE",
         ENOSYS => "ENOSYS",
+        ENOTEMPTY => "ENOTEMPTY",
         ENOTSOCK => "ENOTSOCK",
         EPROTOTYPE => "EPROTOTYPE",
         ENOPROTOOPT => "ENOPROTOOPT",
@@ -98,6 +104,8 @@ public static class Errno
         EBADF => "bad file descriptor",
         EACCES => "permission denied",
         EINVAL => "invalid argument",
+        EBUSY => "device or resource busy",
+        ENOTDIR => "not a directory",
         EROFS => "read-only file system",
         ENOSPC => "no space left on device",
         EPIPE => "broken pipe (the reader has gone)",

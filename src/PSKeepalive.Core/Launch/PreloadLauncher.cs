@@ -96,6 +96,11 @@ public static class PreloadLauncher
             throw Errno.ToException(Errno.EACCES, Subject, $"start '{inspection.Path}'", inspection.Path, "execute permission on the program (no execute bit is set: chmod +x)");
         }
 
+        if (CgroupLauncher.Choose(request, inspection) is string cgroupReason)
+        {
+            return CgroupLauncher.Prepare(request, inspection, workingDirectory, cgroupReason);
+        }
+
         (LaunchMethod method, string methodReason) = SeccompLauncher.ChooseMethod(request, inspection);
         if (method == LaunchMethod.Seccomp)
         {
@@ -170,6 +175,11 @@ public static class PreloadLauncher
     public static ProcessStartInfo CreateStartInfo(KeepaliveProcessLaunch launch, IReadOnlyDictionary<string, string>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(launch);
+        if (launch.Method == LaunchMethod.Cgroup)
+        {
+            throw new ArgumentException("A cgroup launch starts with CgroupLauncher.Start, which makes its cgroup first.", nameof(launch));
+        }
+
         bool trampoline = NeedsExecTrampoline(launch);
         string launcher = launch.Method == LaunchMethod.Seccomp ? launch.SeccompLauncher! : trampoline ? SeccompLauncher.LocateLauncher() : launch.FilePath;
         var start = new ProcessStartInfo(launcher)
@@ -354,7 +364,7 @@ public static class PreloadLauncher
         }
     }
 
-    private static Dictionary<string, string> CurrentEnvironment()
+    internal static Dictionary<string, string> CurrentEnvironment()
     {
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())

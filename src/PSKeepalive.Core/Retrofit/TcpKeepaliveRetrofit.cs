@@ -22,6 +22,9 @@ public static class TcpKeepaliveRetrofit
     /// <summary>Asked before each write: (target description, action description) -> go ahead?</summary>
     public delegate bool ShouldProcess(string target, string action);
 
+    /// <summary>Asked with a socket's options before anything is written: a reason to leave it alone, or null to go on.</summary>
+    public delegate string? SkipWhen(SocketKeepaliveOptions before);
+
     /// <summary>Changes every TCP socket (connections and listeners) of process <paramref name="pid"/>.</summary>
     /// <exception cref="KeepaliveValidationException">The change is empty or out of range, or <paramref name="pid"/> is a thread's ID (nothing is touched).</exception>
     /// <exception cref="KeepaliveNotFoundException">The process does not exist.</exception>
@@ -38,10 +41,15 @@ public static class TcpKeepaliveRetrofit
     /// Changes the sockets named by <paramref name="targets"/>. Targets with the same inode are one socket held by
     /// several descriptors (fork, dup): the first descriptor that can be reached is used, one result per inode.
     /// </summary>
-    public static IEnumerable<KeepaliveChangeResult> Apply(IEnumerable<SocketTarget> targets, SocketKeepaliveChange change, ShouldProcess? shouldProcess = null)
+    /// <param name="targets">The sockets.</param>
+    /// <param name="change">What to set.</param>
+    /// <param name="shouldProcess">Asked before each write.</param>
+    /// <param name="skipWhen">Asked with each socket's options as read just before the write (a keepalive policy leaves
+    /// sockets whose program switched keepalive on itself alone); a skipped socket's result says why.</param>
+    public static IEnumerable<KeepaliveChangeResult> Apply(IEnumerable<SocketTarget> targets, SocketKeepaliveChange change, ShouldProcess? shouldProcess = null, SkipWhen? skipWhen = null)
     {
         SocketKeepalive.Validate(change);
-        return ApplyCore(targets, change, shouldProcess);
+        return ApplyCore(targets, change, shouldProcess, skipWhen);
     }
 
     /// <summary>
@@ -152,7 +160,7 @@ public static class TcpKeepaliveRetrofit
         }
     }
 
-    private static IEnumerable<KeepaliveChangeResult> ApplyCore(IEnumerable<SocketTarget> targets, SocketKeepaliveChange change, ShouldProcess? shouldProcess)
+    private static IEnumerable<KeepaliveChangeResult> ApplyCore(IEnumerable<SocketTarget> targets, SocketKeepaliveChange change, ShouldProcess? shouldProcess, SkipWhen? skipWhen)
     {
         foreach (IGrouping<ulong, SocketTarget> owners in targets.GroupBy(t => t.Inode))
         {
@@ -178,7 +186,7 @@ public static class TcpKeepaliveRetrofit
 
                 using (pidfd)
                 {
-                    last = ApplyOne(pidfd, target, name, change, shouldProcess, onlyTcp: false);
+                    last = ApplyOne(pidfd, target, name, change, shouldProcess, onlyTcp: false, skipWhen);
                 }
 
                 // Another owner is worth trying only when this descriptor could not be reached.
@@ -197,7 +205,7 @@ public static class TcpKeepaliveRetrofit
 
     /// <summary>Null when declined by <paramref name="shouldProcess"/>, or (with <paramref name="onlyTcp"/>) when the socket is not TCP.</summary>
     private static KeepaliveChangeResult? ApplyOne(
-        SafeFileHandle pidfd, SocketTarget target, string? name, SocketKeepaliveChange change, ShouldProcess? shouldProcess, bool onlyTcp)
+        SafeFileHandle pidfd, SocketTarget target, string? name, SocketKeepaliveChange change, ShouldProcess? shouldProcess, bool onlyTcp, SkipWhen? skipWhen = null)
     {
         RemoteSocket socket;
         try
@@ -241,6 +249,13 @@ public static class TcpKeepaliveRetrofit
             catch (KeepaliveException)
             {
                 // Addresses only name the socket in the result; the ones listed (if any) stand.
+            }
+
+            if (skipWhen?.Invoke(before) is string skipReason)
+            {
+                return new KeepaliveChangeResult(
+                    target.Pid, name, target.Fd, target.Inode, state, localAddress, localPort, remoteAddress, remotePort,
+                    KeepaliveChangeOutcome.Skipped, skipReason, null, before, before);
             }
 
             if (AlreadySatisfies(before, change))

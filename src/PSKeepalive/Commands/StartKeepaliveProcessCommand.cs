@@ -56,7 +56,8 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
     public PreloadMode Mode { get; set; } = PreloadMode.All;
 
     /// <summary>How the options reach the program: Preload (LD_PRELOAD shim, default), Seccomp (pskeepalive-seccomp
-    /// supervisor; static and Go programs too, Linux 5.6+), Auto (Preload when the shim reaches the program, else Seccomp).</summary>
+    /// supervisor; static and Go programs too, Linux 5.6+), Cgroup (a cgroup of its own with a keepalive policy; root),
+    /// Auto (Cgroup where available, else Preload when the shim reaches the program, else Seccomp).</summary>
     [Parameter]
     public LaunchMethod Method { get; set; } = LaunchMethod.Preload;
 
@@ -120,8 +121,17 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
             WriteWarning($"{launch.Inspection.Reason} Starting it anyway (-Force): its sockets will not get the keepalive options.");
         }
 
-        if (!ShouldProcess(TerminalText.Escape(ProgramCommandLine.Display(launch.FilePath, launch.ArgumentList)), $"Start with keepalive ({string.Join(" ", launch.EnvironmentVariables)})"))
+        string action = launch.Method == LaunchMethod.Cgroup
+            ? $"Start in a cgroup of its own with a keepalive policy ({CgroupLauncher.Describe(launch)})"
+            : $"Start with keepalive ({string.Join(" ", launch.EnvironmentVariables)})";
+        if (!ShouldProcess(TerminalText.Escape(ProgramCommandLine.Display(launch.FilePath, launch.ArgumentList)), action))
         {
+            return;
+        }
+
+        if (launch.Method == LaunchMethod.Cgroup)
+        {
+            StartInCgroup(launch);
             return;
         }
 
@@ -172,5 +182,64 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
             + "or give them as -FilePath PROGRAM -ArgumentList '...' (as Start-Process takes them). A parameter meant for "
             + "Start-KeepaliveProcess goes before the program name.",
             typed.DashDashForm);
+    }
+
+    /// <summary>
+    /// Cgroup mode: the program runs in a cgroup of its own with a keepalive policy. Without -Wait (or when waiting is
+    /// stopped with Ctrl+C) a background thread waits for it and removes the cgroup when it ends.
+    /// </summary>
+    private void StartInCgroup(KeepaliveProcessLaunch launch)
+    {
+        CgroupRun run;
+        try
+        {
+            run = CgroupLauncher.Start(launch);
+        }
+        catch (KeepaliveException e)
+        {
+            ThrowTerminatingError(ErrorRecords.From(e));
+            return;
+        }
+
+        WriteVerbose($"Cgroup {run.Cgroup}, keepalive policy program {run.Policy.ProgramId}.");
+        Process? process = null;
+        try
+        {
+            process = Process.GetProcessById(run.Process.Id);
+        }
+        catch (ArgumentException)
+        {
+            // Ended already; -PassThru has nothing to show.
+        }
+
+        if (Wait)
+        {
+            while (!run.Process.WaitForExit(200))
+            {
+                if (stopping)
+                {
+                    run.CleanUpWhenDone();
+                    return;
+                }
+            }
+
+            int exitCode = run.Process.WaitForExitCode();
+            run.Dispose();
+            if (run.LeftBehind is string note)
+            {
+                WriteWarning(note);
+            }
+
+            SessionState.PSVariable.Set("global:LASTEXITCODE", exitCode);
+        }
+        else
+        {
+            run.CleanUpWhenDone();
+        }
+
+        if (PassThru && process is not null)
+        {
+            WriteObject(process);
+        }
     }
 }

@@ -34,8 +34,13 @@ public sealed class ForeignAbiTests
         Assert.True(result.ExitCode == 0, result.ToString());
         var run = new ProgramRun(result.ExitCode, result.StandardOutput, result.StandardError);
         Assert.Equal((1, 23), (run["tcp4"]["so_keepalive"], run["tcp4"]["idle"]));
-        Assert.Equal((1, 23), (run["listener"]["so_keepalive"], run["listener"]["idle"]));
         Assert.Equal((1, 23), (run["accepted"]["so_keepalive"], run["accepted"]["idle"]));
+        if (!CgroupLauncher.CheckSupport().IsSupported)
+        {
+            // Seccomp sets the options at listen(); where Auto chooses a cgroup policy, it sets them on the
+            // connections the listener accepts instead, and leaves the listening socket as it is.
+            Assert.Equal((1, 23), (run["listener"]["so_keepalive"], run["listener"]["idle"]));
+        }
     }
 
     [I386Theory]
@@ -65,7 +70,7 @@ public sealed class ForeignAbiTests
     }
 
     [I386Fact]
-    public void I386Dynamic_UnderPreload_IsRefusedWithTheReason_AndAutoUsesSeccomp()
+    public void I386Dynamic_UnderPreload_IsRefusedWithTheReason_AndAutoReachesIt()
     {
         // ld.so would print "wrong ELF class: ELFCLASS64 ... ignored" and start the program without the shim.
         CliResult refused = CliRunner.Run(["run", "--idle", "23", "--", I386Programs.DynamicSockProbe, "tcp4"], Bound);
