@@ -20,8 +20,8 @@ BeforeAll {
                 function Owners([object[]] $Pairs) { , [PSKeepalive.Core.Connections.TcpConnectionProcess[]]@(for ($i = 0; $i -lt $Pairs.Count; $i += 2) { [PSKeepalive.Core.Connections.TcpConnectionProcess]::new($Pairs[$i], $Pairs[$i + 1], "$($Pairs[$i + 1]) --serve", 5 + $i) }) }
                 Connection @{}
                 Connection @{ LocalPort = 40001; Timer = 'Keepalive'; TimerExpires = [timespan]::FromSeconds(59); OwningProcess = 4242; Processes = (Owners 4242, 'legacy-app') }
-                Connection @{ LocalPort = 40002; Timer = 'Keepalive'; TimerExpires = [timespan]::FromSeconds(29.4); ProbesSent = 2; KeepaliveEnabled = $true; Idle = 30; Interval = 5; Count = 3; UserTimeout = 0; OwningProcess = 812; Processes = (Owners 812, 'nginx', 813, 'nginx', 814, 'nginx') }
-                Connection @{ AddressFamily = 'IPv6'; LocalAddress = '::'; LocalPort = 8080; RemoteAddress = '::'; RemotePort = 0; State = 'Listen'; KeepaliveEnabled = $false; Idle = 7200; Interval = 75; Count = 9; UserTimeout = 0; OwningProcess = 9; Processes = (Owners 9, $null) }
+                Connection @{ LocalPort = 40002; Timer = 'Keepalive'; TimerExpires = [timespan]::FromSeconds(29.4); ProbesSent = 2; KeepaliveEnabled = $true; Idle = 30; Interval = 5; ProbeCount = 3; UserTimeout = 0; OwningProcess = 812; Processes = (Owners 812, 'nginx', 813, 'nginx', 814, 'nginx') }
+                Connection @{ AddressFamily = 'IPv6'; LocalAddress = '::'; LocalPort = 8080; RemoteAddress = '::'; RemotePort = 0; State = 'Listen'; KeepaliveEnabled = $false; Idle = 7200; Interval = 75; ProbeCount = 9; UserTimeout = 0; OwningProcess = 9; Processes = (Owners 9, $null) }
                 Connection @{ LocalPort = 40004; Timer = 'Retransmit'; TimerExpires = [timespan]::FromSeconds(1.2); SendQueue = 1448; OwningProcess = 77 }
                 Connection @{ LocalPort = 40005; State = 'TimeWait'; Timer = 'TimeWait'; TimerExpires = [timespan]::FromSeconds(59); Inode = 0 }
                 Connection @{ LocalPort = 40006; Timer = 'ZeroWindowProbe'; TimerExpires = [timespan]::FromSeconds(3); ProbesSent = 2; Rtt = [timespan]::FromMilliseconds(0.05); LastDataSent = [timespan]::FromSeconds(3); LastDataReceived = [timespan]::FromSeconds(90); Retransmits = 0; UnackedSegments = 0 }
@@ -62,7 +62,7 @@ BeforeAll {
                 $base = @{ Time = $time; Kind = 'Probe'; Probes = 2; State = 'Established'; Timer = 'Keepalive'; TimerExpires = [timespan]::FromSeconds(1); AddressFamily = 'IPv4'; LocalAddress = '127.0.0.1'; LocalPort = 3333; RemoteAddress = '127.0.0.1'; RemotePort = 42126; Cookie = 7; Inode = 1001; Detail = 'keepalive probe 2 unanswered' }
                 function WatchEvent([hashtable] $Change) { $h = $base.Clone(); foreach ($k in $Change.Keys) { $h[$k] = $Change[$k] }; [PSKeepalive.Core.Watch.TcpConnectionEvent]$h }
                 WatchEvent @{ Kind = 'New'; Probes = 0; Timer = 'None'; TimerExpires = $null; Detail = 'new established connection, no keepalive' }
-                WatchEvent @{ KeepaliveCount = 3; Detail = 'keepalive probe 2 of 3 unanswered'; NetworkNamespace = '/run/netns/blue' }
+                WatchEvent @{ ProbeCount = 3; Detail = 'keepalive probe 2 of 3 unanswered'; NetworkNamespace = '/run/netns/blue' }
                 WatchEvent @{ Kind = 'KeepaliveTimeout'; Probes = 3; AddressFamily = 'IPv6'; LocalAddress = '::1'; RemoteAddress = '::ffff:127.0.0.7'; TimerExpires = [timespan]::Zero; Detail = 'ended by keepalive with 3 probes unanswered: gone 0.2s after its keepalive timer was due' }
                 WatchEvent @{ Kind = 'Closed'; Probes = 0; State = 'FinWait1'; Timer = 'Retransmit'; TimerExpires = [timespan]::FromSeconds(0.2); Inode = 0; Detail = 'closing (fin-wait-1)' }
             }

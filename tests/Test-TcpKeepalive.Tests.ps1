@@ -41,6 +41,8 @@ Describe 'Test-TcpKeepalive' {
         $result.Passed | Should -BeTrue -Because $result.Message
         $result.Address | Should -Be '::1'
         $result.ProbesSent | Should -Be 2
+        $result.ProbeCount | Should -Be 2
+        $result.Count | Should -Be 1
     }
 
     It 'shows that keepalive does not fire with data in flight, and TCP_USER_TIMEOUT decides' {
@@ -51,6 +53,13 @@ Describe 'Test-TcpKeepalive' {
         $result.Retransmissions | Should -BeGreaterThan 0
         $result.MeasuredDetection.TotalSeconds | Should -BeLessThan 3.5
         $result.Message | Should -Match 'did not fire'
+    }
+
+    It 'takes the sysctl words too: -Time for -Idle, -Probes (and -ProbeCount) for -Count' {
+        $command = Get-Command Test-TcpKeepalive
+        $command.Parameters['Idle'].Aliases | Should -Contain 'Time'
+        $command.Parameters['Count'].Aliases | Should -Contain 'Probes'
+        $command.Parameters['Count'].Aliases | Should -Contain 'ProbeCount'
     }
 
     It 'has a table view' {

@@ -45,7 +45,7 @@ $script:ViewSamples = @{
                 OwningProcess = 4194302; Processes = [PSKeepalive.Core.Connections.TcpConnectionProcess[]] @($java, $javaChild) }
             # A listener read with -IncludeSocketOption.
             New-Connection @{ AddressFamily = 'IPv6'; LocalAddress = '::'; LocalPort = 443; RemoteAddress = '::'; RemotePort = 0; State = 'Listen'; Timer = 'None'
-                KeepaliveEnabled = $true; Idle = 32767; Interval = 32767; Count = 127; UserTimeout = 0 }
+                KeepaliveEnabled = $true; Idle = 32767; Interval = 32767; ProbeCount = 127; UserTimeout = 0 }
             # An IPv4-mapped peer with data in flight: the retransmission timer hides keepalive.
             New-Connection @{ AddressFamily = 'IPv6'; LocalAddress = '::ffff:127.0.0.1'; LocalPort = 59470; RemoteAddress = '::ffff:127.0.0.1'; RemotePort = 34321
                 State = 'Established'; Timer = 'Retransmit'; TimerExpires = [timespan]::FromMilliseconds(1200) }
@@ -56,7 +56,7 @@ $script:ViewSamples = @{
             New-Connection @{ AddressFamily = 'IPv4'; LocalAddress = '127.0.0.1'; LocalPort = 40164; RemoteAddress = '127.0.0.1'; RemotePort = 42417
                 State = 'Established'; Timer = 'Keepalive'; TimerExpires = [timespan]::FromSeconds(7199); ProbesSent = 127 }
             New-Connection @{ AddressFamily = 'IPv4'; LocalAddress = '127.0.0.1'; LocalPort = 40166; RemoteAddress = '127.0.0.1'; RemotePort = 42417
-                State = 'SynReceived'; Timer = 'None'; KeepaliveEnabled = $false; Idle = 7200; Interval = 75; Count = 9; UserTimeout = 0 }
+                State = 'SynReceived'; Timer = 'None'; KeepaliveEnabled = $false; Idle = 7200; Interval = 75; ProbeCount = 9; UserTimeout = 0 }
         }
     }
 
@@ -138,8 +138,8 @@ $script:ViewSamples = @{
                 [PSKeepalive.Core.Watch.TcpConnectionEvent] $all
             }
             New-WatchEvent @{ Kind = 'New'; Probes = 0; Timer = 'None'; TimerExpires = $null; Detail = 'new established connection, no keepalive' }
-            New-WatchEvent @{ Kind = 'KeepaliveOn'; Probes = 0; TimerExpires = [timespan]::FromSeconds(59.4); KeepaliveCount = 3; Detail = 'keepalive switched on, keepalive timer 59s, 0 probes unanswered (idle 60 s, interval 10 s, count 3)' }
-            New-WatchEvent @{ KeepaliveCount = 127; Probes = 127; Detail = 'keepalive probe 127 of 127 unanswered' }
+            New-WatchEvent @{ Kind = 'KeepaliveOn'; Probes = 0; TimerExpires = [timespan]::FromSeconds(59.4); ProbeCount = 3; Detail = 'keepalive switched on, keepalive timer 59s, 0 probes unanswered (idle 60 s, interval 10 s, count 3)' }
+            New-WatchEvent @{ ProbeCount = 127; Probes = 127; Detail = 'keepalive probe 127 of 127 unanswered' }
             # Long IPv6 addresses: the ends (and ports) must show.
             New-WatchEvent @{ Kind = 'KeepaliveTimeout'; Probes = 9; AddressFamily = 'IPv6'; LocalAddress = '2001:db8:85a3:1234:5678:8a2e:370:7334'; LocalPort = 44321
                 RemoteAddress = '2001:db8:ffff:ffff:ffff:ffff:ffff:fffe'; RemotePort = 65535; TimerExpires = [timespan]::Zero

@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Management.Automation;
 using PSKeepalive.Completion;
 using PSKeepalive.Core.Connections;
@@ -7,7 +8,8 @@ namespace PSKeepalive;
 /// <summary>
 /// The connection filters Get-TcpConnection and Watch-TcpConnection share (state, addresses, ports, -NoKeepalive,
 /// namespace), declared once so that both choose connections with the same words and the same
-/// <see cref="TcpConnectionQuery"/>. -OwningProcess stays with each cmdlet: Get-TcpConnection takes it from the
+/// <see cref="TcpConnectionQuery"/>: lists, as Get-NetTCPConnection takes them, and addresses with wildcards or
+/// CIDR blocks. -OwningProcess stays with each cmdlet: Get-TcpConnection takes it from the
 /// pipeline, a watch (which runs until stopped) does not.
 /// </summary>
 public abstract class ConnectionFilterCommandBase : PSCmdlet
@@ -17,22 +19,32 @@ public abstract class ConnectionFilterCommandBase : PSCmdlet
     [ValidateNotNullOrEmpty]
     public TcpState[]? State { get; set; }
 
-    /// <summary>Only this local IPv4/IPv6 address (an IPv4 address also matches its IPv4-mapped form).</summary>
+    /// <summary>
+    /// Only these local addresses: addresses, CIDR blocks (10.0.0.0/8) or wildcard patterns (127.*), any of which may
+    /// match; an IPv4 value also matches its IPv4-mapped form.
+    /// </summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
-    public string? LocalAddress { get; set; }
+    [SupportsWildcards]
+    public string[]? LocalAddress { get; set; }
 
-    [Parameter]
-    [ValidateRange(TcpConnectionQuery.MinPort, TcpConnectionQuery.MaxPort)]
-    public int? LocalPort { get; set; }
-
+    /// <summary>Only these local ports; filtered by the kernel.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
-    public string? RemoteAddress { get; set; }
-
-    [Parameter]
     [ValidateRange(TcpConnectionQuery.MinPort, TcpConnectionQuery.MaxPort)]
-    public int? RemotePort { get; set; }
+    public int[]? LocalPort { get; set; }
+
+    /// <summary>Only these remote addresses, as -LocalAddress.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
+    public string[]? RemoteAddress { get; set; }
+
+    /// <summary>Only these remote ports; filtered by the kernel.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ValidateRange(TcpConnectionQuery.MinPort, TcpConnectionQuery.MaxPort)]
+    public int[]? RemotePort { get; set; }
 
     /// <summary>Only connections without keepalive (see each cmdlet's help for how that is decided).</summary>
     [Parameter]
@@ -44,15 +56,15 @@ public abstract class ConnectionFilterCommandBase : PSCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
-    /// <summary>The query these filters make, for the process <paramref name="owningProcess"/> when given.</summary>
-    protected TcpConnectionQuery FilterQuery(int? owningProcess) => new()
+    /// <summary>The query these filters make, for the processes <paramref name="owningProcesses"/> when given.</summary>
+    protected TcpConnectionQuery FilterQuery(IReadOnlyCollection<int>? owningProcesses) => new()
     {
         States = State,
-        LocalAddress = LocalAddress,
-        LocalPort = LocalPort,
-        RemoteAddress = RemoteAddress,
-        RemotePort = RemotePort,
-        OwningProcess = owningProcess,
+        LocalAddresses = LocalAddress,
+        LocalPorts = LocalPort,
+        RemoteAddresses = RemoteAddress,
+        RemotePorts = RemotePort,
+        OwningProcesses = owningProcesses,
         NoKeepaliveOnly = NoKeepalive.IsPresent,
         NetworkNamespace = NetworkNamespace,
     };

@@ -10,9 +10,10 @@ namespace PSKeepalive;
 /// What Set-, Get- and Remove-TcpKeepalivePolicy share: the target, a cgroup path (-Cgroup, which a
 /// TcpKeepalivePolicy binds by property name) or a process in it (-ProcessId, which Get-Process binds through its
 /// Id), and the rule that each cgroup is acted on once per pipeline however many of its processes arrive
-/// (Get-Process nginx gives the master and every worker, all in one service cgroup).
+/// (Get-Process nginx gives the master and every worker, all in one service cgroup). A policy or process listed on
+/// another computer is refused (<see cref="PipelineInputCommand"/>): its cgroup path or id names something else here.
 /// </summary>
-public abstract class PolicyCommandBase : PSCmdlet
+public abstract class PolicyCommandBase : PipelineInputCommand
 {
     protected const string CgroupSet = "Cgroup";
     protected const string ProcessSet = "Process";
@@ -38,6 +39,15 @@ public abstract class PolicyCommandBase : PSCmdlet
     /// </summary>
     protected CgroupDirectory? OpenTarget()
     {
+        bool byProcess = ParameterSetName == ProcessSet;
+        if (RefusedFromAnotherComputer(
+                byProcess ? "Process" : "Cgroup",
+                byProcess ? $"process {ProcessId}" : $"cgroup {Cgroup}",
+                $"{(byProcess ? "Get-Process ..." : "Get-TcpKeepalivePolicy ...")} | {MyInvocation.MyCommand.Name} ..."))
+        {
+            return null;
+        }
+
         CgroupDirectory cgroup;
         try
         {

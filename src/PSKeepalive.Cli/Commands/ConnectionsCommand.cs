@@ -29,7 +29,7 @@ internal static class ConnectionsCommand
         var includeInfo = new Option<bool>("--include-info") { Description = "Ask the kernel for tcp_info: RTT, last send/receive, retransmits, unacked segments." };
         var includeSocketOption = new Option<bool>("--include-socket-option")
         {
-            Description = "Read each socket's own keepalive options through its owner (pidfd_getfd; root): keepaliveEnabled, idle, interval, count, userTimeout; makes noKeepalive exact.",
+            Description = "Read each socket's own keepalive options through its owner (pidfd_getfd; root): keepaliveEnabled, idle, interval, probeCount, userTimeout; makes noKeepalive exact.",
         };
         var json = CommonOptions.Json();
         var command = new Command("connections", "List TCP connections (sock_diag) with their keepalive timer and, on request, their processes.")
@@ -55,11 +55,15 @@ internal static class ConnectionsCommand
             SocketOwnerMap? owners = null;
             if (query.NeedsOwners)
             {
-                owners = SocketOwnerScan.Scan(query.OwningProcess);
-                if (owners.ProcessesNotRead > 0)
+                owners = SocketOwnerScan.Scan(query.OwningProcesses);
+                if (owners.DeniedMessage is string denied)
                 {
-                    Console.Error.WriteLine(
-                        $"pskeepalive: note: {owners.ProcessesNotRead} process(es) could not be read ({owners.ProcessesDenied} denied, {owners.ProcessesVanished} ended during the scan); their sockets show no process.");
+                    Console.Error.WriteLine($"pskeepalive: note: {denied}");
+                }
+
+                if (owners.ProcessesVanished > 0)
+                {
+                    Console.Error.WriteLine($"pskeepalive: note: {owners.ProcessesVanished} process(es) ended during the scan; their sockets show no process.");
                 }
             }
 
@@ -147,6 +151,8 @@ internal static class ConnectionsCommand
         if (owners)
         {
             WriteNullable(w, Keys.OwningProcess, c.OwningProcess);
+            WriteNullable(w, Keys.ProcessId, c.ProcessId);
+            WriteNullable(w, Keys.ProcessName, c.ProcessName, strings);
             w.WriteStartArray(Keys.Processes);
             foreach (TcpConnectionProcess p in c.Processes)
             {
@@ -166,7 +172,7 @@ internal static class ConnectionsCommand
             WriteNullable(w, Keys.KeepaliveEnabled, c.KeepaliveEnabled);
             WriteNullable(w, Keys.Idle, c.Idle);
             WriteNullable(w, Keys.Interval, c.Interval);
-            WriteNullable(w, Keys.Count, c.Count);
+            WriteNullable(w, Keys.ProbeCount, c.ProbeCount);
             WriteNullable(w, Keys.UserTimeout, c.UserTimeout);
         }
 
@@ -320,6 +326,8 @@ internal static class ConnectionsCommand
         public static readonly JsonEncodedText Retransmits = JsonEncodedText.Encode("retransmits");
         public static readonly JsonEncodedText UnackedSegments = JsonEncodedText.Encode("unackedSegments");
         public static readonly JsonEncodedText OwningProcess = JsonEncodedText.Encode("owningProcess");
+        public static readonly JsonEncodedText ProcessId = JsonEncodedText.Encode("processId");
+        public static readonly JsonEncodedText ProcessName = JsonEncodedText.Encode("processName");
         public static readonly JsonEncodedText Processes = JsonEncodedText.Encode("processes");
         public static readonly JsonEncodedText Pid = JsonEncodedText.Encode("pid");
         public static readonly JsonEncodedText Name = JsonEncodedText.Encode("name");
@@ -328,7 +336,7 @@ internal static class ConnectionsCommand
         public static readonly JsonEncodedText KeepaliveEnabled = JsonEncodedText.Encode("keepaliveEnabled");
         public static readonly JsonEncodedText Idle = JsonEncodedText.Encode("idle");
         public static readonly JsonEncodedText Interval = JsonEncodedText.Encode("interval");
-        public static readonly JsonEncodedText Count = JsonEncodedText.Encode("count");
+        public static readonly JsonEncodedText ProbeCount = JsonEncodedText.Encode("probeCount");
         public static readonly JsonEncodedText UserTimeout = JsonEncodedText.Encode("userTimeout");
         public static readonly JsonEncodedText NetworkNamespace = JsonEncodedText.Encode("networkNamespace");
     }

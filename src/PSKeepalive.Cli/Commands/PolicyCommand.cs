@@ -242,7 +242,7 @@ internal static class PolicyCommand
             table.Add(
                 Value(p.Idle, "s"),
                 Value(p.Interval, "s"),
-                Value(p.Count, string.Empty),
+                Value(p.ProbeCount, string.Empty),
                 Value(p.UserTimeout, "ms"),
                 p.Mode.ToString().ToLowerInvariant(),
                 p.Force ? "yes" : "no",
@@ -256,7 +256,7 @@ internal static class PolicyCommand
     /// <summary>"60s", or "system" for a timer the policy leaves to the sysctl.</summary>
     private static string Value(int? value, string unit) => value is int v ? v.ToString(CultureInfo.InvariantCulture) + unit : "system";
 
-    /// <summary>The keys of one policy: cgroup, idle, interval, count, userTimeout, mode, force, programId, and more.</summary>
+    /// <summary>The keys of one policy: cgroup, idle, interval, probeCount, userTimeout, mode, force, programId, and more.</summary>
     private static void WriteProperties(Utf8JsonWriter w, TcpKeepalivePolicy policy)
     {
         WriteSettings(w, policy.Cgroup, policy.Settings(), policy.ProgramId);
@@ -279,7 +279,7 @@ internal static class PolicyCommand
         w.WriteString("cgroup", cgroup);
         Number(w, "idle", settings.Idle);
         Number(w, "interval", settings.Interval);
-        Number(w, "count", settings.Count);
+        Number(w, "probeCount", settings.Count);
         Number(w, "userTimeout", settings.UserTimeout);
         w.WriteString("mode", settings.Mode.ToString().ToLowerInvariant());
         w.WriteBoolean("force", settings.Force);

@@ -72,7 +72,7 @@ internal static class RetrofitOutput
                 r.Fd.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 StateText.Of(r.State) ?? "-",
                 EndPoint(r.LocalAddress, r.LocalPort),
-                r.RemotePort == 0 ? "*" : EndPoint(r.RemoteAddress, r.RemotePort),
+                EndPoint(r.RemoteAddress, r.RemotePort),
                 r.Outcome.ToString(),
                 Short(r.Before),
                 Short(r.After),
@@ -111,7 +111,7 @@ internal static class RetrofitOutput
     {
         null => "-",
         { Enabled: false } => "off",
-        _ => FormattableString.Invariant($"on {options.Idle}/{options.Interval}/{options.Count}")
+        _ => FormattableString.Invariant($"on {options.Idle}/{options.Interval}/{options.ProbeCount}")
             + (options.UserTimeout > 0 ? FormattableString.Invariant($" ut{options.UserTimeout}ms") : string.Empty),
     };
 
@@ -131,7 +131,7 @@ internal static class RetrofitOutput
         w.WriteBoolean("enabled", options.Enabled);
         w.WriteNumber("idle", options.Idle);
         w.WriteNumber("interval", options.Interval);
-        w.WriteNumber("count", options.Count);
+        w.WriteNumber("probeCount", options.ProbeCount);
         w.WriteNumber("userTimeout", options.UserTimeout);
         w.WriteEndObject();
     }

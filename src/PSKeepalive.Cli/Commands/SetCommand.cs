@@ -20,7 +20,7 @@ internal static class SetCommand
         var persist = new Option<bool>("--persist") { Description = "Also write the values to a sysctl.d file so that they survive a reboot." };
         var persistPath = new Option<string>("--persist-path")
         {
-            Description = "The sysctl.d file for --persist.",
+            Description = "The sysctl.d file to persist to (implies --persist).",
             HelpName = "FILE",
             DefaultValueFactory = _ => SysctlPersistence.DefaultPath,
         };
@@ -36,8 +36,10 @@ internal static class SetCommand
         {
             var change = new TcpKeepaliveSettingChange(parse.GetValue(time), parse.GetValue(interval), parse.GetValue(probes));
             TcpKeepaliveSettings.Validate(change);
+            // Naming the file says where to persist: --persist-path alone implies --persist rather than being ignored.
+            bool persisting = parse.GetValue(persist) || parse.GetResult(persistPath) is { Implicit: false };
             var persistence = new SysctlPersistence();
-            if (parse.GetValue(persist))
+            if (persisting)
             {
                 // Both before the live write: a persist that cannot succeed changes nothing.
                 persistence.CheckNamespace(parse.GetValue(netns), parse.GetValue(persistPath)!);
@@ -56,7 +58,7 @@ internal static class SetCommand
                     Console.Error.WriteLine($"What if: set {key} = {value} in {where}");
                 }
 
-                if (parse.GetValue(persist))
+                if (persisting)
                 {
                     Console.Error.WriteLine($"What if: persist {string.Join(", ", assignments.Select(a => $"{a.Key} = {a.Value}"))} to {parse.GetValue(persistPath)}");
                 }
@@ -86,7 +88,7 @@ internal static class SetCommand
             }
 
             var settings = new TcpKeepaliveSettings();
-            TcpKeepaliveSetting? previous = parse.GetValue(persist) ? settings.Get(path) : null;
+            TcpKeepaliveSetting? previous = persisting ? settings.Get(path) : null;
             var result = settings.Set(change, path);
             SysctlPersistResult? persisted = null;
             if (previous is not null)

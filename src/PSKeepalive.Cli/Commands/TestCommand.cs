@@ -77,7 +77,7 @@ internal static class TestCommand
                 w.WriteStartObject();
                 w.WriteNumber("idle", result.Idle);
                 w.WriteNumber("interval", result.Interval);
-                w.WriteNumber("count", result.Count);
+                w.WriteNumber("probeCount", result.ProbeCount);
                 w.WriteNumber("userTimeout", result.UserTimeout);
                 w.WriteNumber("expectedDetectionSeconds", Math.Round(result.ExpectedDetection.TotalSeconds, 3));
                 if (result.MeasuredDetection is TimeSpan measured)
@@ -126,7 +126,7 @@ internal static class TestCommand
             result.Passed ? "yes" : "NO",
             result.Idle.ToString(CultureInfo.InvariantCulture) + "s",
             result.Interval.ToString(CultureInfo.InvariantCulture) + "s",
-            result.Count.ToString(CultureInfo.InvariantCulture),
+            result.ProbeCount.ToString(CultureInfo.InvariantCulture),
             result.UserTimeout == 0 ? "-" : result.UserTimeout.ToString(CultureInfo.InvariantCulture) + "ms",
             Durations.Format(Math.Round(result.ExpectedDetection.TotalSeconds, 2)),
             result.MeasuredDetection is TimeSpan m ? Durations.Format(Math.Round(m.TotalSeconds, 2)) : "-",

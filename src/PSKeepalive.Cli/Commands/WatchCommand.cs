@@ -150,13 +150,13 @@ internal static class WatchCommand
             w.WriteString(Keys.RemoteAddress, e.RemoteAddress);
             w.WriteNumber(Keys.RemotePort, e.RemotePort);
             w.WriteNumber(Keys.Cookie, e.Cookie);
-            if (e.KeepaliveCount is int count)
+            if (e.ProbeCount is int count)
             {
-                w.WriteNumber(Keys.KeepaliveCount, count);
+                w.WriteNumber(Keys.ProbeCount, count);
             }
             else
             {
-                w.WriteNull(Keys.KeepaliveCount);
+                w.WriteNull(Keys.ProbeCount);
             }
 
             w.WriteString(Keys.Timer, TcpConnectionText.TimerName(e.Timer));
@@ -220,7 +220,7 @@ internal static class WatchCommand
         public static readonly JsonEncodedText RemoteAddress = JsonEncodedText.Encode("remoteAddress");
         public static readonly JsonEncodedText RemotePort = JsonEncodedText.Encode("remotePort");
         public static readonly JsonEncodedText Cookie = JsonEncodedText.Encode("cookie");
-        public static readonly JsonEncodedText KeepaliveCount = JsonEncodedText.Encode("keepaliveCount");
+        public static readonly JsonEncodedText ProbeCount = JsonEncodedText.Encode("probeCount");
         public static readonly JsonEncodedText Timer = JsonEncodedText.Encode("timer");
         public static readonly JsonEncodedText TimerExpiresMs = JsonEncodedText.Encode("timerExpiresMs");
         public static readonly JsonEncodedText Inode = JsonEncodedText.Encode("inode");

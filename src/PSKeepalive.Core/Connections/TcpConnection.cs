@@ -119,6 +119,15 @@ public sealed record TcpConnection
     /// <summary>Every process holding the socket, by PID then descriptor; empty unless owners were looked up.</summary>
     public IReadOnlyList<TcpConnectionProcess> Processes { get; init; } = Array.Empty<TcpConnectionProcess>();
 
+    /// <summary>
+    /// The owner of <see cref="OwningProcess"/>, flat: a column for Export-Csv and JSON, and what survives PowerShell
+    /// remoting, which sends <see cref="Processes"/> as text. The same number as OwningProcess.
+    /// </summary>
+    public int? ProcessId => OwningProcess;
+
+    /// <summary>The name (/proc/PID/comm) of the lowest-PID owner; null unless owners were looked up and it could be read.</summary>
+    public string? ProcessName => Processes.Count > 0 ? Processes[0].Name : null;
+
     /// <summary>SO_KEEPALIVE read from the socket itself (filled by -IncludeSocketOption); null when not read.</summary>
     public bool? KeepaliveEnabled { get; init; }
 
@@ -128,8 +137,8 @@ public sealed record TcpConnection
     /// <summary>TCP_KEEPINTVL seconds read from the socket; null when not read.</summary>
     public int? Interval { get; init; }
 
-    /// <summary>TCP_KEEPCNT read from the socket; null when not read.</summary>
-    public int? Count { get; init; }
+    /// <summary>TCP_KEEPCNT read from the socket; null when not read. (Not "Count": that would hide PowerShell's .Count.)</summary>
+    public int? ProbeCount { get; init; }
 
     /// <summary>TCP_USER_TIMEOUT milliseconds read from the socket; null when not read.</summary>
     public int? UserTimeout { get; init; }

@@ -16,7 +16,7 @@ public static class TcpConnectionText
     {
         ArgumentNullException.ThrowIfNull(connection);
         return Keepalive(
-            connection.KeepaliveEnabled, connection.Idle, connection.Interval, connection.Count,
+            connection.KeepaliveEnabled, connection.Idle, connection.Interval, connection.ProbeCount,
             connection.Timer, connection.TimerExpires, connection.ProbesSent, connection.NoKeepalive);
     }
 
@@ -25,7 +25,7 @@ public static class TcpConnectionText
     /// PowerShell remoting is a deserialized property bag, not a <see cref="TcpConnection"/>, but its properties
     /// bind here (a timer's name converts to <see cref="TcpTimer"/>).
     /// </summary>
-    public static string Keepalive(bool? keepaliveEnabled, int? idle, int? interval, int? count, TcpTimer timer, TimeSpan? timerExpires, int probesSent, bool? noKeepalive)
+    public static string Keepalive(bool? keepaliveEnabled, int? idle, int? interval, int? probeCount, TcpTimer timer, TimeSpan? timerExpires, int probesSent, bool? noKeepalive)
     {
         if (keepaliveEnabled is bool enabled)
         {
@@ -34,7 +34,7 @@ public static class TcpConnectionText
                 return "off";
             }
 
-            if (idle is int i && interval is int n && count is int c)
+            if (idle is int i && interval is int n && probeCount is int c)
             {
                 return string.Create(CultureInfo.InvariantCulture, $"on {i}/{n}/{c}");
             }

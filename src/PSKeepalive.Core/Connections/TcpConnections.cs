@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Namespaces;
 using PSKeepalive.Core.Netlink;
@@ -39,11 +40,22 @@ public static class TcpConnections
     {
         ArgumentNullException.ThrowIfNull(query);
         query.Validate();
-        if (query.OwningProcess is int pid && string.IsNullOrEmpty(query.NetworkNamespace) &&
-            Retrofit.RetrofitTargets.NamespaceOf(pid) is string processNamespace)
+        if (query.OwningProcesses is { Count: > 0 } pids && string.IsNullOrEmpty(query.NetworkNamespace))
         {
-            // The process lives in another network namespace (a container): its sockets are only in that dump.
-            query = query with { NetworkNamespace = processNamespace };
+            // A process of another network namespace (a container) has its sockets only in that namespace's dump:
+            // list each namespace the processes live in, in turn (one dump, one owner scan, when they share one).
+            var byNamespace = pids.Distinct().GroupBy(Retrofit.RetrofitTargets.NamespaceOf).ToList();
+            if (byNamespace.Count > 1)
+            {
+                owners ??= query.NeedsOwners ? SocketOwnerScan.Scan(pids) : null;
+                SocketOwnerMap? scanned = owners;
+                return byNamespace.SelectMany(g => Enumerate(query with { OwningProcesses = g.ToList(), NetworkNamespace = g.Key }, scanned));
+            }
+
+            if (byNamespace[0].Key is string processNamespace)
+            {
+                query = query with { NetworkNamespace = processNamespace };
+            }
         }
 
         var filter = new ConnectionFilter(query);
@@ -74,7 +86,7 @@ public static class TcpConnections
     {
         if (owners is null && query.NeedsOwners)
         {
-            owners = SocketOwnerScan.Scan(query.OwningProcess);
+            owners = SocketOwnerScan.Scan(query.OwningProcesses);
         }
 
         var factory = new TcpConnectionFactory(query.IncludeInfo, owners, query.NeedsOwners) { NetworkNamespace = query.NetworkNamespace };
@@ -102,7 +114,7 @@ public static class TcpConnections
             if (second is not null)
             {
                 secondSequence = second.NextSequence();
-                var secondRequest = new byte[InetDiag.MaxDumpRequestLength];
+                var secondRequest = new byte[InetDiag.DumpRequestLength(filter.KernelProgram.Length)];
                 int secondLength = InetDiag.WriteDumpRequest(secondRequest, InetDiag.AfInet6, query.StateMask, query.IncludeInfo, secondSequence, filter.KernelProgram);
                 prefetched = new DumpPrefetcher(second, secondRequest.AsSpan(0, secondLength).ToArray());
             }
@@ -172,7 +184,7 @@ public static class TcpConnections
     /// <summary>One family's dump on <paramref name="socket"/>, streamed, repeated while the kernel flags it interrupted.</summary>
     private static IEnumerable<TcpConnection> DumpFamily(NetlinkSocket socket, byte family, TcpConnectionQuery query, ConnectionFilter filter, TcpConnectionFactory factory, int firstAttempt = 1)
     {
-        var request = new byte[InetDiag.MaxDumpRequestLength];
+        var request = new byte[InetDiag.DumpRequestLength(filter.KernelProgram.Length)];
         var dump = new DumpState();
         for (int attempt = firstAttempt; attempt <= MaxDumpAttempts; attempt++)
         {

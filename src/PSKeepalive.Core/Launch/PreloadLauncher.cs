@@ -93,7 +93,7 @@ public static class PreloadLauncher
         {
             // Refused here for every method, so that seccomp mode reports it as the preload path does (not as the
             // launcher's exit 127 after the start).
-            throw Errno.ToException(Errno.EACCES, "Process", $"start '{inspection.Path}'", inspection.Path, "execute permission on the program (no execute bit is set: chmod +x)");
+            throw Errno.ToException(Errno.EACCES, Subject, $"start '{inspection.Path}'", inspection.Path, "execute permission on the program (no execute bit is set: chmod +x)");
         }
 
         if (CgroupLauncher.Choose(request, inspection) is string cgroupReason)
@@ -303,11 +303,11 @@ public static class PreloadLauncher
         ArgumentNullException.ThrowIfNull(start);
         try
         {
-            return Process.Start(start) ?? throw new KeepaliveKernelException("Process", $"Cannot start '{start.FileName}'.", start.FileName, 0);
+            return Process.Start(start) ?? throw new KeepaliveKernelException(Subject, $"Cannot start '{start.FileName}'.", start.FileName, 0);
         }
         catch (Win32Exception e)
         {
-            throw Errno.ToException(e.NativeErrorCode, "Process", $"start '{start.FileName}'", start.FileName, "execute permission on the program");
+            throw Errno.ToException(e.NativeErrorCode, Subject, $"start '{start.FileName}'", start.FileName, "execute permission on the program");
         }
     }
 

@@ -135,7 +135,7 @@ public static partial class NetworkNamespace
                 errno);
         }
 
-        throw Errno.ToException(errno, Subject, $"open the network namespace {path}", path, "root");
+        throw Errno.ToException(errno, Subject, $"open the network namespace {path}", path, OpenPrivilege(path, Libc.GetEUid() == 0));
     }
 
     private static void Join(int fd, string path)
@@ -156,6 +156,25 @@ public static partial class NetworkNamespace
         }
 
         throw Errno.ToException(errno, Subject, $"enter the network namespace {path}", path, "root (CAP_SYS_ADMIN)");
+    }
+
+    /// <summary>
+    /// What opening <paramref name="path"/> needs, for a permission error. /proc/PID/ns/net is guarded by the kernel's
+    /// ptrace check on that process, which can refuse root too: then "root" is not what is missing.
+    /// </summary>
+    internal static string OpenPrivilege(string path, bool root)
+    {
+        if (!path.StartsWith("/proc/", StringComparison.Ordinal))
+        {
+            return "root";
+        }
+
+        return root
+            ? "ptrace read access to the process that holds it, which the kernel refuses although this process runs as root: the "
+              + "process belongs to an outer user namespace (such as a container host's PID 1) or a security module (AppArmor, SELinux, "
+              + "Yama) protects it. Name the namespace through /run/netns (ip netns) or another process in it"
+            : "root (or CAP_SYS_PTRACE over the process)";
+        // Pidfd.PtracePrivilege says the same for the process's descriptors.
     }
 
     /// <summary>

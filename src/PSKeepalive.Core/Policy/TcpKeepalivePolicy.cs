@@ -11,7 +11,7 @@ namespace PSKeepalive.Core.Policy;
 /// <param name="CgroupId">The cgroup id (the directory's inode), as bpftool shows it.</param>
 /// <param name="Idle">TCP_KEEPIDLE seconds, or null when the policy leaves it to the sysctl.</param>
 /// <param name="Interval">TCP_KEEPINTVL seconds, or null.</param>
-/// <param name="Count">TCP_KEEPCNT, or null.</param>
+/// <param name="ProbeCount">TCP_KEEPCNT, or null (not "Count", which would hide the Count PowerShell gives every object).</param>
 /// <param name="UserTimeout">TCP_USER_TIMEOUT milliseconds, or null.</param>
 /// <param name="Mode">Which connections: All, Outgoing or Listening (accepted).</param>
 /// <param name="Force">True when connections whose program switched SO_KEEPALIVE on itself get the policy's values too.</param>
@@ -25,7 +25,7 @@ public sealed record TcpKeepalivePolicy(
     ulong CgroupId,
     int? Idle,
     int? Interval,
-    int? Count,
+    int? ProbeCount,
     int? UserTimeout,
     KeepalivePolicyMode Mode,
     bool Force,
@@ -39,7 +39,7 @@ public sealed record TcpKeepalivePolicy(
     {
         Idle = Idle,
         Interval = Interval,
-        Count = Count,
+        Count = ProbeCount,
         UserTimeout = UserTimeout,
         Mode = Mode,
         Force = Force,

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Text;
 using PSKeepalive.Core.Connections;
 using PSKeepalive.Core.Interop;
@@ -51,9 +52,12 @@ public sealed class SocketOwnerMap
     private readonly Dictionary<ulong, int> _head;
     private readonly OwnerEntry[] _entries;
     private readonly Dictionary<int, ProcessInfo> _processes = new();
+    private readonly bool _scannedAsRoot;
 
-    internal SocketOwnerMap(Dictionary<ulong, int> head, OwnerEntry[] entries, int scanned, int denied, int vanished, int descriptors, TimeSpan elapsed)
+    internal SocketOwnerMap(Dictionary<ulong, int> head, OwnerEntry[] entries, int scanned, int denied, int vanished, int descriptors, TimeSpan elapsed, IReadOnlyList<int>? deniedPids = null)
     {
+        DeniedPids = deniedPids ?? Array.Empty<int>();
+        _scannedAsRoot = Interop.Libc.GetEUid() == 0; // who scanned decides what would have helped
         _head = head;
         _entries = entries;
         ProcessesScanned = scanned;
@@ -68,6 +72,31 @@ public sealed class SocketOwnerMap
 
     /// <summary>Processes whose /proc/PID/fd could not be read (EACCES/EPERM: another user's process without root).</summary>
     public int ProcessesDenied { get; }
+
+    /// <summary>The lowest PIDs of the processes that denied access (at most <see cref="SocketOwnerScan.DeniedPidsKept"/>).</summary>
+    public IReadOnlyList<int> DeniedPids { get; }
+
+    /// <summary>
+    /// What to tell the user when processes denied access, or null when none did: who they are, that their sockets show no
+    /// owner, and what would help; as root, that something beyond root refuses (the ptrace check on /proc/PID/fd).
+    /// </summary>
+    public string? DeniedMessage
+    {
+        get
+        {
+            if (ProcessesDenied == 0)
+            {
+                return null;
+            }
+
+            string which = string.Join(", ", DeniedPids) + (ProcessesDenied > DeniedPids.Count ? ", ..." : string.Empty);
+            string why = _scannedAsRoot
+                ? "access denied even to root: reading /proc/PID/fd passes the kernel's ptrace check, which refuses a process of an outer "
+                  + "user namespace (the container's host) or one a security module (AppArmor, SELinux, Yama) protects"
+                : "access denied: run as root, or with CAP_SYS_PTRACE, to see every owner";
+            return $"{ProcessesDenied} process(es) could not be read ({which}): {why}. Their sockets show no owning process.";
+        }
+    }
 
     /// <summary>Processes that ended between listing /proc and reading their descriptors.</summary>
     public int ProcessesVanished { get; }
@@ -204,7 +233,11 @@ public static unsafe class SocketOwnerScan
     private static readonly long ProgressInterval = System.Diagnostics.Stopwatch.Frequency / 4;
 
     /// <summary>Scans every process, or only <paramref name="pid"/> when given.</summary>
-    /// <param name="pid">One process to scan (a process filter needs nothing else).</param>
+    public static SocketOwnerMap Scan(int? pid = null, Action<SocketOwnerScanProgress>? progress = null, string procRoot = "/proc") =>
+        Scan(pid is int one ? [one] : null, progress, procRoot);
+
+    /// <summary>Scans every process, or only <paramref name="pids"/> when given (null or empty: every process).</summary>
+    /// <param name="pids">The processes to scan (a process filter needs nothing else).</param>
     /// <param name="progress">Called about every 250 ms during the walk, on the calling thread.</param>
     /// <param name="procRoot">The proc mount (tests may point elsewhere).</param>
     /// <remarks>
@@ -212,7 +245,7 @@ public static unsafe class SocketOwnerScan
     /// <see cref="MaxWorkers"/> threads (never more than the processors), each taking whole processes
     /// from a shared counter; the calling thread is one of them and reports progress.
     /// </remarks>
-    public static SocketOwnerMap Scan(int? pid = null, Action<SocketOwnerScanProgress>? progress = null, string procRoot = "/proc")
+    public static SocketOwnerMap Scan(IReadOnlyCollection<int>? pids, Action<SocketOwnerScanProgress>? progress = null, string procRoot = "/proc")
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         byte[] rootBytes = Encoding.UTF8.GetBytes(procRoot);
@@ -221,9 +254,9 @@ public static unsafe class SocketOwnerScan
             throw new ArgumentException("The proc root path is too long.", nameof(procRoot));
         }
 
-        List<int> pids = pid is int one ? new List<int> { one } : ListProcesses(procRoot);
-        int workers = Math.Clamp(Math.Min(Environment.ProcessorCount, MaxWorkers), 1, Math.Max(1, pids.Count / 4));
-        var shared = new SharedWork(pids, rootBytes);
+        List<int> toScan = pids is { Count: > 0 } ? pids.Distinct().ToList() : ListProcesses(procRoot);
+        int workers = Math.Clamp(Math.Min(Environment.ProcessorCount, MaxWorkers), 1, Math.Max(1, toScan.Count / 4));
+        var shared = new SharedWork(toScan, rootBytes);
         var results = new WorkerResult[workers];
         var threads = new System.Threading.Thread[workers - 1];
         for (int i = 1; i < workers; i++)
@@ -253,10 +286,12 @@ public static unsafe class SocketOwnerScan
         var head = new Dictionary<ulong, int>(total);
         var entries = new SocketOwnerMap.OwnerEntry[total];
         int scanned = 0, denied = 0, vanished = 0, descriptors = 0, next = 0;
+        var deniedPids = new List<int>();
         foreach (WorkerResult result in results)
         {
             scanned += result.Scanned;
             denied += result.Denied;
+            deniedPids.AddRange(result.DeniedPids);
             vanished += result.Vanished;
             descriptors += result.Descriptors;
             foreach (RawOwner owner in result.Owners)
@@ -268,9 +303,13 @@ public static unsafe class SocketOwnerScan
         }
 
         TimeSpan elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-        progress?.Invoke(new SocketOwnerScanProgress(pids.Count, pids.Count, elapsed));
-        return new SocketOwnerMap(head, entries, scanned, denied, vanished, descriptors, elapsed);
+        progress?.Invoke(new SocketOwnerScanProgress(toScan.Count, toScan.Count, elapsed));
+        deniedPids.Sort();
+        return new SocketOwnerMap(head, entries, scanned, denied, vanished, descriptors, elapsed, deniedPids.Take(DeniedPidsKept).ToList());
     }
+
+    /// <summary>The denied processes a map names, at most.</summary>
+    public const int DeniedPidsKept = 8;
 
     /// <summary>Threads for the walk at most (readlinkat on /proc scales until the processors are busy).</summary>
     public const int MaxWorkers = 4;
@@ -295,6 +334,7 @@ public static unsafe class SocketOwnerScan
         public readonly List<RawOwner> Owners = new();
         public int Scanned;
         public int Denied;
+        public readonly List<int> DeniedPids = new();
         public int Vanished;
         public int Descriptors;
     }
@@ -354,18 +394,22 @@ public static unsafe class SocketOwnerScan
 
         if (sockets.Errno != 0)
         {
-            Count(sockets.Errno, result);
+            Count(current, sockets.Errno, result);
             return;
         }
 
         result.Scanned++;
     }
 
-    private static void Count(int errno, WorkerResult result)
+    private static void Count(int pid, int errno, WorkerResult result)
     {
         if (errno is Errno.EACCES or Errno.EPERM)
         {
             result.Denied++;
+            if (result.DeniedPids.Count < DeniedPidsKept)
+            {
+                result.DeniedPids.Add(pid);
+            }
         }
         else
         {

@@ -106,7 +106,7 @@ public static class TcpKeepaliveRetrofit
         (change.Enabled is not bool e || options.Enabled == e)
         && (change.Idle is not int i || options.Idle == i)
         && (change.Interval is not int v || options.Interval == v)
-        && (change.Count is not int c || options.Count == c)
+        && (change.Count is not int c || options.ProbeCount == c)
         && (change.UserTimeout is not int u || options.UserTimeout == u);
 
     private static IEnumerable<KeepaliveChangeResult> ApplyToProcessCore(

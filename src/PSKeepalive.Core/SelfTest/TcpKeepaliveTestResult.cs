@@ -24,7 +24,7 @@ public enum TcpKeepaliveTestMechanism
 /// </summary>
 /// <param name="Idle">TCP_KEEPIDLE in force on the probing end, seconds.</param>
 /// <param name="Interval">TCP_KEEPINTVL in force, seconds.</param>
-/// <param name="Count">TCP_KEEPCNT in force.</param>
+/// <param name="ProbeCount">TCP_KEEPCNT in force (not "Count", which would hide PowerShell's .Count).</param>
 /// <param name="UserTimeout">TCP_USER_TIMEOUT in force, milliseconds (0 = unset).</param>
 /// <param name="ExpectedDetection">When the settings say the connection should fail.</param>
 /// <param name="MeasuredDetection">When it did fail; null when it was still open at the end of the wait.</param>
@@ -43,7 +43,7 @@ public enum TcpKeepaliveTestMechanism
 public sealed record TcpKeepaliveTestResult(
     int Idle,
     int Interval,
-    int Count,
+    int ProbeCount,
     int UserTimeout,
     TimeSpan ExpectedDetection,
     TimeSpan? MeasuredDetection,

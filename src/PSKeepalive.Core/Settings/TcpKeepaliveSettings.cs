@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Namespaces;
@@ -50,6 +51,48 @@ public sealed class TcpKeepaliveSettings
         {
             KeepaliveLimits.CheckCount(probes, "Probes", Subject);
         }
+    }
+
+    /// <summary>
+    /// What a setting piped to Set-TcpKeepaliveSetting changes, and where. As with Get-Service | Set-Service, the target
+    /// is the object piped: the namespace it was read in (<see cref="PipedTcpKeepaliveSetting.NetworkNamespace"/>), never
+    /// the caller's by accident. Its values travel with it, and the values typed override only what they name, so a
+    /// saved setting piped back restores it. Copying it elsewhere takes an explicit <paramref name="networkNamespace"/>,
+    /// and so does a setting read on another computer, whose namespace name means nothing here.
+    /// </summary>
+    /// <param name="piped">The piped setting; null when nothing was piped (only <paramref name="typed"/> counts).</param>
+    /// <param name="typed">The values given as parameters.</param>
+    /// <param name="networkNamespace">-NetworkNamespace as given; null when not given.</param>
+    /// <returns>The values to write and the namespace to write them in (null: the caller's).</returns>
+    /// <exception cref="KeepaliveInvalidTargetException">A setting of another computer without <paramref name="networkNamespace"/>.</exception>
+    public static (TcpKeepaliveSettingChange Change, string? NetworkNamespace) ChangeFor(
+        PipedTcpKeepaliveSetting? piped, TcpKeepaliveSettingChange typed, string? networkNamespace)
+    {
+        ArgumentNullException.ThrowIfNull(typed);
+        if (piped is null)
+        {
+            return (typed, networkNamespace);
+        }
+
+        var change = new TcpKeepaliveSettingChange(typed.Time ?? piped.Time, typed.Interval ?? piped.Interval, typed.Probes ?? piped.Probes);
+        if (!string.IsNullOrEmpty(networkNamespace))
+        {
+            return (change, networkNamespace);
+        }
+
+        if (!string.IsNullOrEmpty(piped.ComputerName))
+        {
+            throw new KeepaliveInvalidTargetException(
+                "NetworkNamespace",
+                $"The piped setting was read on computer '{piped.ComputerName}' (PowerShell remoting): its network namespace "
+                + $"{piped.NetworkNamespace ?? "(none named)"} is one of that computer, not of this one, so nothing was changed. Change it there "
+                + $"(Invoke-Command -HostName {piped.ComputerName} {{ Set-TcpKeepaliveSetting ... }}), or give -NetworkNamespace to copy its values "
+                + "to a namespace of this computer (/proc/self/ns/net for this process's own).",
+                piped.ComputerName,
+                0);
+        }
+
+        return (change, string.IsNullOrEmpty(piped.NetworkNamespace) ? null : piped.NetworkNamespace);
     }
 
     /// <summary>The sysctl names and values a change writes, in write order.</summary>

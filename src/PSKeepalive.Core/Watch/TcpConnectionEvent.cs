@@ -51,13 +51,13 @@ public sealed record TcpConnectionEvent
 
     /// <summary>
     /// Keepalive probes sent and unanswered at this event: for <see cref="TcpConnectionEventKind.Probe"/> the number of
-    /// the probe (n of <see cref="KeepaliveCount"/>), 0 after <see cref="TcpConnectionEventKind.Answered"/>, the last
+    /// the probe (n of <see cref="ProbeCount"/>), 0 after <see cref="TcpConnectionEventKind.Answered"/>, the last
     /// count seen for <see cref="TcpConnectionEventKind.KeepaliveTimeout"/>.
     /// </summary>
     public required int Probes { get; init; }
 
     /// <summary>TCP_KEEPCNT of the socket when it was read (IncludeSocketOption); null when not known.</summary>
-    public int? KeepaliveCount { get; init; }
+    public int? ProbeCount { get; init; }
 
     /// <summary>The connection's state in the sample (the last one seen for a connection that vanished).</summary>
     public required TcpState State { get; init; }

@@ -293,13 +293,13 @@ internal sealed class TcpConnectionTracker
     {
         TcpConnection c = pending.Connection;
         Tracked tracked = pending.Tracked;
-        int? count = tracked.Options?.Count;
+        int? count = tracked.Options?.ProbeCount;
         return new TcpConnectionEvent
         {
             Time = time,
             Kind = pending.Kind,
             Probes = pending.Probes,
-            KeepaliveCount = count,
+            ProbeCount = count,
             State = c.State,
             Timer = c.Timer,
             TimerExpires = c.TimerExpires,
@@ -323,7 +323,7 @@ internal sealed class TcpConnectionTracker
         string probes = pending.Probes == 1 && count is null ? "1 probe" : $"{pending.Probes}{of} probes";
         SocketKeepaliveOptions? options = tracked.Options;
         string values = options is { Enabled: true }
-            ? string.Create(CultureInfo.InvariantCulture, $" (idle {options.Idle} s, interval {options.Interval} s, count {options.Count})")
+            ? string.Create(CultureInfo.InvariantCulture, $" (idle {options.Idle} s, interval {options.Interval} s, count {options.ProbeCount})")
             : string.Empty;
         return pending.Kind switch
         {

@@ -132,29 +132,29 @@ public static class TcpConnectionWatch
             filters.Add("state " + string.Join("/", q.States.Select(TcpStateNames.ToName)) + " when first seen");
         }
 
-        if (q.LocalAddress is not null)
+        if (q.LocalAddresses is { Count: > 0 } localAddresses)
         {
-            filters.Add($"local address {q.LocalAddress}");
+            filters.Add($"local address {string.Join("/", localAddresses)}");
         }
 
-        if (q.LocalPort is int localPort)
+        if (q.LocalPorts is { Count: > 0 } localPorts)
         {
-            filters.Add($"local port {localPort}");
+            filters.Add($"local port {string.Join("/", localPorts)}");
         }
 
-        if (q.RemoteAddress is not null)
+        if (q.RemoteAddresses is { Count: > 0 } remoteAddresses)
         {
-            filters.Add($"remote address {q.RemoteAddress}");
+            filters.Add($"remote address {string.Join("/", remoteAddresses)}");
         }
 
-        if (q.RemotePort is int remotePort)
+        if (q.RemotePorts is { Count: > 0 } remotePorts)
         {
-            filters.Add($"remote port {remotePort}");
+            filters.Add($"remote port {string.Join("/", remotePorts)}");
         }
 
-        if (q.OwningProcess is int pid)
+        if (q.OwningProcesses is { Count: > 0 } pids)
         {
-            filters.Add($"process {pid}");
+            filters.Add($"process {string.Join("/", pids)}");
         }
 
         if (q.NoKeepaliveOnly)
@@ -174,8 +174,8 @@ public static class TcpConnectionWatch
     private static IEnumerable<TcpConnectionEvent> Iterate(TcpConnectionWatchOptions options, CancellationToken cancellationToken, Action<TcpConnectionWatchSample>? sampled)
     {
         TcpConnectionQuery query = SamplingQuery(options.Query);
-        int? pid = options.Query.OwningProcess;
-        var tracker = new TcpConnectionTracker(options.Query, options.IncludeSocketOption ? connections => ReadOptions(connections, pid) : null);
+        IReadOnlyCollection<int>? pids = options.Query.OwningProcesses;
+        var tracker = new TcpConnectionTracker(options.Query, options.IncludeSocketOption ? connections => ReadOptions(connections, pids) : null);
         var clock = Stopwatch.StartNew();
         TimeSpan end = options.Duration ?? TimeSpan.MaxValue;
         TimeSpan nextStart = TimeSpan.Zero;
@@ -240,16 +240,16 @@ public static class TcpConnectionWatch
     }
 
     /// <summary>The keepalive options of <paramref name="connections"/> through their owners (one owner walk), by cookie; unreadable ones are left out.</summary>
-    private static IReadOnlyDictionary<ulong, SocketKeepaliveOptions> ReadOptions(IReadOnlyList<TcpConnection> connections, int? pid)
+    private static IReadOnlyDictionary<ulong, SocketKeepaliveOptions> ReadOptions(IReadOnlyList<TcpConnection> connections, IReadOnlyCollection<int>? pids)
     {
-        SocketOwnerMap owners = SocketOwnerScan.Scan(pid);
+        SocketOwnerMap owners = SocketOwnerScan.Scan(pids);
         var found = new Dictionary<ulong, SocketKeepaliveOptions>();
         IEnumerable<TcpConnection> owned = connections
             .Where(c => c.Inode > 0)
             .Select(c => c with { Processes = owners.Processes((ulong)c.Inode) });
         foreach (TcpConnection c in ConnectionSocketOptions.Fill(owned))
         {
-            if (c.KeepaliveEnabled is bool enabled && c.Idle is int idle && c.Interval is int interval && c.Count is int count && c.UserTimeout is int userTimeout)
+            if (c.KeepaliveEnabled is bool enabled && c.Idle is int idle && c.Interval is int interval && c.ProbeCount is int count && c.UserTimeout is int userTimeout)
             {
                 found[c.Cookie] = new SocketKeepaliveOptions(enabled, idle, interval, count, userTimeout);
             }

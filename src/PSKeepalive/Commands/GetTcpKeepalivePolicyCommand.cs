@@ -21,6 +21,11 @@ public sealed class GetTcpKeepalivePolicyCommand : PolicyCommandBase
         {
             if (ParameterSetName == AllSet)
             {
+                if (RefusedFromAnotherComputer("Cgroup", "the piped object", "Get-TcpKeepalivePolicy"))
+                {
+                    return;
+                }
+
                 foreach (TcpKeepalivePolicy policy in TcpKeepalivePolicies.GetAll())
                 {
                     WriteObject(policy);

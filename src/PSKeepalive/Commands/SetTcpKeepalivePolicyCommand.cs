@@ -20,6 +20,7 @@ public sealed class SetTcpKeepalivePolicyCommand : PolicyCommandBase
 {
     /// <summary>TCP_KEEPIDLE seconds.</summary>
     [Parameter]
+    [Alias("Time")]
     [ValidateRange(KeepaliveLimits.MinIdle, KeepaliveLimits.MaxIdle)]
     public int? Idle { get; set; }
 
@@ -30,6 +31,7 @@ public sealed class SetTcpKeepalivePolicyCommand : PolicyCommandBase
 
     /// <summary>TCP_KEEPCNT probes.</summary>
     [Parameter]
+    [Alias("Probes", "ProbeCount")]
     [ValidateRange(KeepaliveLimits.MinCount, KeepaliveLimits.MaxCount)]
     public int? Count { get; set; }
 

@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
+using System.Linq;
 using System.Management.Automation;
 using PSKeepalive.Core;
 using PSKeepalive.Core.Errors;
@@ -23,12 +25,16 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string FilePath { get; set; } = string.Empty;
 
-    /// <summary>The program's arguments; everything after the program name binds here.</summary>
+    /// <summary>
+    /// The program's arguments. After the program name (or after --) each word is one argument as PowerShell passed it;
+    /// typed as -ArgumentList, as Start-Process takes it: joined with spaces and split again, double quotes grouping.
+    /// </summary>
     [Parameter(Position = 1, ValueFromRemainingArguments = true)]
     [Alias("Args")]
     public string[]? ArgumentList { get; set; }
 
     [Parameter]
+    [Alias("Time")]
     [ValidateRange(KeepaliveLimits.MinIdle, KeepaliveLimits.MaxIdle)]
     public int? Idle { get; set; }
 
@@ -37,6 +43,7 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
     public int? Interval { get; set; }
 
     [Parameter]
+    [Alias("Probes", "ProbeCount")]
     [ValidateRange(KeepaliveLimits.MinCount, KeepaliveLimits.MaxCount)]
     public int? Count { get; set; }
 
@@ -71,8 +78,18 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
 
     protected override void EndProcessing()
     {
+        ProgramCommandLine? typed = ProgramCommandLine.Read(MyInvocation, nameof(FilePath), nameof(ArgumentList));
+        if (typed is { Swallowed.Count: > 0 })
+        {
+            ThrowTerminatingError(ErrorRecords.From(Swallowed(typed)));
+            return;
+        }
+
+        IReadOnlyList<string> arguments = typed is { ArgumentListByName: true }
+            ? ProgramCommandLine.SplitLikeStartProcess(ArgumentList ?? [])
+            : ArgumentList ?? [];
         string location = SessionState.Path.CurrentFileSystemLocation.ProviderPath;
-        var request = new KeepaliveLaunchRequest(FilePath, ArgumentList ?? [])
+        var request = new KeepaliveLaunchRequest(FilePath, arguments)
         {
             Idle = Idle,
             Interval = Interval,
@@ -107,7 +124,7 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
         string action = launch.Method == LaunchMethod.Cgroup
             ? $"Start in a cgroup of its own with a keepalive policy ({CgroupLauncher.Describe(launch)})"
             : $"Start with keepalive ({string.Join(" ", launch.EnvironmentVariables)})";
-        if (!ShouldProcess(launch.CommandLine, action))
+        if (!ShouldProcess(TerminalText.Escape(ProgramCommandLine.Display(launch.FilePath, launch.ArgumentList)), action))
         {
             return;
         }
@@ -151,6 +168,21 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
     }
 
     protected override void StopProcessing() => stopping = true;
+
+    /// <summary>The refusal: which program flags PowerShell took for this cmdlet's parameters, and the -- form that passes them on.</summary>
+    private static KeepaliveValidationException Swallowed(ProgramCommandLine typed)
+    {
+        string flags = string.Join(", ", typed.Swallowed.Select(s => $"{s.Typed} (as -{s.Parameter})"));
+        return new KeepaliveValidationException(
+            "Program",
+            "ArgumentList",
+            $"After the program name, PowerShell took {flags} for Start-KeepaliveProcess's own parameters, so the program would "
+            + "not get them; nothing was started. Options after the program name belong to the program: put -- before the program "
+            + $"so that PowerShell passes them on:{Environment.NewLine}    {typed.DashDashForm}{Environment.NewLine}"
+            + "or give them as -FilePath PROGRAM -ArgumentList '...' (as Start-Process takes them). A parameter meant for "
+            + "Start-KeepaliveProcess goes before the program name.",
+            typed.DashDashForm);
+    }
 
     /// <summary>
     /// Cgroup mode: the program runs in a cgroup of its own with a keepalive policy. Without -Wait (or when waiting is

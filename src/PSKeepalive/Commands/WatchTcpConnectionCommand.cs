@@ -23,12 +23,13 @@ public sealed class WatchTcpConnectionCommand : ConnectionFilterCommandBase, IDi
     // State, LocalAddress, LocalPort, RemoteAddress, RemotePort, NoKeepalive and NetworkNamespace: ConnectionFilterCommandBase,
     // as Get-TcpConnection has them. State and NoKeepalive choose a connection when it first appears; it is then followed to its end.
 
-    /// <summary>Only sockets held by this process (not from the pipeline: a watch runs until stopped).</summary>
+    /// <summary>Only sockets held by these processes (not from the pipeline: a watch runs until stopped).</summary>
     [Parameter]
     [Alias("Id", "Pid")]
+    [ValidateNotNullOrEmpty]
     [ValidateRange(1, int.MaxValue)]
     [ArgumentCompleter(typeof(ProcessIdCompleter))]
-    public int OwningProcess { get; set; }
+    public int[]? OwningProcess { get; set; }
 
     /// <summary>Milliseconds between two samples (each is one sock_diag dump).</summary>
     [Parameter]
@@ -52,7 +53,7 @@ public sealed class WatchTcpConnectionCommand : ConnectionFilterCommandBase, IDi
     {
         var options = new TcpConnectionWatchOptions
         {
-            Query = FilterQuery(MyInvocation.BoundParameters.ContainsKey(nameof(OwningProcess)) ? OwningProcess : null),
+            Query = FilterQuery(OwningProcess),
             SampleInterval = TimeSpan.FromMilliseconds(SampleInterval),
             Duration = MyInvocation.BoundParameters.ContainsKey(nameof(Duration)) ? TimeSpan.FromSeconds(Duration) : null,
             IncludeExisting = IncludeExisting.IsPresent,

@@ -64,7 +64,7 @@ public sealed class HostileOutputAndTargetTests
         int thread = OtherThreadOfThisProcess();
 
         var enable = Assert.Throws<KeepaliveValidationException>(() => TcpKeepaliveRetrofit.ApplyToProcess(thread, new SocketKeepaliveChange(Enabled: true)).ToList());
-        var owner = Assert.Throws<KeepaliveValidationException>(() => new TcpConnectionQuery { OwningProcess = thread }.Validate());
+        var owner = Assert.Throws<KeepaliveValidationException>(() => new TcpConnectionQuery { OwningProcesses = [thread] }.Validate());
 
         Assert.All(new[] { enable, owner }, e => Assert.Contains($"thread of process {Environment.ProcessId}", e.Message, StringComparison.Ordinal));
         Assert.Equal("ProcessInvalidArgument", enable.ErrorId);

@@ -72,12 +72,12 @@ public sealed class DecoderTests
         byte[] datagram = Fixtures.Ipv4WithInfo[0];
 
         Assert.Single(DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { States = new[] { TcpState.Listen } }, out _, out _));
-        Assert.Equal(2, DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { RemotePort = 40001 }, out _, out _).Count);
-        Assert.Single(DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { RemotePort = 40001, NoKeepaliveOnly = true }, out _, out _));
-        Assert.Equal(5, DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { LocalAddress = "127.0.0.1" }, out _, out _).Count);
-        Assert.Equal(5, DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { LocalAddress = "::ffff:127.0.0.1" }, out _, out _).Count);
-        Assert.Empty(DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { LocalAddress = "127.0.0.2" }, out _, out _));
-        Assert.Single(DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { RemoteAddress = "0.0.0.0" }, out _, out _));
+        Assert.Equal(2, DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { RemotePorts = [40001] }, out _, out _).Count);
+        Assert.Single(DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { RemotePorts = [40001], NoKeepaliveOnly = true }, out _, out _));
+        Assert.Equal(5, DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"] }, out _, out _).Count);
+        Assert.Equal(5, DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { LocalAddresses = ["::ffff:127.0.0.1"] }, out _, out _).Count);
+        Assert.Empty(DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { LocalAddresses = ["127.0.0.2"] }, out _, out _));
+        Assert.Single(DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { RemoteAddresses = ["0.0.0.0"] }, out _, out _));
     }
 
     [Fact]

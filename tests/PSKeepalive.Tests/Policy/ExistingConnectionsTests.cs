@@ -67,7 +67,7 @@ public sealed class ExistingConnectionsTests
             KeepaliveChangeResult ownOut = results.Single(r => r.Pid == own.Id && r.RemotePort == port);
             Assert.Equal(KeepaliveChangeOutcome.Applied, plainOut.Outcome);
             Assert.Equal(64, plainOut.After!.Idle);
-            Assert.Equal(4, plainOut.After.Count);
+            Assert.Equal(4, plainOut.After.ProbeCount);
             Assert.Equal(KeepaliveChangeOutcome.Skipped, ownOut.Outcome);
             Assert.Contains("switched keepalive on itself", ownOut.Reason);
             Assert.Equal(33, ownOut.After!.Idle);

@@ -10,7 +10,7 @@ namespace PSKeepalive.Tests.Policy;
 /// <summary>`pskeepalive policy set|get|remove` as a user runs it: options, JSON keys, exit codes, error ids.</summary>
 public sealed class PolicyCliTests
 {
-    private static readonly string[] Keys = ["cgroup", "idle", "interval", "count", "userTimeout", "mode", "force", "programId"];
+    private static readonly string[] Keys = ["cgroup", "idle", "interval", "probeCount", "userTimeout", "mode", "force", "programId"];
 
     private static JsonElement Json(CliResult result)
     {
@@ -35,7 +35,7 @@ public sealed class PolicyCliTests
         Assert.Equal(cgroup.Path, policy.GetProperty("cgroup").GetString());
         Assert.Equal(60, policy.GetProperty("idle").GetInt32());
         Assert.Equal(10, policy.GetProperty("interval").GetInt32());
-        Assert.Equal(5, policy.GetProperty("count").GetInt32());
+        Assert.Equal(5, policy.GetProperty("probeCount").GetInt32());
         Assert.Equal(JsonValueKind.Null, policy.GetProperty("userTimeout").ValueKind);
         Assert.Equal("outgoing", policy.GetProperty("mode").GetString());
         Assert.False(policy.GetProperty("force").GetBoolean());

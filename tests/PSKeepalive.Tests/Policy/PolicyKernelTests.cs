@@ -270,7 +270,7 @@ public sealed class PolicyKernelTests
         Assert.Equal(set, got);
         Assert.Null(got.Idle);
         Assert.Equal(9, got.Interval);
-        Assert.Null(got.Count);
+        Assert.Null(got.ProbeCount);
         Assert.Equal(0, got.UserTimeout);
         Assert.Equal(KeepalivePolicyMode.Listening, got.Mode);
         Assert.True(got.Force);

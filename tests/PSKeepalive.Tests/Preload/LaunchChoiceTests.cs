@@ -53,7 +53,7 @@ public sealed class LaunchChoiceTests
         CliResult result = CliRunner.Run("run", "--method", method, "--", program);
 
         Assert.Equal(1, result.ExitCode);
-        Assert.Contains("[ProcessPermissionDenied]", result.StandardError, StringComparison.Ordinal);
+        Assert.Contains("[ProgramPermissionDenied]", result.StandardError, StringComparison.Ordinal);
         Assert.Contains("chmod +x", result.StandardError, StringComparison.Ordinal);
     }
 

@@ -42,7 +42,7 @@ public sealed class SelfTestKernelTests
         Assert.Equal("::1", ipv6.Result.Address);
         Assert.Equal("127.0.0.1", idle1.Result.Address);
         AssertKeepalivePassed(defaults.Result, TimeSpan.FromSeconds(4), probes: 3);
-        Assert.Equal((1, 1, 3), (defaults.Result.Idle, defaults.Result.Interval, defaults.Result.Count));
+        Assert.Equal((1, 1, 3), (defaults.Result.Idle, defaults.Result.Interval, defaults.Result.ProbeCount));
 
         // Data in flight: keepalive never probes; TCP_USER_TIMEOUT ends it at about 2.4 s (2 s from the first retransmission), sooner than keepalive's 4 s.
         var data = dataWithUserTimeout.Result;

@@ -35,7 +35,8 @@ public sealed class TestCommandCliTests
             Assert.True(root.GetProperty("passed").GetBoolean());
             Assert.Equal(1, root.GetProperty("idle").GetInt32());
             Assert.Equal(1, root.GetProperty("interval").GetInt32());
-            Assert.Equal(3, root.GetProperty("count").GetInt32());
+            Assert.Equal(3, root.GetProperty("probeCount").GetInt32());
+            Assert.False(root.TryGetProperty("count", out _), "a \"count\" key would hide .Count of the object ConvertFrom-Json makes");
             Assert.Equal(0, root.GetProperty("userTimeout").GetInt32());
             Assert.Equal(4.0, root.GetProperty("expectedDetectionSeconds").GetDouble());
             Assert.InRange(root.GetProperty("measuredDetectionSeconds").GetDouble(), 3.5, 5.0);

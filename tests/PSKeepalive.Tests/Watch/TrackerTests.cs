@@ -236,7 +236,7 @@ public sealed class TrackerTests
         TcpConnectionEvent probe = tracker.Update([Connection(7, expires: 1, probes: 2)], T0)[1];
 
         Assert.Equal(new ulong[] { 7, 7 }, asked); // when first seen, and again when keepalive was switched on
-        Assert.Equal(3, on.KeepaliveCount);
+        Assert.Equal(3, on.ProbeCount);
         Assert.EndsWith("(idle 1 s, interval 1 s, count 3)", on.Detail);
         Assert.Equal("keepalive probe 2 of 3 unanswered", probe.Detail);
     }

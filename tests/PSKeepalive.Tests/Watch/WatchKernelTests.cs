@@ -46,7 +46,7 @@ public sealed class WatchKernelTests
         SetKeepalive(muteServer, idle: 1, interval: 1, count: 5); // probes at 1, 2 s; hears again at 2.5 s: the 3 s probe is answered
         var options = new TcpConnectionWatchOptions
         {
-            Query = new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = sockets.ListenerPort },
+            Query = new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [sockets.ListenerPort] },
             SampleInterval = SampleInterval,
             Duration = TimeSpan.FromSeconds(6),
         };
@@ -155,7 +155,7 @@ public sealed class WatchKernelTests
         server.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 4);
         var options = new TcpConnectionWatchOptions
         {
-            Query = sockets.QueryFor(server) with { OwningProcess = Environment.ProcessId }, // the owner walk reads this process only
+            Query = sockets.QueryFor(server) with { OwningProcesses = [Environment.ProcessId] }, // the owner walk reads this process only
             Duration = TimeSpan.FromSeconds(1),
             IncludeExisting = true,
             IncludeSocketOption = true,
@@ -164,7 +164,7 @@ public sealed class WatchKernelTests
         TcpConnectionEvent found = Assert.Single(TcpConnectionWatch.Run(options));
 
         Assert.Equal(TcpConnectionEventKind.New, found.Kind);
-        Assert.Equal(4, found.KeepaliveCount);
+        Assert.Equal(4, found.ProbeCount);
         Assert.EndsWith("(idle 30 s, interval 5 s, count 4)", found.Detail, StringComparison.Ordinal);
     }
 
@@ -172,7 +172,7 @@ public sealed class WatchKernelTests
     public void Duration_EndsTheWatch_AndCancellationEndsItQuietly()
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var bounded = new TcpConnectionWatchOptions { Query = new TcpConnectionQuery { LocalPort = 1 }, SampleInterval = TimeSpan.FromMilliseconds(200), Duration = TimeSpan.FromSeconds(1) };
+        var bounded = new TcpConnectionWatchOptions { Query = new TcpConnectionQuery { LocalPorts = [1] }, SampleInterval = TimeSpan.FromMilliseconds(200), Duration = TimeSpan.FromSeconds(1) };
         var samples = new List<TcpConnectionWatchSample>();
         Assert.Empty(TcpConnectionWatch.Run(bounded, sampled: samples.Add));
         Assert.InRange(clock.Elapsed.TotalSeconds, 0.9, 5);
@@ -210,13 +210,13 @@ public sealed class WatchKernelTests
     {
         var query = new TcpConnectionQuery
         {
-            States = [TcpState.Established], LocalAddress = "127.0.0.1", LocalPort = 5, RemoteAddress = "::1", RemotePort = 6, OwningProcess = 7,
+            States = [TcpState.Established], LocalAddresses = ["127.0.0.1"], LocalPorts = [5], RemoteAddresses = ["::1"], RemotePorts = [6], OwningProcesses = [7],
             NoKeepaliveOnly = true, IncludeInfo = true, IncludeProcess = true, NetworkNamespace = "/run/netns/x",
         };
 
         TcpConnectionQuery sampled = TcpConnectionWatch.SamplingQuery(query);
 
-        Assert.Equal(("127.0.0.1", 5, "::1", 6, 7, "/run/netns/x"), (sampled.LocalAddress, sampled.LocalPort, sampled.RemoteAddress, sampled.RemotePort, sampled.OwningProcess, sampled.NetworkNamespace));
+        Assert.Equal(("127.0.0.1", 5, "::1", 6, 7, "/run/netns/x"), (sampled.LocalAddresses!.Single(), sampled.LocalPorts!.Single(), sampled.RemoteAddresses!.Single(), sampled.RemotePorts!.Single(), sampled.OwningProcesses!.Single(), sampled.NetworkNamespace));
         Assert.False(sampled.NoKeepaliveOnly);
         Assert.False(sampled.IncludeInfo);
         Assert.False(sampled.IncludeProcess);
