@@ -59,7 +59,7 @@ os.killpg(0, signal.SIGKILL)
         Assert.Single(cgroup.Processes()); // the sleep; Dispose ends it
     }
 
-    [CgroupFact]
+    [Fact]
     public void ADirectoryThatIsNotACgroup_IsRefused_NothingRuns_AndItIsKept()
     {
         string directory = CCompiler.NewDirectory();
