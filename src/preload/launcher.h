@@ -3,7 +3,8 @@
  * (the whole story, options, the child and its signals, main),
  * launcher_settings.c (settings from the environment, messages on stderr),
  * seccomp_supervisor.c (the seccomp side: kernel checks, installing the
- * filter, serving notifications) and seccomp_filter.c (the BPF program).
+ * filter, serving notifications), seccomp_filter.c (the BPF program) and
+ * launcher_cgroup.c (the cgroup method: entering and removing the run cgroup).
  */
 #ifndef PSKEEPALIVE_LAUNCHER_H
 #define PSKEEPALIVE_LAUNCHER_H
@@ -74,6 +75,8 @@ extern struct settings cfg;
 /* ------------------------------------------------ launcher_settings.c */
 
 int load_settings(void);
+/* PSKEEPALIVE_DEBUG only (the cgroup method: the policy carries the values). */
+void load_debug_setting(void);
 const char *mode_name(enum mode m);
 /* One "pskeepalive-seccomp: " line on stderr, never blocking for long. */
 __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...);
@@ -109,6 +112,16 @@ int send_fd(int sock, int fd);
 int serve_one(int listener, struct seccomp_notif *req, size_t req_size,
               struct seccomp_notif_resp *resp, size_t resp_size, struct stats *st);
 int supervise(struct child_state *child, int sock, int sigfd);
+
+/* -------------------------------------------------- launcher_cgroup.c */
+
+/* Opens DIR (O_PATH) after checking that it is an empty cgroup v2
+ * directory; -1 after saying why not. */
+int open_run_cgroup(const char *path);
+/* In the child: moves the calling process into the cgroup; -1 with errno. */
+int enter_run_cgroup(int dir);
+/* After PROGRAM ended: removes the cgroup, or says why it stays. */
+void remove_run_cgroup(const char *path, int dir, pid_t program);
 
 /* ---------------------------------------------- pskeepalive_seccomp.c */
 

@@ -129,6 +129,13 @@ static int parse_number(const char *name, long min, long max, const char *unit, 
     return 0;
 }
 
+void load_debug_setting(void)
+{
+    const char *v = env_value("PSKEEPALIVE_DEBUG");
+
+    cfg.debug = v != NULL && strcmp(v, "1") == 0;
+}
+
 int load_settings(void)
 {
     const char *v;
@@ -136,8 +143,7 @@ int load_settings(void)
 
     cfg.mode = MODE_ALL;
     cfg.idle = cfg.interval = cfg.count = cfg.user_timeout = -1;
-    v = env_value("PSKEEPALIVE_DEBUG");
-    cfg.debug = v != NULL && strcmp(v, "1") == 0;
+    load_debug_setting();
     v = env_value("PSKEEPALIVE_OFF");
     if (v != NULL && strcmp(v, "1") == 0) {
         cfg.off = 1;

@@ -2,16 +2,17 @@
  * pskeepalive_seccomp.c: pskeepalive-seccomp, a launcher that switches TCP
  * keepalive on for programs LD_PRELOAD cannot reach (statically linked
  * programs, Go binaries and anything else that makes raw system calls), and
- * the foreground launcher of `pskeepalive run` for both of its methods.
+ * the foreground launcher of `pskeepalive run` for all of its methods.
  *
  *   PSKEEPALIVE_IDLE=60 pskeepalive-seccomp [--default-sigpipe]
- *       [--ld-preload LIST [--exec]] [--] PROGRAM ARGS...
+ *       [--ld-preload LIST | --run-cgroup DIR] [--exec] [--] PROGRAM ARGS...
  *
  * This file: the options, the child, its signals and main. launcher.h lists
  * what the other parts share: launcher_settings.c (PSKEEPALIVE_* settings,
  * messages on stderr), seccomp_supervisor.c (kernel checks, the filter's
  * installation, serving notifications), seccomp_filter.c (the BPF program
- * and the decoding of a notification's system call).
+ * and the decoding of a notification's system call), launcher_cgroup.c (the
+ * run cgroup of --run-cgroup).
  *
  *   --default-sigpipe starts PROGRAM with SIGPIPE at its default action
  *   (terminate) even when the launcher inherited it ignored: every process
@@ -21,13 +22,24 @@
  *   --ld-preload LIST runs PROGRAM with LD_PRELOAD=LIST and no seccomp
  *   filter (the preload method: the shim in LIST does the work). The
  *   launcher still starts, waits for and signals PROGRAM as below, so that
- *   `pskeepalive run` behaves the same with either method. LIST is set for
+ *   `pskeepalive run` behaves the same with every method. LIST is set for
  *   PROGRAM only, never loaded into the launcher itself.
  *
- *   --exec (with --ld-preload only) starts nothing and supervises nothing:
- *   it sets SIGPIPE (with --default-sigpipe), SIGCHLD and LD_PRELOAD as
- *   above and replaces itself with PROGRAM (same process ID), for callers
- *   that wait for the program themselves (Start-KeepaliveProcess).
+ *   --run-cgroup DIR runs PROGRAM in the cgroup v2 directory DIR and removes
+ *   DIR when PROGRAM has ended, with no seccomp filter and no preload (the
+ *   cgroup method: the caller made DIR for this run and attached a keepalive
+ *   policy to it, which the kernel applies to every connection made in it).
+ *   DIR must be empty; the child moves itself in before it execs PROGRAM.
+ *   PSKEEPALIVE_* settings other than PSKEEPALIVE_DEBUG are not read (the
+ *   policy carries the values) and stay in PROGRAM's environment as they
+ *   are. Processes that PROGRAM leaves running keep DIR and its policy; the
+ *   launcher does not wait for them (launcher_cgroup.c says why).
+ *
+ *   --exec (with --ld-preload or --run-cgroup) starts nothing and supervises
+ *   nothing: it sets SIGPIPE (with --default-sigpipe), SIGCHLD and LD_PRELOAD
+ *   as above, or moves into DIR, and replaces itself with PROGRAM (same
+ *   process ID), for callers that wait for the program themselves
+ *   (Start-KeepaliveProcess; with --run-cgroup, the caller removes DIR).
  *
  * SIGCHLD: the launcher resets an inherited SIG_IGN (or SA_NOCLDWAIT) to the
  * default at start, for itself and for PROGRAM: with SIGCHLD ignored the
@@ -39,7 +51,7 @@
  * reaped before: only the launcher waits for it), polled together with
  * SIGCHLD; signals go to it with pidfd_send_signal, never kill(pid).
  *
- * Signals (one rule for both methods). SIGHUP, SIGINT, SIGQUIT, SIGTERM,
+ * Signals (one rule for every method). SIGHUP, SIGINT, SIGQUIT, SIGTERM,
  * SIGUSR1 and SIGUSR2 that reach the launcher are passed on to PROGRAM,
  * except those the terminal sent (si_code SI_KERNEL: Ctrl-C, Ctrl-\, hangup)
  * while PROGRAM is still in the launcher's process group: the terminal
@@ -115,8 +127,9 @@
  *   options only when their variable is set (else the sysctls apply).
  *
  * Exit status: PROGRAM's, or 128+N when it was killed by signal N; 2 for
- * invalid usage or settings; 125 when the kernel lacks what this needs or
- * the launcher itself failed; 127 when PROGRAM could not be executed.
+ * invalid usage or settings; 125 when the kernel lacks what this needs, the
+ * launcher itself failed, or DIR is not an empty cgroup or cannot be entered;
+ * 127 when PROGRAM could not be executed.
  *
  * Races: another thread of the program may close and reuse the descriptor
  * number while the call waits for us. The options then land on whatever TCP
@@ -144,9 +157,10 @@
  * (6.6: cheaper round trip), PIDFD_THREAD (6.9: the calling thread itself;
  * before, its thread group leader). Without --ld-preload, x86_64 or aarch64
  * (other architectures build the launcher for the preload method only).
- * --ld-preload needs no particular kernel: without pidfds (before 5.3) the
- * child is waited for through SIGCHLD and signalled with kill() before it is
- * reaped, when its process ID cannot have been reused.
+ * --ld-preload needs no particular kernel, --run-cgroup cgroup v2 (Linux
+ * 4.5; the policy the caller attaches needs more): without pidfds (before
+ * 5.3) the child is waited for through SIGCHLD and signalled with kill()
+ * before it is reaped, when its process ID cannot have been reused.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -168,7 +182,8 @@
 
 static void usage(FILE *to)
 {
-    fputs("usage: " PROG " [--default-sigpipe] [--ld-preload LIST [--exec]] [--] PROGRAM [ARGS...]\n"
+    fputs("usage: " PROG " [--default-sigpipe] [--ld-preload LIST | --run-cgroup DIR] [--exec]\n"
+          "       [--] PROGRAM [ARGS...]\n"
           "Runs PROGRAM with TCP keepalive set on its sockets at connect() and listen(),\n"
           "through a seccomp user-notification filter: works for static and Go programs.\n"
           "Settings come from the environment:\n"
@@ -178,7 +193,9 @@ static void usage(FILE *to)
           "--default-sigpipe: start PROGRAM with SIGPIPE at its default action even if this\n"
           "launcher inherited it ignored (as every process started by .NET does).\n"
           "--ld-preload LIST: no filter; PROGRAM runs with LD_PRELOAD=LIST (the preload method).\n"
-          "--exec (with --ld-preload): replace this launcher with PROGRAM instead of waiting.\n"
+          "--run-cgroup DIR: no filter; PROGRAM runs in the empty cgroup DIR, which is removed\n"
+          "when PROGRAM ends (the cgroup method: a keepalive policy attached to DIR does the work).\n"
+          "--exec (with either): replace this launcher with PROGRAM instead of waiting.\n"
           "Signals: HUP, INT, QUIT, TERM, USR1 and USR2 sent to the launcher are passed on to\n"
           "PROGRAM, except those the terminal sent to PROGRAM's process group already.\n"
           "Exit status: PROGRAM's (128+N if killed by signal N); 2 invalid usage or settings;\n"
@@ -200,14 +217,36 @@ static int is_stop_request(int sig)
 /* Command-line choices (the settings come from the environment). */
 static struct {
     const char *ld_preload; /* --ld-preload LIST: no filter, LD_PRELOAD=LIST */
+    const char *run_cgroup; /* --run-cgroup DIR: no filter, PROGRAM runs in DIR */
+    int cgroup_dir;         /* DIR, opened and checked; -1 before */
     int exec_in_place;      /* --exec */
-} launch;
+} launch = { NULL, NULL, -1, 0 };
+
+/* No seccomp filter: the preload or the cgroup method. */
+static int without_filter(void)
+{
+    return launch.ld_preload != NULL || launch.run_cgroup != NULL;
+}
+
+/* Every exit once the run cgroup is ours: it goes, unless PROGRAM replaced
+ * this process (--exec), whose caller removes it. */
+static int finish(int status, pid_t program)
+{
+    if (launch.cgroup_dir >= 0 && !launch.exec_in_place)
+        remove_run_cgroup(launch.run_cgroup, launch.cgroup_dir, program);
+    return status;
+}
 
 /* The last steps before PROGRAM runs, in the process that becomes it. */
 static void exec_program(const sigset_t *original_mask, char **argv)
 {
     if (launch.ld_preload != NULL && setenv("LD_PRELOAD", launch.ld_preload, 1) != 0) {
         say("cannot set LD_PRELOAD: %s", strerror(errno));
+        _exit(EXIT_LAUNCHER);
+    }
+    /* Never without the policy: PROGRAM does not start outside the cgroup. */
+    if (launch.cgroup_dir >= 0 && enter_run_cgroup(launch.cgroup_dir) != 0) {
+        say("cannot move into the cgroup %s: %s", launch.run_cgroup, strerror(errno));
         _exit(EXIT_LAUNCHER);
     }
     if (original_mask != NULL)
@@ -225,7 +264,7 @@ static void run_child(int sock, const sigset_t *original_mask, char **argv)
     ssize_t r;
     int listener;
 
-    if (launch.ld_preload != NULL)
+    if (without_filter())
         exec_program(original_mask, argv);
     if (!has_cap_sys_admin() && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         say("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
@@ -407,6 +446,8 @@ int main(int argc, char **argv)
             launch.exec_in_place = 1;
         else if (strcmp(argv[argi], "--ld-preload") == 0 && argi + 1 < argc)
             launch.ld_preload = argv[++argi];
+        else if (strcmp(argv[argi], "--run-cgroup") == 0 && argi + 1 < argc)
+            launch.run_cgroup = argv[++argi];
         else
             break;
     }
@@ -423,25 +464,37 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (launch.exec_in_place && launch.ld_preload == NULL) {
-        say("--exec needs --ld-preload: a seccomp filter needs a supervisor");
+    if (launch.ld_preload != NULL && launch.run_cgroup != NULL) {
+        say("--ld-preload and --run-cgroup are two methods: give one");
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (load_settings() != 0)
+    if (launch.exec_in_place && !without_filter()) {
+        say("--exec needs --ld-preload or --run-cgroup: a seccomp filter needs a supervisor");
+        usage(stderr);
         return EXIT_USAGE;
+    }
+    if (launch.run_cgroup != NULL)
+        load_debug_setting();
+    else if (load_settings() != 0)
+        return EXIT_USAGE;
+    if (launch.run_cgroup != NULL) {
+        launch.cgroup_dir = open_run_cgroup(launch.run_cgroup);
+        if (launch.cgroup_dir < 0)
+            return EXIT_LAUNCHER;
+    }
     /* Before fork: the child and the exec paths start PROGRAM with these. */
     default_action(SIGCHLD);
     if (cfg.default_sigpipe)
         default_action(SIGPIPE);
     if (launch.exec_in_place)
         exec_program(NULL, argv + argi);
-    if (cfg.off && launch.ld_preload == NULL) {
+    if (cfg.off && !without_filter()) {
         execvp(argv[argi], argv + argi);
         say("cannot run %s: %s", argv[argi], strerror(errno));
         return EXIT_EXEC;
     }
-    if (launch.ld_preload == NULL) {
+    if (!without_filter()) {
         if (!PSK_FILTER_SUPPORTED) {
             say("seccomp mode supports x86_64 and aarch64 only (its filter knows their system "
                 "call numbers); this launcher was built for another architecture");
@@ -458,17 +511,17 @@ int main(int argc, char **argv)
         sigaddset(&forward_mask, forwarded[i]);
     sigaddset(&forward_mask, SIGCHLD);
     if (sigprocmask(SIG_BLOCK, &forward_mask, &original_mask) != 0 ||
-        (launch.ld_preload == NULL &&
+        (!without_filter() &&
          socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)) {
         say("cannot set up: %s", strerror(errno));
-        return EXIT_LAUNCHER;
+        return finish(EXIT_LAUNCHER, 0);
     }
     fflush(NULL);
     memset(&child, 0, sizeof(child));
     child.pid = fork();
     if (child.pid < 0) {
         say("fork: %s", strerror(errno));
-        return EXIT_LAUNCHER;
+        return finish(EXIT_LAUNCHER, 0);
     }
     if (child.pid == 0) {
         if (pair[0] >= 0)
@@ -491,9 +544,9 @@ int main(int argc, char **argv)
             close(pair[0]); /* a waiting child exits without running PROGRAM */
         while (waitpid(child.pid, NULL, 0) < 0 && errno == EINTR) {
         }
-        return EXIT_LAUNCHER;
+        return finish(EXIT_LAUNCHER, child.pid);
     }
-    if (launch.ld_preload == NULL)
+    if (!without_filter())
         return supervise(&child, pair[0], sigfd);
 
     struct server none;
@@ -501,6 +554,9 @@ int main(int argc, char **argv)
     none.listener = -1;
     detach_stdio();
     private_stderr();
-    return watch(&child, sigfd, &none);
+    if (launch.run_cgroup != NULL)
+        debug("pid %ld runs pid %ld in the cgroup %s", (long)getpid(), (long)child.pid,
+              launch.run_cgroup);
+    return finish(watch(&child, sigfd, &none), child.pid);
 }
 

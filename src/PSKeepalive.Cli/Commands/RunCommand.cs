@@ -8,9 +8,9 @@ namespace PSKeepalive.Cli.Commands;
 
 /// <summary>
 /// `pskeepalive run [--idle S] [--interval S] [--count N] [--user-timeout MS] [--mode outgoing|listening|all] [--force] [--method preload|seccomp|cgroup|auto] -- PROGRAM ARGS...`:
-/// runs PROGRAM in the foreground (this process becomes the pskeepalive-seccomp launcher, with or without its
-/// filter; in cgroup mode it makes the cgroup, waits for the program and removes the cgroup) and exits with its
-/// exit code (2 for bad arguments, 1 when the program is refused or cannot start).
+/// runs PROGRAM in the foreground (this process becomes the pskeepalive-seccomp launcher, with its filter, with the
+/// shim in LD_PRELOAD, or, in cgroup mode, after making the run cgroup with its policy, which the launcher removes
+/// at the end) and exits with its exit code (2 for bad arguments, 1 when the program is refused or cannot start).
 /// </summary>
 internal static class RunCommand
 {
@@ -64,9 +64,7 @@ internal static class RunCommand
                 Console.Error.WriteLine($"pskeepalive: warning: {TerminalText.Escape(launch.Inspection.Reason)} Starting it anyway (--force): its sockets will not get the keepalive options.");
             }
 
-            return launch.Method == LaunchMethod.Cgroup
-                ? CgroupLauncher.RunInForeground(launch, warning => Console.Error.WriteLine($"pskeepalive: warning: {TerminalText.Escape(warning)}"))
-                : PreloadLauncher.RunInForeground(launch);
+            return PreloadLauncher.RunInForeground(launch);
         });
         return command;
     }

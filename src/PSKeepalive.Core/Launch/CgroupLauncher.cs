@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using System.Runtime.InteropServices;
 using PSKeepalive.Core.Cgroups;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Interop;
@@ -22,26 +21,19 @@ public sealed record CgroupSupportStatus(bool IsSupported, string? Reason);
 /// program and its children the options: static or dynamic, Go or C, 32- or 64-bit, whatever system call. A child
 /// of the launcher's own cgroup keeps the program under the same resource limits (a container's, a service's);
 /// the new cgroup has no controllers, which cgroup v2's no-internal-processes rule allows below a cgroup with
-/// processes. The program is started through pskeepalive-cgroup-exec, which moves itself into the cgroup and then
-/// execs the program, so its first instruction already runs inside; no process of PSKeepalive's stays in between.
+/// processes. The program is started by pskeepalive-seccomp --run-cgroup (the C launcher of every method), whose
+/// child moves itself into the cgroup before it execs the program, so its first instruction already runs inside.
 /// When the program ends, the cgroup is removed, which frees the policy; if processes it left behind still run, the
 /// cgroup and its policy stay for them and are swept by a later start once empty.
 /// </summary>
 public static class CgroupLauncher
 {
-    /// <summary>The helper's file name; the build copies it next to PSKeepalive.Core.dll.</summary>
-    public const string HelperFileName = "pskeepalive-cgroup-exec";
-
     /// <summary>Run cgroups are named pskeepalive-run-LAUNCHERPID-N.</summary>
     public const string RunCgroupPrefix = "pskeepalive-run-";
 
     private const string Subject = "Program";
 
     private static int s_sequence;
-
-    /// <summary>Finds pskeepalive-cgroup-exec next to PSKeepalive.Core.dll, then in the application's base directory.</summary>
-    public static string LocateHelper() =>
-        ShippedFile.Locate(HelperFileName, "CgroupLauncher", "cgroup launch helper", string.Empty);
 
     /// <summary>
     /// Root (loading and attaching BPF programs and making cgroups need it), Linux 5.9, a cgroup2 mount where this
@@ -116,13 +108,13 @@ public static class CgroupLauncher
         }
     }
 
-    /// <summary>The launch for cgroup mode: the program itself, its environment unchanged; the helper and the policy's values.</summary>
+    /// <summary>The launch for cgroup mode: the program itself, its environment unchanged; the C launcher and the policy's values.</summary>
     public static KeepaliveProcessLaunch Prepare(KeepaliveLaunchRequest request, ProgramInspection inspection, string workingDirectory, string reason)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(inspection);
         SettingsOf(request.Mode, request.Idle, request.Interval, request.Count, request.UserTimeout).Validate();
-        string helper = LocateHelper();
+        string launcher = SeccompLauncher.LocateLauncher();
         return new KeepaliveProcessLaunch(
             inspection.Path,
             request.Arguments.ToArray(),
@@ -140,19 +132,61 @@ public static class CgroupLauncher
         {
             Method = LaunchMethod.Cgroup,
             MethodReason = reason,
-            CgroupHelper = helper,
+            SeccompLauncher = launcher,
         };
     }
 
     /// <summary>
-    /// Makes the run cgroup, attaches the policy and starts the program in it. Nothing is left behind when a step fails.
+    /// Starts the program in a run cgroup with the policy and returns at once, for callers that wait for it
+    /// themselves (Start-KeepaliveProcess): the C launcher's --run-cgroup --exec moves itself into the cgroup and
+    /// becomes the program (same process ID, so <see cref="CgroupRun.Process"/> is the program itself, with no
+    /// process of ours in between). The caller removes the cgroup when the program has ended (<see cref="CgroupRun"/>).
+    /// Nothing is left behind when a step fails.
     /// </summary>
     /// <param name="launch">A launch prepared for cgroup mode.</param>
     /// <param name="environment">The program's environment; null = this process's.</param>
     public static CgroupRun Start(KeepaliveProcessLaunch launch, IReadOnlyDictionary<string, string>? environment = null)
     {
+        (string directory, TcpKeepalivePolicy policy) = MakeRunCgroup(launch);
+        try
+        {
+            string launcher = launch.SeccompLauncher!;
+            string[] arguments = [launcher, .. PreloadLauncher.LauncherArguments(launch, exec: true, runCgroup: directory)];
+            SpawnedProcess process = SpawnedProcess.Start(launcher, arguments, environment ?? PreloadLauncher.CurrentEnvironment(), launch.WorkingDirectory);
+            return new CgroupRun(directory, policy, process);
+        }
+        catch
+        {
+            _ = Libc.RmDir(directory); // frees the policy with it
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="launch"/> in the foreground (`pskeepalive run`): makes the run cgroup with the policy, then
+    /// this process replaces itself with pskeepalive-seccomp --run-cgroup, which starts the program in the cgroup,
+    /// passes signals on by the rule of every method, exits with the program's exit code and removes the cgroup.
+    /// Returns only by throwing (the cgroup is removed then).
+    /// </summary>
+    public static int RunInForeground(KeepaliveProcessLaunch launch, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        (string directory, _) = MakeRunCgroup(launch);
+        try
+        {
+            return PreloadLauncher.ReplaceWithLauncher(launch, directory, environment);
+        }
+        catch
+        {
+            _ = Libc.RmDir(directory);
+            throw;
+        }
+    }
+
+    /// <summary>Makes an empty run cgroup below this process's own and attaches the launch's policy to it.</summary>
+    private static (string Directory, TcpKeepalivePolicy Policy) MakeRunCgroup(KeepaliveProcessLaunch launch)
+    {
         ArgumentNullException.ThrowIfNull(launch);
-        if (launch.Method != LaunchMethod.Cgroup || launch.CgroupHelper is null)
+        if (launch.Method != LaunchMethod.Cgroup || launch.SeccompLauncher is null)
         {
             throw new ArgumentException("The launch was not prepared for cgroup mode.", nameof(launch));
         }
@@ -171,95 +205,14 @@ public static class CgroupLauncher
 
         try
         {
-            TcpKeepalivePolicy policy;
-            using (CgroupDirectory cgroup = CgroupDirectory.Open(directory))
-            {
-                policy = TcpKeepalivePolicies.Set(cgroup, SettingsOf(launch.Mode, launch.Idle, launch.Interval, launch.Count, launch.UserTimeout))!;
-            }
-
-            string[] arguments = [launch.CgroupHelper, directory, launch.FilePath, .. launch.ArgumentList];
-            SpawnedProcess process = SpawnedProcess.Start(launch.CgroupHelper, arguments, environment ?? PreloadLauncher.CurrentEnvironment(), launch.WorkingDirectory);
-            return new CgroupRun(directory, policy, process);
+            using CgroupDirectory cgroup = CgroupDirectory.Open(directory);
+            return (directory, TcpKeepalivePolicies.Set(cgroup, SettingsOf(launch.Mode, launch.Idle, launch.Interval, launch.Count, launch.UserTimeout))!);
         }
         catch
         {
-            _ = Libc.RmDir(directory); // frees the policy with it
+            _ = Libc.RmDir(directory);
             throw;
         }
-    }
-
-    /// <summary>
-    /// Runs <paramref name="launch"/> in the foreground and returns its exit code (128 + N when signal N ended it).
-    /// Signals follow the rule of pskeepalive-seccomp (the other methods' foreground launcher): SIGHUP, SIGINT,
-    /// SIGQUIT, SIGTERM, SIGUSR1 and SIGUSR2 sent to this process are passed on to the program through its pidfd,
-    /// except those the terminal sent to the whole foreground process group, which the program (started in this
-    /// process group) got already. .NET does not say who sent a signal (si_code), so a SIGHUP, SIGINT or SIGQUIT
-    /// counts as the terminal's while this process group is the foreground group of its terminal; kill() of one of
-    /// those three to a foreground `pskeepalive run` is therefore not passed on (the C launcher tells them apart).
-    /// <paramref name="warning"/> hears about a cgroup left for processes that outlive the program.
-    /// </summary>
-    public static int RunInForeground(KeepaliveProcessLaunch launch, Action<string>? warning = null)
-    {
-        var relay = new PidfdSignalRelay();
-        var registrations = new List<PosixSignalRegistration>();
-        foreach ((int number, bool terminalSends) in ForwardedSignals)
-        {
-            registrations.Add(PosixSignalRegistration.Create((PosixSignal)number, context =>
-            {
-                context.Cancel = true;
-                if (!terminalSends || !InForegroundOfTerminal())
-                {
-                    relay.Forward(number);
-                }
-            }));
-        }
-
-        try
-        {
-            using CgroupRun run = Start(launch);
-            relay.Started(run.Process);
-            int exitCode = run.Process.WaitForExitCode();
-            run.Dispose();
-            if (run.LeftBehind is string note)
-            {
-                warning?.Invoke(note);
-            }
-
-            return exitCode;
-        }
-        finally
-        {
-            foreach (var registration in registrations)
-            {
-                registration.Dispose();
-            }
-        }
-    }
-
-    /// <summary>The signals passed on (Linux numbers, the same on x86_64 and aarch64), and whether a terminal sends them.</summary>
-    internal static readonly (int Number, bool TerminalSends)[] ForwardedSignals =
-    [
-        (1, true),    // SIGHUP: the terminal hung up
-        (2, true),    // SIGINT: Ctrl-C
-        (3, true),    // SIGQUIT: Ctrl-\
-        (10, false),  // SIGUSR1
-        (12, false),  // SIGUSR2
-        (15, false),  // SIGTERM
-    ];
-
-    /// <summary>This process group is the foreground group of the terminal on stdin, stdout or stderr.</summary>
-    private static bool InForegroundOfTerminal()
-    {
-        for (int fd = 0; fd <= 2; fd++)
-        {
-            int foreground = Libc.TcGetPgrp(fd);
-            if (foreground > 0)
-            {
-                return foreground == Libc.GetPgrp();
-            }
-        }
-
-        return false;
     }
 
     /// <summary>What the policy of <paramref name="launch"/> sets, for messages and confirmation prompts.</summary>
@@ -280,7 +233,10 @@ public static class CgroupLauncher
         },
     };
 
-    /// <summary>Removes empty run cgroups whose launcher is gone (it was killed before it could clean up).</summary>
+    /// <summary>
+    /// Removes empty run cgroups whose launcher is gone: left for processes that outlived the program, or by a
+    /// launcher that was killed before it could clean up.
+    /// </summary>
     internal static void SweepStale(string parent)
     {
         IEnumerable<string> candidates;
@@ -300,46 +256,6 @@ public static class CgroupLauncher
                 launcher != Environment.ProcessId && !Directory.Exists("/proc/" + parts[0]))
             {
                 _ = Libc.RmDir(candidate); // EBUSY while processes remain: the next sweep tries again
-            }
-        }
-    }
-
-    /// <summary>Passes signals on through the program's pidfd; keeps the last one that came before the program existed.</summary>
-    private sealed class PidfdSignalRelay
-    {
-        private readonly object _gate = new();
-        private SpawnedProcess? _process;
-        private int _pending;
-
-        public void Forward(int signal)
-        {
-            SpawnedProcess? target;
-            lock (_gate)
-            {
-                if (_process is null)
-                {
-                    _pending = signal;
-                    return;
-                }
-
-                target = _process;
-            }
-
-            _ = target.Signal(signal); // false when it has ended already: nothing to do
-        }
-
-        public void Started(SpawnedProcess process)
-        {
-            int signal;
-            lock (_gate)
-            {
-                _process = process;
-                signal = _pending;
-            }
-
-            if (signal != 0)
-            {
-                _ = process.Signal(signal);
             }
         }
     }

@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using System.Linq;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Interop;
 using PSKeepalive.Core.Policy;
@@ -7,12 +8,18 @@ using PSKeepalive.Core.Policy;
 namespace PSKeepalive.Core.Launch;
 
 /// <summary>
-/// A program running in its own cgroup with a keepalive policy. Dispose (after the program ended) removes the cgroup,
-/// and with it the policy; when processes the program left behind still run there, the cgroup stays for them
-/// (<see cref="LeftBehind"/> says so).
+/// A program running in its own cgroup with a keepalive policy, started by <see cref="CgroupLauncher.Start"/> for a
+/// caller that returns while it runs (Start-KeepaliveProcess: -PassThru gives the program itself, and a PowerShell
+/// session cannot exec the C launcher as `pskeepalive run` does). Dispose (after the program ended) removes the
+/// cgroup, and with it the policy, by the C launcher's rule: processes that end together with the program get a
+/// short grace to leave; when processes it left behind still run there, the cgroup stays for them
+/// (<see cref="LeftBehind"/> says so) and a later start sweeps it once they have ended.
 /// </summary>
 public sealed class CgroupRun : IDisposable
 {
+    /// <summary>How long processes that end together with the program may take to leave (EXIT_GRACE_MS in launcher_cgroup.c).</summary>
+    internal static readonly TimeSpan ExitGrace = TimeSpan.FromMilliseconds(200);
+
     private bool _disposed;
 
     internal CgroupRun(string cgroup, TcpKeepalivePolicy policy, SpawnedProcess process)
@@ -28,7 +35,7 @@ public sealed class CgroupRun : IDisposable
     /// <summary>The policy attached to it, as read back from the kernel.</summary>
     public TcpKeepalivePolicy Policy { get; }
 
-    /// <summary>The program (its pid is the helper's, which became the program).</summary>
+    /// <summary>The program (its pid is the launcher's, which moved into the cgroup and became the program).</summary>
     public SpawnedProcess Process { get; }
 
     /// <summary>Set by Dispose when the cgroup could not be removed because processes remain in it.</summary>
@@ -68,17 +75,51 @@ public sealed class CgroupRun : IDisposable
         if (Process.HasExited && Libc.RmDir(Cgroup) != 0)
         {
             int errno = Libc.LastErrno;
+            bool populated = true;
             if (errno == Errno.EBUSY)
             {
-                LeftBehind = $"Processes the program left behind still run in {Cgroup}: its keepalive policy stays for their connections, " +
-                             "and the cgroup is removed by a later start once they have ended (or remove it yourself with rmdir).";
+                populated = !WaitUntilEmpty(ExitGrace);
+                errno = Libc.RmDir(Cgroup) == 0 ? 0 : Libc.LastErrno;
             }
-            else if (errno != Errno.ENOENT)
+
+            LeftBehind = errno switch
             {
-                LeftBehind = $"Could not remove the cgroup {Cgroup} ({Errno.Name(errno)}); remove it with rmdir.";
-            }
+                0 or Errno.ENOENT => null,
+                Errno.EBUSY when populated =>
+                    $"Processes the program left behind still run in {Cgroup}: its keepalive policy stays for their connections, " +
+                    "and the cgroup is removed by a later start once they have ended (or remove it yourself with rmdir).",
+                Errno.EBUSY => $"Could not remove the cgroup {Cgroup}: cgroups made below it remain; remove them and it with rmdir.",
+                _ => $"Could not remove the cgroup {Cgroup} ({Errno.Name(errno)}); remove it with rmdir.",
+            };
         }
 
         Process.Dispose();
+    }
+
+    /// <summary>True when cgroup.events says "populated 0" within <paramref name="grace"/>.</summary>
+    private bool WaitUntilEmpty(TimeSpan grace)
+    {
+        var deadline = DateTime.UtcNow + grace;
+        while (true)
+        {
+            try
+            {
+                if (System.IO.File.ReadAllLines(System.IO.Path.Combine(Cgroup, "cgroup.events")).Contains("populated 0"))
+                {
+                    return true;
+                }
+            }
+            catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException)
+            {
+                return false;
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                return false;
+            }
+
+            System.Threading.Thread.Sleep(10);
+        }
     }
 }

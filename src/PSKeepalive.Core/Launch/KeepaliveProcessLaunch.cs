@@ -32,18 +32,18 @@ public sealed record KeepaliveProcessLaunch(
     string[] EnvironmentVariables,
     string[] RemovedVariables)
 {
-    /// <summary>The command line, for messages and ShouldProcess ("/usr/bin/nc -l 3333").</summary>
-    /// <summary>The method chosen: Preload (the shim in LD_PRELOAD) or Seccomp (the program runs under <see cref="SeccompLauncher"/>).</summary>
+    /// <summary>The method chosen: Preload (the shim in LD_PRELOAD), Seccomp (the program runs under <see cref="SeccompLauncher"/>) or Cgroup (in a cgroup of its own with a keepalive policy).</summary>
     public LaunchMethod Method { get; init; } = LaunchMethod.Preload;
 
     /// <summary>Why that method (with Auto: what inspection found).</summary>
     public string? MethodReason { get; init; }
 
-    /// <summary>The seccomp launcher started in front of the program (Seccomp only; <see cref="PreloadLibrary"/> is then empty).</summary>
+    /// <summary>
+    /// The C launcher (pskeepalive-seccomp) started in front of the program: Seccomp (supervising it) and Cgroup
+    /// (moving it into its cgroup); <see cref="PreloadLibrary"/> is then empty.
+    /// </summary>
     public string? SeccompLauncher { get; init; }
 
-    /// <summary>pskeepalive-cgroup-exec, which moves itself into the run cgroup and execs the program (Cgroup only).</summary>
-    public string? CgroupHelper { get; init; }
-
+    /// <summary>The command line, for messages and ShouldProcess ("/usr/bin/nc -l 3333").</summary>
     public string CommandLine => ArgumentList.Length == 0 ? FilePath : FilePath + " " + string.Join(" ", ArgumentList);
 }

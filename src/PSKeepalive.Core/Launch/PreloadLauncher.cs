@@ -243,12 +243,19 @@ public static class PreloadLauncher
         launch.Inspection.Blocker is PreloadBlocker.StaticallyLinked or PreloadBlocker.SetId or PreloadBlocker.ForeignAbi or PreloadBlocker.ForeignMachine;
 
     /// <summary>
-    /// The launcher's arguments for <paramref name="launch"/>: [--exec] [--ld-preload LIST] --default-sigpipe --
-    /// PROGRAM ARGS. LD_PRELOAD goes on its command line so that only the program gets it, not the launcher.
+    /// The launcher's arguments for <paramref name="launch"/>: [--run-cgroup DIR] [--exec] [--ld-preload LIST]
+    /// --default-sigpipe -- PROGRAM ARGS. LD_PRELOAD goes on its command line so that only the program gets it, not
+    /// the launcher; <paramref name="runCgroup"/> is the cgroup made for a cgroup launch.
     /// </summary>
-    private static List<string> LauncherArguments(KeepaliveProcessLaunch launch, bool exec)
+    internal static List<string> LauncherArguments(KeepaliveProcessLaunch launch, bool exec, string? runCgroup = null)
     {
         var arguments = new List<string>();
+        if (runCgroup is not null)
+        {
+            arguments.Add("--run-cgroup");
+            arguments.Add(runCgroup);
+        }
+
         if (exec)
         {
             arguments.Add("--exec");
@@ -313,18 +320,27 @@ public static class PreloadLauncher
 
     /// <summary>
     /// Runs <paramref name="launch"/> in the foreground: this process replaces itself (execve, same process ID)
-    /// with pskeepalive-seccomp, which starts the program (under its seccomp filter, or with the shim in
-    /// LD_PRELOAD), passes on the signals sent to it, and exits with the program's exit code (128+N for signal N).
-    /// One C implementation thus serves both methods: it resets an inherited ignored SIGCHLD, watches the program
+    /// with pskeepalive-seccomp, which starts the program (under its seccomp filter, with the shim in LD_PRELOAD,
+    /// or in a cgroup with a keepalive policy, which <see cref="CgroupLauncher.RunInForeground"/> makes first),
+    /// passes on the signals sent to it, and exits with the program's exit code (128+N for signal N). One C
+    /// implementation thus serves every method: it resets an inherited ignored SIGCHLD, watches the program
     /// through a pidfd and can tell a terminal's signals from kill()'s, which .NET signal handling cannot.
     /// Returns only by throwing: the launcher is missing or cannot be executed.
     /// </summary>
     public static int RunInForeground(KeepaliveProcessLaunch launch, IReadOnlyDictionary<string, string>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(launch);
+        return launch.Method == LaunchMethod.Cgroup
+            ? CgroupLauncher.RunInForeground(launch, environment)
+            : ReplaceWithLauncher(launch, runCgroup: null, environment);
+    }
+
+    /// <summary>Execs the C launcher for <paramref name="launch"/> (in <paramref name="runCgroup"/> for cgroup mode). Returns only by throwing.</summary>
+    internal static int ReplaceWithLauncher(KeepaliveProcessLaunch launch, string? runCgroup, IReadOnlyDictionary<string, string>? environment)
+    {
         string launcher = launch.SeccompLauncher ?? SeccompLauncher.LocateLauncher();
         var argv = new List<string> { launcher };
-        argv.AddRange(LauncherArguments(launch, exec: false));
+        argv.AddRange(LauncherArguments(launch, exec: false, runCgroup));
         var variables = new Dictionary<string, string>(environment ?? CurrentEnvironment(), StringComparer.Ordinal);
         foreach (var (key, value) in ProgramEnvironment(launch, variables.Keys.ToArray(), launcherTakesPreload: true))
         {

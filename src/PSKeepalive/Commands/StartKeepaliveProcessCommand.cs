@@ -186,7 +186,9 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
 
     /// <summary>
     /// Cgroup mode: the program runs in a cgroup of its own with a keepalive policy. Without -Wait (or when waiting is
-    /// stopped with Ctrl+C) a background thread waits for it and removes the cgroup when it ends.
+    /// stopped with Ctrl+C) a background thread waits for it and removes the cgroup when it ends. Unlike `pskeepalive
+    /// run`, which becomes the C launcher, the session stays and waits itself: it cannot exec, and -PassThru returns
+    /// the program itself, with no process of ours in between.
     /// </summary>
     private void StartInCgroup(KeepaliveProcessLaunch launch)
     {

@@ -108,11 +108,45 @@ public sealed class CgroupLaunchTests
         Assert.Equal(42, cli.WaitForExit(Bound).ExitCode);
     }
 
-    [Fact]
-    public void TheForwardedSignals_AreTheSixOfTheCLauncher()
+    [CgroupFact]
+    public void RunMethodCgroup_BecomesTheCLauncher_WhichStartsTheProgramInTheCgroup_AndStaysOutside()
     {
-        Assert.Equal(new[] { 1, 2, 3, 10, 12, 15 }, CgroupLauncher.ForwardedSignals.Select(s => s.Number).ToArray());
-        Assert.Equal(new[] { 1, 2, 3 }, CgroupLauncher.ForwardedSignals.Where(s => s.TerminalSends).Select(s => s.Number).ToArray());
+        // One signal rule for every method: `run` execs pskeepalive-seccomp (same process ID), whose child moved in.
+        using LauncherProcess cli = LauncherProcess.StartProgram(
+            "dotnet", new System.Collections.Generic.Dictionary<string, string>(), CliRunner.DllPath, "run", "--method", "cgroup", "--",
+            "/bin/sh", "-c", "echo $PPID; cat /proc/$PPID/comm; grep ^0:: /proc/$PPID/cgroup; grep ^0:: /proc/self/cgroup");
+        cli.Process.StandardInput.Close();
+        LauncherResult result = cli.WaitForExit(Bound);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        string[] lines = result.StandardOutput.Split('\n');
+        Assert.Equal(cli.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), lines[0]);
+        Assert.Equal("pskeepalive-sec", lines[1]); // comm: the first 15 bytes of pskeepalive-seccomp
+        string outside = lines[2][3..].TrimEnd('/');
+        Assert.Matches("^0::" + System.Text.RegularExpressions.Regex.Escape(outside) + "/" + CgroupLauncher.RunCgroupPrefix + @"\d+-\d+$", lines[3]);
+        Assert.False(Directory.Exists(ThrowawayCgroup.Mount + lines[3][3..]), "the run cgroup was not removed");
+    }
+
+    [CgroupFact]
+    public void ProcessesThatEndTogetherWithTheProgram_DoNotKeepTheCgroup_WhenTheCmdletWaits()
+    {
+        // Start-KeepaliveProcess's path (CgroupLauncher.Start, CgroupRun): the program and its children die of one
+        // SIGKILL to their process group; the children may still be leaving when the program has been reaped.
+        KeepaliveProcessLaunch launch = PreloadLauncher.Prepare(new KeepaliveLaunchRequest(PreloadPrograms.Python, ["-c", RunCgroupLauncherTests.KillsItsWholeGroup]) { Method = LaunchMethod.Cgroup });
+        using CgroupRun run = CgroupLauncher.Start(launch);
+        try
+        {
+            Assert.True(run.Process.WaitForExit((int)Bound.TotalMilliseconds));
+            Assert.Equal(128 + 9, run.Process.WaitForExitCode());
+            run.Dispose();
+
+            Assert.Null(run.LeftBehind);
+            Assert.False(Directory.Exists(run.Cgroup), "the run cgroup was not removed");
+        }
+        finally
+        {
+            _ = PSKeepalive.Core.Interop.Libc.RmDir(run.Cgroup);
+        }
     }
 
     [CgroupFact]

@@ -10,9 +10,10 @@ using Xunit;
 namespace PSKeepalive.Tests.Seccomp;
 
 /// <summary>
-/// The launchers (pskeepalive-seccomp, and `pskeepalive run` with either method) under hostile conditions: started
+/// The launchers (pskeepalive-seccomp, and `pskeepalive run` with every method) under hostile conditions: started
 /// with SIGCHLD ignored, signalled after their program's process ID was reused, signalled with kill() rather than
-/// from a terminal, and asked to stop while descendants of the program still run.
+/// from a terminal, and asked to stop while descendants of the program still run. The cgroup method's cases need
+/// root and a cgroup2 mount, so they are separate methods that skip with that reason.
 /// </summary>
 public sealed class LauncherLifecycleTests
 {
@@ -30,6 +31,7 @@ public sealed class LauncherLifecycleTests
         "launcher" => [LauncherProcess.LauncherPath],
         "run-preload" => ["dotnet", Support.CliRunner.DllPath, "run", "--method", "preload", "--"],
         "run-seccomp" => ["dotnet", Support.CliRunner.DllPath, "run", "--method", "seccomp", "--"],
+        "run-cgroup" => ["dotnet", Support.CliRunner.DllPath, "run", "--method", "cgroup", "--"],
         _ => throw new ArgumentOutOfRangeException(nameof(which)),
     };
 
@@ -55,6 +57,17 @@ public sealed class LauncherLifecycleTests
     [InlineData("run-preload")]
     [InlineData("run-seccomp")]
     public void StartedWithSigchldIgnored_TheProgramStartsWithSigchldAtItsDefault(string which)
+    {
+        AssertTheProgramStartsWithSigchldAtItsDefault(which);
+    }
+
+    [CgroupFact]
+    public void StartedWithSigchldIgnored_TheProgramStartsWithSigchldAtItsDefault_InCgroupMode()
+    {
+        AssertTheProgramStartsWithSigchldAtItsDefault("run-cgroup");
+    }
+
+    private static void AssertTheProgramStartsWithSigchldAtItsDefault(string which)
     {
         // POSIX leaves an ignored SIGCHLD's inheritance across exec unspecified; a program that inherits it cannot
         // wait() for its own children.
@@ -139,6 +152,19 @@ sys.stdout.flush()
     [InlineData("launcher", 2)]
     public void SignalSentWithKill_IsPassedOnToTheProgram(string which, int signal)
     {
+        AssertSignalSentWithKillIsPassedOn(which, signal);
+    }
+
+    [CgroupTheory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void SignalSentWithKill_IsPassedOnToTheProgram_InCgroupMode(int signal)
+    {
+        AssertSignalSentWithKillIsPassedOn("run-cgroup", signal);
+    }
+
+    private static void AssertSignalSentWithKillIsPassedOn(string which, int signal)
+    {
         // Not from a terminal: nothing else delivers it to the program, so the launcher must (SIGINT 2, SIGQUIT 3).
         string[] command = Launcher(which);
         using LauncherProcess launcher = LauncherProcess.StartProgram(command[0], NoOptions, [.. command[1..], "sh", "-c", "echo ready; exec sleep 30"]);
@@ -205,13 +231,47 @@ sys.stdout.flush()
     [InlineData("run-preload", true)]
     public void CtrlC_FromTheTerminal_ReachesTheProgramOnce(string which, bool programInItsOwnSession)
     {
-        // On a pseudo-terminal the launcher is the foreground process group: Ctrl-C signals it and, when the program
-        // shares its group, the program too; the launcher passes it on only when the program is elsewhere (setsid).
+        AssertOneSigintInTheTerminal(which, "ctrl-c", programInItsOwnSession);
+    }
+
+    [CgroupTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CtrlC_FromTheTerminal_ReachesTheProgramOnce_InCgroupMode(bool programInItsOwnSession)
+    {
+        AssertOneSigintInTheTerminal("run-cgroup", "ctrl-c", programInItsOwnSession);
+    }
+
+    [Theory]
+    [InlineData("launcher")]
+    [InlineData("run-preload")]
+    [InlineData("run-seccomp")]
+    public void SigintSentWithKill_InTheTerminalsForeground_ReachesTheProgramOnce(string which)
+    {
+        // The case a guess from the foreground process group gets wrong: only si_code tells this kill() from Ctrl-C.
+        AssertOneSigintInTheTerminal(which, "kill", programInItsOwnSession: false);
+    }
+
+    [CgroupFact]
+    public void SigintSentWithKill_InTheTerminalsForeground_ReachesTheProgramOnce_InCgroupMode()
+    {
+        AssertOneSigintInTheTerminal("run-cgroup", "kill", programInItsOwnSession: false);
+    }
+
+    /// <summary>
+    /// On a pseudo-terminal the launcher is the foreground process group. Ctrl-C ("ctrl-c") signals the whole group:
+    /// the program, when it shares the group, got it already, so the launcher passes it on only when the program is
+    /// elsewhere (setsid). A SIGINT sent to the launcher alone with kill() ("kill") reaches nobody else, so the
+    /// launcher passes it on. Either way the program gets exactly one.
+    /// </summary>
+    private static void AssertOneSigintInTheTerminal(string which, string how, bool programInItsOwnSession)
+    {
         const string terminal = """
-import os, pty, sys, time
+import os, pty, signal, sys, time
+how = sys.argv[1]
 pid, master = pty.fork()
 if pid == 0:
-    os.execvp(sys.argv[1], sys.argv[1:])
+    os.execvp(sys.argv[2], sys.argv[2:])
 output = b""
 deadline = time.monotonic() + 25
 sent = False
@@ -225,7 +285,10 @@ while time.monotonic() < deadline:
     output += chunk
     if not sent and b"ready" in output:
         time.sleep(0.3)
-        os.write(master, b"\x03")
+        if how == "ctrl-c":
+            os.write(master, b"\x03")
+        else:
+            os.kill(pid, signal.SIGINT)
         sent = True
 _, status = os.waitpid(pid, 0)
 sys.stdout.write(output.decode(errors="replace"))
@@ -248,7 +311,7 @@ print("sigint count", count, flush=True)
         string[] program = programInItsOwnSession
             ? ["setsid", PreloadPython, "-c", counter]
             : [PreloadPython, "-c", counter];
-        using LauncherProcess launcher = LauncherProcess.StartProgram(PreloadPython, NoOptions, ["-c", terminal, .. Launcher(which), .. program]);
+        using LauncherProcess launcher = LauncherProcess.StartProgram(PreloadPython, NoOptions, ["-c", terminal, how, .. Launcher(which), .. program]);
         launcher.Process.StandardInput.Close();
         LauncherResult result = launcher.WaitForExit(Bound);
         Assert.True(result.ExitCode == 0, result.ToString());

@@ -97,7 +97,7 @@ public sealed class LauncherProcess : IDisposable
     {
         string directory = System.IO.Path.Combine(AppContext.BaseDirectory, "Preload", "shim-src");
         string main = System.IO.Path.Combine(directory, "pskeepalive_seccomp.c");
-        string[] others = ["launcher_settings.c", "seccomp_supervisor.c", "seccomp_filter.c"];
+        string[] others = ["launcher_settings.c", "seccomp_supervisor.c", "seccomp_filter.c", "launcher_cgroup.c"];
         others = others.Select(file => System.IO.Path.Combine(directory, file)).ToArray();
         if (!File.Exists(main) || !others.All(File.Exists))
         {

@@ -466,10 +466,13 @@ public sealed class SeccompLauncherTests
         Assert.Contains("unknown option --idle", unknown.StandardError, StringComparison.Ordinal);
         LauncherResult help = LauncherProcess.Run(new Dictionary<string, string>(), Bound, "--help");
         Assert.Equal(0, help.ExitCode);
-        Assert.Contains("usage: pskeepalive-seccomp [--default-sigpipe] [--ld-preload LIST [--exec]] [--] PROGRAM", help.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("usage: pskeepalive-seccomp [--default-sigpipe] [--ld-preload LIST | --run-cgroup DIR] [--exec]\n       [--] PROGRAM", help.StandardOutput, StringComparison.Ordinal);
         LauncherResult execAlone = LauncherProcess.Run(new Dictionary<string, string>(), Bound, "--exec", "--", "true");
         Assert.Equal(2, execAlone.ExitCode);
-        Assert.Contains("--exec needs --ld-preload", execAlone.StandardError, StringComparison.Ordinal);
+        Assert.Contains("--exec needs --ld-preload or --run-cgroup", execAlone.StandardError, StringComparison.Ordinal);
+        LauncherResult bothMethods = LauncherProcess.Run(new Dictionary<string, string>(), Bound, "--ld-preload", "x.so", "--run-cgroup", "/nowhere", "--", "true");
+        Assert.Equal(2, bothMethods.ExitCode);
+        Assert.Contains("two methods", bothMethods.StandardError, StringComparison.Ordinal);
         LauncherResult dashdash = LauncherProcess.Run(AllOptions, Bound, "--", SeccompProbe.Path, "loop4");
         AssertApplied(ProbedOptions.All(dashdash.StandardOutput)["client"]);
     }
