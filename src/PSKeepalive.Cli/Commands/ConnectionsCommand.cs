@@ -83,6 +83,12 @@ internal static class ConnectionsCommand
     internal static void WriteJson(IEnumerable<TcpConnection> connections, TcpConnectionQuery query, bool socketOptions = false)
     {
         using Stream stdout = Console.OpenStandardOutput();
+        WriteJson(stdout, connections, query, socketOptions);
+    }
+
+    /// <summary>As <see cref="WriteJson(IEnumerable{TcpConnection}, TcpConnectionQuery, bool)"/>, to any stream (benchmarks).</summary>
+    internal static void WriteJson(Stream stdout, IEnumerable<TcpConnection> connections, TcpConnectionQuery query, bool socketOptions = false)
+    {
         using (var writer = new Utf8JsonWriter(stdout, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true }))
         {
             var strings = new EncodedStrings();
