@@ -43,9 +43,11 @@ public class DumpStageBenchmarks
         Sockets = _connections.Count;
         _owners = SocketOwnerScan.Scan();
         _ownedConnections = Build(_ownerQuery, _owners);
-        var rendered = new MemoryStream();
-        ConnectionsCommand.WriteJson(rendered, _connections, _query);
-        _json = rendered.ToArray();
+        _json = CheckSameJson(_connections, _query);
+        CheckSameJson(_ownedConnections, _ownerQuery);
+        var infoQuery = new TcpConnectionQuery { IncludeInfo = true };
+        CheckSameJson(TcpConnections.Enumerate(infoQuery).ToList(), infoQuery);
+        CheckSameJson(OddConnections(), new TcpConnectionQuery { IncludeInfo = true, IncludeProcess = true }, socketOptions: true);
         Console.WriteLine($"// DumpStageBenchmarks: {Sockets} sockets in {_dumps.Sum(d => d.Datagrams.Count)} datagrams, {_json.Length} bytes of JSON, {_owners.SocketCount} sockets with owners");
     }
 
@@ -97,6 +99,15 @@ public class DumpStageBenchmarks
         return sink.Length;
     }
 
+    /// <summary>Stage 5, before: the same JSON through Utf8JsonWriter, one call per key (the writer until ConnectionJsonWriter).</summary>
+    [Benchmark]
+    public long S5_Json_Utf8JsonWriter()
+    {
+        var sink = new CountingStream();
+        Utf8JsonWriterReference.Write(sink, _connections, _query);
+        return sink.Length;
+    }
+
     /// <summary>Stage 5b: the same with owners (`--json --include-process`).</summary>
     [Benchmark]
     public long S5b_JsonWithOwners()
@@ -128,6 +139,59 @@ public class DumpStageBenchmarks
         var sink = new CountingStream();
         ConnectionsCommand.WriteJson(sink, TcpConnections.Enumerate(_query), _query);
         return sink.Length;
+    }
+
+    /// <summary>Both JSON writers on the same connections must write the same bytes; returns them.</summary>
+    private static byte[] CheckSameJson(List<TcpConnection> connections, TcpConnectionQuery query, bool socketOptions = false)
+    {
+        var current = new MemoryStream();
+        ConnectionsCommand.WriteJson(current, connections, query, socketOptions);
+        var reference = new MemoryStream();
+        Utf8JsonWriterReference.Write(reference, connections, query, socketOptions);
+        if (!current.ToArray().AsSpan().SequenceEqual(reference.ToArray()))
+        {
+            int at = current.ToArray().AsSpan().CommonPrefixLength(reference.ToArray());
+            string around(MemoryStream m) => System.Text.Encoding.UTF8.GetString(m.ToArray(), Math.Max(0, at - 80), (int)Math.Min(160, m.Length - Math.Max(0, at - 80)));
+            throw new InvalidOperationException($"ConnectionJsonWriter and Utf8JsonWriter differ at byte {at}:\n{around(current)}\n{around(reference)}");
+        }
+
+        return current.ToArray();
+    }
+
+    /// <summary>Values the host's sockets do not show: odd text to escape, tcp_info fractions, socket options, several owners.</summary>
+    private static List<TcpConnection> OddConnections()
+    {
+        var odd = new TcpConnectionProcess(4242, "we\"ird\\na\tme\u0001<>&'+é€😀", "python3 -c \"print('\\n')\" \u007f\u2028", 7);
+        var baseline = new TcpConnection
+        {
+            AddressFamily = "IPv6", LocalAddress = "::ffff:10.0.0.1", LocalPort = 65535, RemoteAddress = "fe80::1", RemotePort = 0,
+            State = TcpState.CloseWait, Inode = long.MaxValue, Uid = uint.MaxValue, Cookie = ulong.MaxValue, InterfaceIndex = -1,
+            ReceiveQueue = uint.MaxValue, SendQueue = 0, Timer = TcpTimer.ZeroWindowProbe, TimerExpires = TimeSpan.FromMilliseconds(123456),
+            ProbesSent = 3, NetworkNamespace = "/run/netns/\"blue\"", OwningProcess = 4242,
+            Processes = new[] { odd, new TcpConnectionProcess(4243, null, null, 0) },
+        };
+        var result = new List<TcpConnection> { baseline, baseline with { Processes = Array.Empty<TcpConnectionProcess>(), OwningProcess = null, NetworkNamespace = null } };
+        var random = new Random(16);
+        for (int i = 0; i < 2000; i++)
+        {
+            result.Add(baseline with
+            {
+                Rtt = TimeSpan.FromTicks(random.Next(0, 100_000_000)),
+                LastDataSent = i % 3 == 0 ? null : TimeSpan.FromMilliseconds(random.NextInt64(0, uint.MaxValue)),
+                LastDataReceived = TimeSpan.FromTicks(random.NextInt64(0, long.MaxValue / 2)),
+                Retransmits = i % 5 == 0 ? null : random.Next(),
+                UnackedSegments = random.Next(0, 10),
+                KeepaliveEnabled = i % 4 == 0 ? null : i % 2 == 0,
+                Idle = i % 4 == 0 ? null : random.Next(1, 32768),
+                Interval = random.Next(1, 32768),
+                Count = i % 7 == 0 ? null : random.Next(1, 128),
+                UserTimeout = random.Next(),
+                State = (TcpState)(1 + (i % 11)),
+                Timer = (TcpTimer)(i % 5),
+            });
+        }
+
+        return result;
     }
 
     private List<TcpConnection> Build(TcpConnectionQuery query, SocketOwnerMap? owners)
