@@ -16,8 +16,19 @@ public static class InetDiag
     /// <summary>SOCK_DIAG_BY_FAMILY: the request type of inet_diag_req_v2 dumps and of SOCK_DESTROY's sibling.</summary>
     public const ushort SockDiagByFamily = 20;
 
+    /// <summary>
+    /// TCPDIAG_GETSOCK: the request type of the original inet_diag interface (struct inet_diag_req). The kernel
+    /// still answers it (inet_diag_rcv_msg_compat) and dumps it with the family AF_UNSPEC: one walk of the TCP
+    /// tables yields both IPv4 and IPv6 sockets, where SOCK_DIAG_BY_FAMILY walks every table once per family.
+    /// Replies carry this type.
+    /// </summary>
+    public const ushort TcpDiagGetSock = 18;
+
     /// <summary>SOCK_DESTROY: closes a socket by its id (needs CAP_NET_ADMIN; CONFIG_INET_DIAG_DESTROY).</summary>
     public const ushort SockDestroy = 21;
+
+    /// <summary>AF_UNSPEC: no family; here, the one-walk dump of both families (see <see cref="TcpDiagGetSock"/>).</summary>
+    public const byte AfUnspec = 0;
 
     public const byte AfInet = 2;
     public const byte AfInet6 = 10;
@@ -34,6 +45,12 @@ public static class InetDiag
 
     /// <summary>sizeof(struct inet_diag_req_v2).</summary>
     public const int RequestLength = 8 + SocketIdLength;
+
+    /// <summary>sizeof(struct inet_diag_req): family, src_len, dst_len, ext, id, states, dbs.</summary>
+    public const int OneWalkRequestLength = 4 + SocketIdLength + 8;
+
+    /// <summary>Offset of idiag_states in struct inet_diag_req.</summary>
+    public const int OneWalkRequestStates = 4 + SocketIdLength;
 
     /// <summary>sizeof(struct inet_diag_msg).</summary>
     public const int MessageLength = 4 + SocketIdLength + 20;
@@ -88,8 +105,8 @@ public static class InetDiag
     /// <summary>sizeof(struct inet_diag_bc_op).</summary>
     public const int BytecodeOpLength = 4;
 
-    /// <summary>The largest dump request written here: header, inet_diag_req_v2 and a filter on both ports.</summary>
-    public const int MaxDumpRequestLength = RequestMessageLength + NetlinkConstants.AttributeHeaderLength + (8 * BytecodeOpLength);
+    /// <summary>The largest dump request written here: header, inet_diag_req (the one-walk request, 4 bytes longer than inet_diag_req_v2) and a filter on both ports.</summary>
+    public const int MaxDumpRequestLength = NetlinkConstants.HeaderLength + OneWalkRequestLength + NetlinkConstants.AttributeHeaderLength + (8 * BytecodeOpLength);
 
     /// <summary>
     /// A filter program for the kernel (INET_DIAG_REQ_BYTECODE) keeping sockets whose source (local) and/or
@@ -128,10 +145,37 @@ public static class InetDiag
         return program;
     }
 
-    /// <summary>As <see cref="WriteDumpRequest(Span{byte}, byte, uint, bool, uint)"/>, with a kernel filter program appended (see <see cref="PortFilter"/>).</summary>
-    public static int WriteDumpRequest(Span<byte> destination, byte family, uint states, bool withInfo, uint sequence, ReadOnlySpan<byte> bytecode)
+    /// <summary>
+    /// Writes a TCPDIAG_GETSOCK dump request (see <see cref="TcpDiagGetSock"/>): every TCP socket of both families
+    /// in the states of <paramref name="states"/>, in one walk of the kernel's tables, with tcp_info when
+    /// <paramref name="withInfo"/> and the kernel filter <paramref name="bytecode"/> (see <see cref="PortFilter"/>)
+    /// when not empty. Returns the bytes written.
+    /// </summary>
+    public static int WriteOneWalkDumpRequest(Span<byte> destination, uint states, bool withInfo, uint sequence, ReadOnlySpan<byte> bytecode)
     {
-        int written = WriteDumpRequest(destination, family, states, withInfo, sequence);
+        const int length = NetlinkConstants.HeaderLength + OneWalkRequestLength;
+        if (destination.Length < length)
+        {
+            throw new ArgumentException($"An inet_diag_req dump request needs {length} bytes.", nameof(destination));
+        }
+
+        Span<byte> message = destination.Slice(0, length);
+        message.Clear();
+        new NetlinkHeader(length, TcpDiagGetSock, NetlinkConstants.FlagRequest | NetlinkConstants.FlagDump, sequence, 0).Write(message);
+        Span<byte> request = message.Slice(NetlinkConstants.HeaderLength);
+        request[0] = AfInet; // idiag_family: ignored by the dump (the kernel walks both families), AF_INET as ss once sent
+        request[3] = withInfo ? ExtensionInfo : (byte)0;
+        MemoryMarshal.Write(request.Slice(OneWalkRequestStates), states);
+        return AppendBytecode(destination, length, bytecode);
+    }
+
+    /// <summary>As <see cref="WriteDumpRequest(Span{byte}, byte, uint, bool, uint)"/>, with a kernel filter program appended (see <see cref="PortFilter"/>).</summary>
+    public static int WriteDumpRequest(Span<byte> destination, byte family, uint states, bool withInfo, uint sequence, ReadOnlySpan<byte> bytecode) =>
+        AppendBytecode(destination, WriteDumpRequest(destination, family, states, withInfo, sequence), bytecode);
+
+    /// <summary>Appends INET_DIAG_REQ_BYTECODE after the <paramref name="written"/> bytes of a request and fixes nlmsg_len.</summary>
+    private static int AppendBytecode(Span<byte> destination, int written, ReadOnlySpan<byte> bytecode)
+    {
         if (bytecode.IsEmpty)
         {
             return written;
