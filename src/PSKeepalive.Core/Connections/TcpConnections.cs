@@ -295,7 +295,7 @@ internal static class DumpParser
             case NetlinkConstants.MessageOverrun:
                 throw new KeepaliveDataException(NetlinkSocket.Subject, "The kernel reported NLMSG_OVERRUN: part of the dump was lost.");
             case ushort type when type == state.SocketMessageType:
-                InetDiagMessage diag = InetDiag.Decode(message.Payload);
+                InetDiagMessage diag = InetDiag.Decode(message.Payload, readAttributes: factory.IncludeInfo);
                 TcpConnectionFactory.StateOf(diag.State); // unknown values are malformed data, not something to filter away
                 TcpConnectionFactory.TimerOf(diag.Timer);
                 return filter.Matches(diag) ? factory.Create(diag, filter) : null;

@@ -233,7 +233,14 @@ public static class InetDiag
     /// checked before use; a short message, a lying attribute length or an address family other than
     /// AF_INET/AF_INET6 raises <see cref="KeepaliveDataException"/>.
     /// </summary>
-    public static InetDiagMessage Decode(ReadOnlySpan<byte> payload)
+    public static InetDiagMessage Decode(ReadOnlySpan<byte> payload) => Decode(payload, readAttributes: true);
+
+    /// <summary>
+    /// As <see cref="Decode(ReadOnlySpan{byte})"/>; with <paramref name="readAttributes"/> false the attributes
+    /// after the fixed part are not walked (a dump without tcp_info: the kernel's other attributes, shutdown,
+    /// cgroup, socket options, are not read, so neither decoded nor checked).
+    /// </summary>
+    public static InetDiagMessage Decode(ReadOnlySpan<byte> payload, bool readAttributes)
     {
         if (payload.Length < MessageLength)
         {
@@ -259,6 +266,11 @@ public static class InetDiag
             Uid = MemoryMarshal.Read<uint>(payload.Slice(MessageUid)),
             Inode = MemoryMarshal.Read<uint>(payload.Slice(MessageInode)),
         };
+
+        if (!readAttributes)
+        {
+            return message;
+        }
 
         // Attributes start at NLMSG_ALIGN(sizeof(inet_diag_msg)); 72 is already aligned.
         var attributes = new NetlinkAttributeReader(payload.Slice(MessageLength), "inet_diag_msg");
