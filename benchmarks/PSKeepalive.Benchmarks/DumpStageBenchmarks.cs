@@ -82,9 +82,24 @@ public class DumpStageBenchmarks
     [Benchmark]
     public int S3_Objects() => Build(_query, null).Count;
 
-    /// <summary>Stage 4: the owner scan alone (every process's descriptors).</summary>
+    /// <summary>Stage 4: the owner scan alone (every process's descriptors; the kernel's BPF iterator when it can).</summary>
     [Benchmark]
     public int S4_OwnerScan() => SocketOwnerScan.Scan().SocketCount;
+
+    /// <summary>Stage 4, without the kernel's iterator: the /proc/*/fd walk (readlinkat per descriptor).</summary>
+    [Benchmark]
+    public int S4_OwnerScan_ProcWalk()
+    {
+        SocketOwnerIterator.Enabled = false;
+        try
+        {
+            return SocketOwnerScan.Scan().SocketCount;
+        }
+        finally
+        {
+            SocketOwnerIterator.Enabled = true;
+        }
+    }
 
     /// <summary>Stage 4b: objects with their owners attached from a scan made beforehand.</summary>
     [Benchmark]
