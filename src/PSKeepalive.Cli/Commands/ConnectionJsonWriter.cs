@@ -460,14 +460,16 @@ internal sealed class ConnectionJsonWriter : IDisposable
     }
 
     /// <summary>
-    /// UTF-8 forms of repeated strings (addresses, process names), keyed by reference: Core hands out one string
-    /// instance per distinct address, so most sockets cost a reference check (the last two strings seen) or a
-    /// dictionary hit instead of a transcode.
+    /// UTF-8 forms of repeated strings (addresses, process names, command lines), keyed by reference: Core hands
+    /// out one string instance per distinct address and per process, so most sockets cost a reference check (the
+    /// last two strings seen) or a slot of a direct-mapped table instead of a transcode. A slot taken by another
+    /// string is simply overwritten: at worst a string is encoded again.
     /// </summary>
     private sealed class EncodedStrings
     {
-        private const int Limit = 8192;
-        private readonly Dictionary<string, byte[]> _cache = new(ReferenceEqualityComparer.Instance);
+        private const int Slots = 4096;
+        private readonly string?[] _keys = new string?[Slots];
+        private readonly byte[][] _values = new byte[Slots][];
         private string? _last;
         private byte[] _lastBytes = Array.Empty<byte>();
         private string? _previous;
@@ -487,15 +489,17 @@ internal sealed class ConnectionJsonWriter : IDisposable
                 return _lastBytes;
             }
 
-            if (!_cache.TryGetValue(value, out byte[]? encoded))
+            int slot = RuntimeHelpers.GetHashCode(value) & (Slots - 1);
+            byte[] encoded;
+            if (ReferenceEquals(_keys[slot], value))
+            {
+                encoded = _values[slot];
+            }
+            else
             {
                 encoded = JsonEncodedText.Encode(value, JavaScriptEncoder.UnsafeRelaxedJsonEscaping).EncodedUtf8Bytes.ToArray();
-                if (_cache.Count >= Limit)
-                {
-                    _cache.Clear();
-                }
-
-                _cache[value] = encoded;
+                _keys[slot] = value;
+                _values[slot] = encoded;
             }
 
             (_previous, _previousBytes) = (_last, _lastBytes);

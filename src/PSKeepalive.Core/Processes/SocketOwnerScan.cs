@@ -51,6 +51,7 @@ public sealed class SocketOwnerMap
     private readonly Dictionary<ulong, int> _head;
     private readonly OwnerEntry[] _entries;
     private readonly Dictionary<int, ProcessInfo> _processes = new();
+    private ProcessInfo? _lastProcess;
 
     internal SocketOwnerMap(Dictionary<ulong, int> head, OwnerEntry[] entries, int scanned, int denied, int vanished, int descriptors, TimeSpan elapsed, bool byKernelIterator = false)
     {
@@ -159,6 +160,19 @@ public sealed class SocketOwnerMap
     /// <summary>The owners of <paramref name="inode"/> with names and command lines, as TcpConnection carries them.</summary>
     public TcpConnectionProcess[] Processes(ulong inode)
     {
+        if (!_head.TryGetValue(inode, out int first))
+        {
+            return Array.Empty<TcpConnectionProcess>();
+        }
+
+        OwnerEntry only = _entries[first];
+        if (only.Next < 0)
+        {
+            // Nearly every socket has one owner: no list to gather and sort.
+            ProcessInfo process = Process(only.Pid);
+            return new[] { new TcpConnectionProcess(process.Pid, process.Name, process.CommandLine, only.Fd) };
+        }
+
         IReadOnlyList<(int Pid, int Fd)> owners = Owners(inode);
         if (owners.Count == 0)
         {
@@ -178,12 +192,19 @@ public sealed class SocketOwnerMap
     /// <summary>Name and command line of <paramref name="pid"/>, read on first use.</summary>
     public ProcessInfo Process(int pid)
     {
+        ProcessInfo? last = _lastProcess;
+        if (last is not null && last.Pid == pid)
+        {
+            return last;
+        }
+
         if (!_processes.TryGetValue(pid, out ProcessInfo? info))
         {
             info = ProcessInfo.Read(pid);
             _processes[pid] = info;
         }
 
+        _lastProcess = info;
         return info;
     }
 
