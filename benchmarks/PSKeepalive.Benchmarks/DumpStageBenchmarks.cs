@@ -27,6 +27,7 @@ public class DumpStageBenchmarks
     private List<TcpConnection> _ownedConnections = new();
     private SocketOwnerMap? _owners;
     private byte[] _json = Array.Empty<byte>();
+    private int _biggest;
 
     /// <summary>Sockets in the captured dump.</summary>
     public int Sockets { get; private set; }
@@ -43,12 +44,13 @@ public class DumpStageBenchmarks
         Sockets = _connections.Count;
         _owners = SocketOwnerScan.Scan();
         _ownedConnections = Build(_ownerQuery, _owners);
+        _biggest = _ownedConnections.Where(c => c.OwningProcess is not null).GroupBy(c => c.OwningProcess!.Value).OrderByDescending(g => g.Count()).Select(g => g.Key).FirstOrDefault(Environment.ProcessId);
         _json = CheckSameJson(_connections, _query);
         CheckSameJson(_ownedConnections, _ownerQuery);
         var infoQuery = new TcpConnectionQuery { IncludeInfo = true };
         CheckSameJson(TcpConnections.Enumerate(infoQuery).ToList(), infoQuery);
         CheckSameJson(OddConnections(), new TcpConnectionQuery { IncludeInfo = true, IncludeProcess = true }, socketOptions: true);
-        Console.WriteLine($"// DumpStageBenchmarks: {Sockets} sockets in {_dumps.Sum(d => d.Datagrams.Count)} datagrams, {_json.Length} bytes of JSON, {_owners.SocketCount} sockets with owners");
+        Console.WriteLine($"// DumpStageBenchmarks: {Sockets} sockets in {_dumps.Sum(d => d.Datagrams.Count)} datagrams, {_json.Length} bytes of JSON, {_owners.SocketCount} sockets with owners, the biggest process {_biggest}");
     }
 
     /// <summary>Stage 1, the kernel: both families' dumps received, messages counted, nothing decoded.</summary>
@@ -100,6 +102,10 @@ public class DumpStageBenchmarks
             SocketOwnerIterator.Enabled = true;
         }
     }
+
+    /// <summary>Stage 4, one process: the walk of the process holding the most sockets (read in ranges by every processor).</summary>
+    [Benchmark]
+    public int S4_OwnerScan_BiggestProcess() => SocketOwnerScan.Scan(_biggest).SocketCount;
 
     /// <summary>Stage 4b: objects with their owners attached from a scan made beforehand.</summary>
     [Benchmark]

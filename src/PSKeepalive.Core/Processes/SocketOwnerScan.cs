@@ -227,7 +227,6 @@ public static unsafe class SocketOwnerScan
 {
     private const string Subject = "Process";
     private const int DirectoryBufferSize = 32 * 1024;
-    private static readonly long ProgressInterval = System.Diagnostics.Stopwatch.Frequency / 4;
 
     /// <summary>Scans every process, or only <paramref name="pid"/> when given.</summary>
     /// <param name="pid">One process to scan (a process filter needs nothing else).</param>
@@ -237,8 +236,8 @@ public static unsafe class SocketOwnerScan
     /// Every process (no <paramref name="pid"/>, the real /proc): the kernel does the walk when it can, with a BPF
     /// iterator (<see cref="SocketOwnerIterator"/>: root, kernel BTF, the initial PID namespace), ~6x faster.
     /// Otherwise, or for one process, the walk is kernel time (one readlinkat per descriptor), so it is spread
-    /// over up to <see cref="MaxWorkers"/> threads (never more than the processors), each taking whole processes
-    /// from a shared counter; the calling thread is one of them and reports progress.
+    /// over up to <see cref="MaxWorkers"/> threads (never more than the processors), see <see cref="ProcFdWalk"/>;
+    /// the calling thread is one of them and reports progress.
     /// </remarks>
     public static SocketOwnerMap Scan(int? pid = null, Action<SocketOwnerScanProgress>? progress = null, string procRoot = "/proc")
     {
@@ -261,37 +260,8 @@ public static unsafe class SocketOwnerScan
             }
         }
 
-        int workers = Math.Clamp(Math.Min(Environment.ProcessorCount, MaxWorkers), 1, Math.Max(1, pids.Count / 4));
-        var shared = new SharedWork(pids, rootBytes);
-        var results = new WorkerResult[workers];
-        var threads = new System.Threading.Thread[workers - 1];
-        for (int i = 1; i < workers; i++)
-        {
-            int index = i;
-            threads[i - 1] = new System.Threading.Thread(() => results[index] = Work(shared, null, started))
-            {
-                IsBackground = true,
-                Name = "pskeepalive-fd-scan",
-            };
-            threads[i - 1].Start();
-        }
-
-        results[0] = Work(shared, progress, started);
-        foreach (var thread in threads)
-        {
-            thread.Join();
-        }
-
-        int scanned = 0, denied = 0, vanished = 0, descriptors = 0;
-        foreach (WorkerResult result in results)
-        {
-            scanned += result.Scanned;
-            denied += result.Denied;
-            vanished += result.Vanished;
-            descriptors += result.Descriptors;
-        }
-
-        SocketOwnerMap map = Build(Array.ConvertAll(results, r => r.Owners), scanned, denied, vanished, descriptors, started);
+        ProcFdWalk.Result walk = ProcFdWalk.Run(pids, rootBytes, Math.Min(Environment.ProcessorCount, MaxWorkers), progress, started);
+        SocketOwnerMap map = Build(walk.Owners, walk.Scanned, walk.Denied, walk.Vanished, walk.Descriptors, started);
         progress?.Invoke(new SocketOwnerScanProgress(pids.Count, pids.Count, map.Elapsed));
         return map;
     }
@@ -342,104 +312,8 @@ public static unsafe class SocketOwnerScan
     /// <summary>Threads for the walk at most (readlinkat on /proc scales until the processors are busy).</summary>
     public const int MaxWorkers = 4;
 
-    private sealed class SharedWork
-    {
-        public readonly List<int> Pids;
-        public readonly byte[] Root;
-        public int NextIndex;
-
-        public SharedWork(List<int> pids, byte[] root)
-        {
-            Pids = pids;
-            Root = root;
-        }
-    }
-
     /// <summary>One socket descriptor of one process, as a scan finds it.</summary>
     internal readonly record struct RawOwner(ulong Inode, int Pid, int Fd);
-
-    private sealed class WorkerResult
-    {
-        public readonly List<RawOwner> Owners = new();
-        public int Scanned;
-        public int Denied;
-        public int Vanished;
-        public int Descriptors;
-    }
-
-    /// <summary>Takes processes from the shared counter until none is left; one reused buffer per thread.</summary>
-    private static WorkerResult Work(SharedWork shared, Action<SocketOwnerScanProgress>? progress, long started)
-    {
-        var result = new WorkerResult();
-        byte[] directoryBuffer = GC.AllocateUninitializedArray<byte>(DirectoryBufferSize, pinned: true);
-        byte* path = stackalloc byte[256];
-        byte* link = stackalloc byte[64];
-        long lastProgress = started;
-        int count = shared.Pids.Count;
-        fixed (byte* dents = directoryBuffer)
-        {
-            while (true)
-            {
-                int i = System.Threading.Interlocked.Increment(ref shared.NextIndex) - 1;
-                if (i >= count)
-                {
-                    break;
-                }
-
-                if (progress is not null)
-                {
-                    long now = System.Diagnostics.Stopwatch.GetTimestamp();
-                    if (now - lastProgress >= ProgressInterval)
-                    {
-                        lastProgress = now;
-                        progress(new SocketOwnerScanProgress(Math.Min(i, count), count, System.Diagnostics.Stopwatch.GetElapsedTime(started, now)));
-                    }
-                }
-
-                ScanProcess(shared.Pids[i], shared.Root, path, link, dents, result);
-            }
-        }
-
-        return result;
-    }
-
-    private static void ScanProcess(int current, byte[] root, byte* path, byte* link, byte* dents, WorkerResult result)
-    {
-        WriteFdPath(path, 256, root, current);
-        var sockets = new ProcFdSockets(path, dents, DirectoryBufferSize, link);
-        try
-        {
-            while (sockets.MoveNext())
-            {
-                result.Owners.Add(new RawOwner(sockets.Current.Inode, current, sockets.Current.Fd));
-            }
-        }
-        finally
-        {
-            sockets.Dispose();
-            result.Descriptors += sockets.Descriptors;
-        }
-
-        if (sockets.Errno != 0)
-        {
-            Count(sockets.Errno, result);
-            return;
-        }
-
-        result.Scanned++;
-    }
-
-    private static void Count(int errno, WorkerResult result)
-    {
-        if (errno is Errno.EACCES or Errno.EPERM)
-        {
-            result.Denied++;
-        }
-        else
-        {
-            result.Vanished++;
-        }
-    }
 
     /// <summary>"socket:[12345]" -> 12345.</summary>
     internal static bool TryParseSocketInode(ReadOnlySpan<byte> link, out ulong inode)
@@ -507,17 +381,5 @@ public static unsafe class SocketOwnerScan
         }
 
         return pids;
-    }
-
-    /// <summary>Writes "{root}/{pid}/fd\0" into <paramref name="destination"/>.</summary>
-    private static void WriteFdPath(byte* destination, int capacity, byte[] root, int pid)
-    {
-        var span = new Span<byte>(destination, capacity);
-        root.CopyTo(span);
-        int length = root.Length;
-        span[length++] = (byte)'/';
-        pid.TryFormat(span.Slice(length), out int written, default, System.Globalization.CultureInfo.InvariantCulture);
-        length += written;
-        "/fd\0"u8.CopyTo(span.Slice(length));
     }
 }
