@@ -35,14 +35,16 @@ internal sealed unsafe class KernelBtf : IDisposable
     private byte* _data;
     private readonly int _stringsStart;
     private readonly int _stringsLength;
-    private readonly int[] _offsets; // type id -> offset of its struct btf_type in _data (id 0 is void)
+    private int* _offsets; // type id -> offset of its struct btf_type in _data (id 0 is void), native like _data
+    private readonly int _types;
 
-    private KernelBtf(byte* data, int stringsStart, int stringsLength, int[] offsets)
+    private KernelBtf(byte* data, int stringsStart, int stringsLength, int* offsets, int types)
     {
         _data = data;
         _stringsStart = stringsStart;
         _stringsLength = stringsLength;
         _offsets = offsets;
+        _types = types;
     }
 
     /// <summary>Reads and indexes the BTF at <paramref name="path"/>; null when it is missing, unreadable or malformed.</summary>
@@ -96,7 +98,7 @@ internal sealed unsafe class KernelBtf : IDisposable
     /// <summary>The id of the first type of <paramref name="kind"/> named <paramref name="name"/>, or -1.</summary>
     public int Find(int kind, ReadOnlySpan<byte> name)
     {
-        for (int id = 1; id < _offsets.Length; id++)
+        for (int id = 1; id < _types; id++)
         {
             uint info = Read(_offsets[id] + 4);
             if (KindOf(info) == kind && NameIs(Read(_offsets[id]), name))
@@ -159,7 +161,9 @@ internal sealed unsafe class KernelBtf : IDisposable
         if (_data is not null)
         {
             NativeMemory.Free(_data);
+            NativeMemory.Free(_offsets);
             _data = null;
+            _offsets = null;
         }
     }
 
@@ -182,15 +186,34 @@ internal sealed unsafe class KernelBtf : IDisposable
 
         int typesStart = (int)(headerLength + typeOffset);
         int typesEnd = typesStart + (int)typeLength;
-        var offsets = new System.Collections.Generic.List<int>(1 << 17) { 0 };
-        for (int at = typesStart; at < typesEnd;)
+        int types = Walk(data, typesStart, typesEnd, null); // count first: the index lives in native memory, sized once
+        if (types < 0)
+        {
+            return null;
+        }
+
+        int* offsets = (int*)NativeMemory.Alloc((nuint)(types + 1), sizeof(int));
+        offsets[0] = 0;
+        Walk(data, typesStart, typesEnd, offsets + 1);
+        return new KernelBtf(data, (int)(headerLength + stringOffset), (int)stringLength, offsets, types + 1);
+    }
+
+    /// <summary>Walks the type section, writing each type's offset when <paramref name="offsets"/> is given; the number of types, or -1 when malformed.</summary>
+    private static int Walk(byte* data, int typesStart, int typesEnd, int* offsets)
+    {
+        int count = 0;
+        for (int at = typesStart; at < typesEnd; count++)
         {
             if (typesEnd - at < TypeLength)
             {
-                return null;
+                return -1;
             }
 
-            offsets.Add(at);
+            if (offsets is not null)
+            {
+                offsets[count] = at;
+            }
+
             uint info = *(uint*)(data + at + 4);
             int vlen = (int)(info & 0xffff);
             int extra = KindOf(info) switch
@@ -209,17 +232,17 @@ internal sealed unsafe class KernelBtf : IDisposable
             };
             if (extra < 0)
             {
-                return null; // a kind this reader does not know: its length is unknown
+                return -1; // a kind this reader does not know: its length is unknown
             }
 
             at += TypeLength + extra;
             if (at > typesEnd)
             {
-                return null;
+                return -1;
             }
         }
 
-        return new KernelBtf(data, (int)(headerLength + stringOffset), (int)stringLength, offsets.ToArray());
+        return count;
     }
 
     private bool TrySizeOf(uint typeId, out int size)
@@ -227,7 +250,7 @@ internal sealed unsafe class KernelBtf : IDisposable
         size = 0;
         for (int hops = 0; hops < 32; hops++)
         {
-            if (typeId == 0 || typeId >= (uint)_offsets.Length)
+            if (typeId == 0 || typeId >= (uint)_types)
             {
                 return false;
             }

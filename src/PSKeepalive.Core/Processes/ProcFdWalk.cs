@@ -30,7 +30,7 @@ internal static unsafe class ProcFdWalk
     private static readonly long ProgressInterval = System.Diagnostics.Stopwatch.Frequency / 4;
 
     /// <summary>What the threads found, and how many processes they read, were refused or saw end.</summary>
-    public sealed record Result(List<SocketOwnerScan.RawOwner>[] Owners, int Scanned, int Denied, int Vanished, int Descriptors);
+    public sealed record Result(OwnerRecords[] Owners, int Scanned, int Denied, int Vanished, int Descriptors);
 
     /// <summary>Walks <paramref name="pids"/> under <paramref name="root"/> on up to <paramref name="maxWorkers"/> threads; the calling thread is one and reports progress.</summary>
     public static Result Run(List<int> pids, byte[] root, int maxWorkers, Action<SocketOwnerScanProgress>? progress, long started)
@@ -46,7 +46,7 @@ internal static unsafe class ProcFdWalk
         WorkerResult mine = Work(shared, progress);
         shared.JoinHelpers();
         var results = new List<WorkerResult>(shared.HelperResults) { mine };
-        var owners = new List<SocketOwnerScan.RawOwner>[results.Count];
+        var owners = new OwnerRecords[results.Count];
         int scanned = 0, denied = 0, vanished = 0, descriptors = 0;
         for (int i = 0; i < results.Count; i++)
         {
@@ -134,7 +134,7 @@ internal static unsafe class ProcFdWalk
 
     private sealed class WorkerResult
     {
-        public readonly List<SocketOwnerScan.RawOwner> Owners = new();
+        public readonly OwnerRecords Owners = new();
         public int Scanned;
         public int Denied;
         public int Vanished;

@@ -30,10 +30,10 @@ internal static unsafe class SocketOwnerIterator
     private static readonly Lazy<Layout?> KernelLayout = new(ReadLayout);
 
     /// <summary>
-    /// Appends an owner for every socket descriptor of every process to <paramref name="owners"/> and counts the
-    /// descriptors looked at; false (and nothing appended) when the iterator is unavailable here.
+    /// Adds an owner for every socket descriptor of every process to <paramref name="owners"/> (empty on entry) and
+    /// counts the descriptors looked at; false (and <paramref name="owners"/> left empty) when the iterator is unavailable here.
     /// </summary>
-    public static bool TryScan(List<SocketOwnerScan.RawOwner> owners, out int descriptors)
+    public static bool TryScan(OwnerRecords owners, out int descriptors)
     {
         descriptors = 0;
         if (!Enabled || SyscallNumber() is not long bpf || !InInitialPidNamespace() || KernelLayout.Value is not Layout layout)
@@ -42,7 +42,6 @@ internal static unsafe class SocketOwnerIterator
         }
 
         int program = -1, link = -1, iterator = -1;
-        int start = owners.Count;
         try
         {
             program = Load(bpf, layout);
@@ -50,7 +49,7 @@ internal static unsafe class SocketOwnerIterator
             iterator = link < 0 ? -1 : CreateIterator(bpf, link);
             if (iterator < 0 || !Read(iterator, owners, out descriptors))
             {
-                owners.RemoveRange(start, owners.Count - start);
+                owners.Clear();
                 return false;
             }
 
@@ -182,7 +181,7 @@ internal static unsafe class SocketOwnerIterator
     }
 
     /// <summary>Reads the iterator to its end: records into owners, the trailer into descriptors; false on a read error or without a trailer.</summary>
-    private static bool Read(int iterator, List<SocketOwnerScan.RawOwner> owners, out int descriptors)
+    private static bool Read(int iterator, OwnerRecords owners, out int descriptors)
     {
         descriptors = 0;
         bool trailer = false;

@@ -48,16 +48,14 @@ public sealed record ProcessInfo(int Pid, string? Name, string? CommandLine)
 /// </summary>
 public sealed class SocketOwnerMap
 {
-    private readonly Dictionary<ulong, int> _head;
-    private readonly OwnerEntry[] _entries;
+    private readonly SocketOwnerTable _table;
     private readonly Dictionary<int, ProcessInfo> _processes = new();
     private ProcessInfo? _lastProcess;
 
-    internal SocketOwnerMap(Dictionary<ulong, int> head, OwnerEntry[] entries, int scanned, int denied, int vanished, int descriptors, TimeSpan elapsed, bool byKernelIterator = false)
+    internal SocketOwnerMap(SocketOwnerTable table, int scanned, int denied, int vanished, int descriptors, TimeSpan elapsed, bool byKernelIterator = false)
     {
         ByKernelIterator = byKernelIterator;
-        _head = head;
-        _entries = entries;
+        _table = table;
         ProcessesScanned = scanned;
         ProcessesDenied = denied;
         ProcessesVanished = vanished;
@@ -81,7 +79,7 @@ public sealed class SocketOwnerMap
     public int DescriptorsScanned { get; }
 
     /// <summary>Distinct socket inodes found.</summary>
-    public int SocketCount => _head.Count;
+    public int SocketCount => _table.Count;
 
     /// <summary>How long the walk took.</summary>
     public TimeSpan Elapsed { get; }
@@ -90,97 +88,47 @@ public sealed class SocketOwnerMap
     internal bool ByKernelIterator { get; }
 
     /// <summary>True when at least one process holds <paramref name="inode"/>.</summary>
-    public bool Contains(ulong inode) => _head.ContainsKey(inode);
+    public bool Contains(ulong inode) => _table.TryGetFirst(inode, out _, out _, out _);
 
     /// <summary>The lowest PID holding <paramref name="inode"/>, or null.</summary>
     public int? LowestPid(ulong inode)
     {
-        if (!_head.TryGetValue(inode, out int index))
-        {
-            return null;
-        }
-
-        int lowest = int.MaxValue;
-        for (; index >= 0; index = _entries[index].Next)
-        {
-            lowest = Math.Min(lowest, _entries[index].Pid);
-        }
-
-        return lowest;
+        (int Pid, int Fd)[] owners = _table.Owners(inode);
+        return owners.Length == 0 ? null : owners[0].Pid;
     }
 
     /// <summary>True when <paramref name="pid"/> holds <paramref name="inode"/>.</summary>
     public bool IsHeldBy(ulong inode, int pid)
     {
-        if (!_head.TryGetValue(inode, out int index))
+        if (!_table.TryGetFirst(inode, out int first, out _, out bool more))
         {
             return false;
         }
 
-        for (; index >= 0; index = _entries[index].Next)
-        {
-            if (_entries[index].Pid == pid)
-            {
-                return true;
-            }
-        }
-
-        return false;
+        return first == pid || (more && Array.Exists(_table.Owners(inode), o => o.Pid == pid));
     }
 
     /// <summary>The (pid, fd) pairs holding <paramref name="inode"/>, sorted by PID then descriptor.</summary>
-    public IReadOnlyList<(int Pid, int Fd)> Owners(ulong inode)
-    {
-        if (!_head.TryGetValue(inode, out int first))
-        {
-            return Array.Empty<(int, int)>();
-        }
-
-        int count = 0;
-        for (int index = first; index >= 0; index = _entries[index].Next)
-        {
-            count++;
-        }
-
-        var owners = new (int Pid, int Fd)[count];
-        int i = 0;
-        for (int index = first; index >= 0; index = _entries[index].Next)
-        {
-            owners[i++] = (_entries[index].Pid, _entries[index].Fd);
-        }
-
-        if (count > 1)
-        {
-            Array.Sort(owners);
-        }
-
-        return owners;
-    }
+    public IReadOnlyList<(int Pid, int Fd)> Owners(ulong inode) => _table.Owners(inode);
 
     /// <summary>The owners of <paramref name="inode"/> with names and command lines, as TcpConnection carries them.</summary>
     public TcpConnectionProcess[] Processes(ulong inode)
     {
-        if (!_head.TryGetValue(inode, out int first))
+        if (!_table.TryGetFirst(inode, out int pid, out int fd, out bool more))
         {
             return Array.Empty<TcpConnectionProcess>();
         }
 
-        OwnerEntry only = _entries[first];
-        if (only.Next < 0)
+        if (!more)
         {
             // Nearly every socket has one owner: no list to gather and sort.
-            ProcessInfo process = Process(only.Pid);
-            return new[] { new TcpConnectionProcess(process.Pid, process.Name, process.CommandLine, only.Fd) };
+            ProcessInfo process = Process(pid);
+            return new[] { new TcpConnectionProcess(process.Pid, process.Name, process.CommandLine, fd) };
         }
 
-        IReadOnlyList<(int Pid, int Fd)> owners = Owners(inode);
-        if (owners.Count == 0)
-        {
-            return Array.Empty<TcpConnectionProcess>();
-        }
-
-        var result = new TcpConnectionProcess[owners.Count];
-        for (int i = 0; i < owners.Count; i++)
+        (int Pid, int Fd)[] owners = _table.Owners(inode);
+        var result = new TcpConnectionProcess[owners.Length];
+        for (int i = 0; i < owners.Length; i++)
         {
             ProcessInfo info = Process(owners[i].Pid);
             result[i] = new TcpConnectionProcess(info.Pid, info.Name, info.CommandLine, owners[i].Fd);
@@ -206,13 +154,6 @@ public sealed class SocketOwnerMap
 
         _lastProcess = info;
         return info;
-    }
-
-    internal struct OwnerEntry
-    {
-        public int Pid;
-        public int Fd;
-        public int Next;
     }
 }
 
@@ -252,7 +193,7 @@ public static unsafe class SocketOwnerScan
         if (pid is null && procRoot == "/proc")
         {
             // Every process at once, in the kernel (one BPF iterator); it sees every process /proc lists here.
-            var found = new List<RawOwner>(1024);
+            using var found = new OwnerRecords();
             if (SocketOwnerIterator.TryScan(found, out int seen))
             {
                 progress?.Invoke(new SocketOwnerScanProgress(pids.Count, pids.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started)));
@@ -262,52 +203,18 @@ public static unsafe class SocketOwnerScan
 
         ProcFdWalk.Result walk = ProcFdWalk.Run(pids, rootBytes, Math.Min(Environment.ProcessorCount, MaxWorkers), progress, started);
         SocketOwnerMap map = Build(walk.Owners, walk.Scanned, walk.Denied, walk.Vanished, walk.Descriptors, started);
+        foreach (OwnerRecords owners in walk.Owners)
+        {
+            owners.Dispose();
+        }
+
         progress?.Invoke(new SocketOwnerScanProgress(pids.Count, pids.Count, map.Elapsed));
         return map;
     }
 
-    /// <summary>The map: inode -> head of a chain of (pid, fd) entries; an owner found twice (a thread with a table of its own sharing the descriptor) is kept once.</summary>
-    private static SocketOwnerMap Build(IReadOnlyList<List<RawOwner>> found, int scanned, int denied, int vanished, int descriptors, long started, bool byKernelIterator = false)
-    {
-        int total = 0;
-        foreach (List<RawOwner> owners in found)
-        {
-            total += owners.Count;
-        }
-
-        var head = new Dictionary<ulong, int>(total);
-        var entries = new SocketOwnerMap.OwnerEntry[total];
-        int next = 0;
-        foreach (List<RawOwner> owners in found)
-        {
-            foreach (RawOwner owner in owners)
-            {
-                ref int slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(head, owner.Inode, out bool exists);
-                if (exists && Holds(entries, slot, owner))
-                {
-                    continue;
-                }
-
-                entries[next] = new SocketOwnerMap.OwnerEntry { Pid = owner.Pid, Fd = owner.Fd, Next = exists ? slot : -1 };
-                slot = next++;
-            }
-        }
-
-        return new SocketOwnerMap(head, entries, scanned, denied, vanished, descriptors, System.Diagnostics.Stopwatch.GetElapsedTime(started), byKernelIterator);
-    }
-
-    private static bool Holds(SocketOwnerMap.OwnerEntry[] entries, int index, RawOwner owner)
-    {
-        for (; index >= 0; index = entries[index].Next)
-        {
-            if (entries[index].Pid == owner.Pid && entries[index].Fd == owner.Fd)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    /// <summary>The map of everything the scan found (an owner found twice is kept once).</summary>
+    private static SocketOwnerMap Build(IReadOnlyList<OwnerRecords> found, int scanned, int denied, int vanished, int descriptors, long started, bool byKernelIterator = false) =>
+        new(SocketOwnerTable.Build(found), scanned, denied, vanished, descriptors, System.Diagnostics.Stopwatch.GetElapsedTime(started), byKernelIterator);
 
     /// <summary>Threads for the walk at most (readlinkat on /proc scales until the processors are busy).</summary>
     public const int MaxWorkers = 4;
