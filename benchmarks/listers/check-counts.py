@@ -4,8 +4,9 @@
 
     check-counts.py FARM_READY_JSON 'path/to/pskeepalive'
 
-A farm socket is one whose local or remote port is one of the farm's listener ports (the listeners, the
-accepted sockets, the clients): other engineers' sockets come and go on a shared host, the farm's do not.
+A farm socket is one whose local or remote endpoint (address and port) is one of the farm's listeners (the
+listeners, the accepted sockets, the clients): other engineers' sockets come and go on a shared host, the
+farm's do not (a port alone is not enough: another connection's ephemeral port may equal a listener's).
 Exits 1 on any mismatch; prints what it compared.
 """
 import json
@@ -14,15 +15,21 @@ import subprocess
 import sys
 
 
-def port_of(endpoint):
-    port = endpoint.rsplit(":", 1)[1]
-    return int(port) if port.isdigit() else -1   # "*" for a listener's peer
+def split(endpoint):
+    """'127.0.0.1:80' or '[::1]:80' -> ('127.0.0.1', 80); a listener's peer '*' port is -1."""
+    address, port = endpoint.rsplit(":", 1)
+    return address.strip("[]"), int(port) if port.isdigit() else -1
+
+
+def is_farm(connection, listeners):
+    return ((connection["localAddress"], connection["localPort"]) in listeners or
+            (connection["remoteAddress"], connection["remotePort"]) in listeners)
 
 
 def main():
     farm = json.load(open(sys.argv[1]))
     cli = shlex.split(sys.argv[2])
-    ports = {l["port"] for l in farm["listeners"]}
+    listeners = {(l["addr"], l["port"]) for l in farm["listeners"]}
     workers = set(farm["worker_pids"]) | {farm["pid"]}
     expected = farm["established_sockets"] + farm["listening_sockets"]
 
@@ -30,16 +37,16 @@ def main():
     ss_farm = 0
     for line in ss_lines:
         fields = line.split()
-        if len(fields) >= 5 and (port_of(fields[3]) in ports or port_of(fields[4]) in ports):
+        if len(fields) >= 5 and (split(fields[3]) in listeners or split(fields[4]) in listeners):
             ss_farm += 1
 
     ours = json.loads(subprocess.run(cli + ["connections", "--json"], capture_output=True, text=True, check=True).stdout)
-    ours_farm = [c for c in ours if c["localPort"] in ports or c["remotePort"] in ports]
+    ours_farm = [c for c in ours if is_farm(c, listeners)]
     keepalive = sum(1 for c in ours_farm if c["timer"] == "keepalive")
     no_keepalive = sum(1 for c in ours_farm if c["noKeepalive"] is True)
 
     owned = json.loads(subprocess.run(cli + ["connections", "--json", "--include-process"], capture_output=True, text=True, check=True).stdout)
-    owned_farm = [c for c in owned if c["localPort"] in ports or c["remotePort"] in ports]
+    owned_farm = [c for c in owned if is_farm(c, listeners)]
     by_worker = sum(1 for c in owned_farm if c["owningProcess"] in workers)
 
     checks = [
