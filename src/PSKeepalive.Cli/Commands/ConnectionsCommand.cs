@@ -20,7 +20,7 @@ internal static class ConnectionsCommand
     {
         var filters = new ConnectionFilterOptions();
         var noKeepalive = new Option<bool>("--no-keepalive") { Description = "Only connections certainly without keepalive: ESTABLISHED with no timer armed; with --include-socket-option, SO_KEEPALIVE off (listeners included)." };
-        var includeProcess = new Option<bool>("--include-process") { Description = "Show the processes holding each socket (one scan of /proc/*/fd)." };
+        var includeProcess = new Option<bool>("--include-process") { Description = "Show the processes holding each socket (one scan: the kernel's BPF iterator as root, otherwise /proc/*/fd)." };
         var includeInfo = new Option<bool>("--include-info") { Description = "Ask the kernel for tcp_info: RTT, last send/receive, retransmits, unacked segments." };
         var includeSocketOption = new Option<bool>("--include-socket-option")
         {
