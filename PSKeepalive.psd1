@@ -10,6 +10,10 @@
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('PSKeepalive.Format.ps1xml')
+    # How output objects travel through remoting (nested records with their properties, enums as names). The types
+    # file names enums of PSKeepalive.Core, which must be loaded before it is read: hence RequiredAssemblies.
+    RequiredAssemblies   = @('PSKeepalive.Core.dll')
+    TypesToProcess       = @('PSKeepalive.Types.ps1xml')
     CmdletsToExport      = @(
         'Get-TcpKeepaliveSetting'
         'Set-TcpKeepaliveSetting'

@@ -79,6 +79,7 @@ Describe 'Get-TcpConnection' {
         $found.LocalPort | Should -Be $plain.ClientPort
     }
 
+    # Root: reading a socket's options from its owner needs pidfd_getfd (ptrace rights), even for this process's listener.
     It '-NoKeepalive -IncludeSocketOption includes the listener, read from the socket' -Skip:(-not $IsRoot) {
         $found = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port -NoKeepalive -IncludeSocketOption
         ($found | Where-Object State -eq 'Listen') | Should -HaveCount 1

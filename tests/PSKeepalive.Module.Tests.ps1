@@ -1,24 +1,7 @@
-# The module as a whole, as PowerShell loads it from out/PSKeepalive: the manifest, the exports, the help and
-# the format views. The xunit suite (tests/PSKeepalive.Tests/Metadata) checks the same sources as text and
-# metadata; this suite checks what pwsh makes of them.
+# The module as a whole, as PowerShell loads it from out/PSKeepalive: the manifest, the exports and the files
+# that ship with it. The help is checked in PSKeepalive.Help.Tests.ps1, the views in PSKeepalive.Views.Tests.ps1.
 BeforeDiscovery {
     . $PSScriptRoot/common.ps1
-
-    $manifestData = Import-PowerShellDataFile -Path $script:ModulePath
-    $script:CmdletCases = @($manifestData.CmdletsToExport | ForEach-Object { @{ Name = $_ } })
-
-    # MAML exists only after `./build.ps1 -Task Docs` (platyPS); without it Get-Help shows generated syntax only.
-    $moduleBase = Split-Path -Parent $script:ModulePath
-    $script:HasMaml = Test-Path -LiteralPath (Join-Path $moduleBase 'en-US/PSKeepalive.dll-Help.xml')
-
-    # Every PSKeepalive type a cmdlet declares with [OutputType].
-    $script:OutputTypeCases = @(
-        Get-Command -Module PSKeepalive -CommandType Cmdlet |
-            ForEach-Object { $_.OutputType.Name } |
-            Where-Object { $_ -like 'PSKeepalive.*' } |
-            Sort-Object -Unique |
-            ForEach-Object { @{ TypeName = $_ } }
-    )
 }
 
 BeforeAll {
@@ -64,57 +47,10 @@ Describe 'PSKeepalive module' {
             $psData.ReleaseNotes | Should -BeLike "*$($script:Manifest.ModuleVersion)*"
         }
 
-        It 'ships the format file, the about topic and the licence in the module folder' {
-            foreach ($file in 'PSKeepalive.Format.ps1xml', 'en-US/about_PSKeepalive.help.txt', 'LICENSE') {
+        It 'ships the format file, the compiled help and the licence in the module folder' {
+            foreach ($file in 'PSKeepalive.Format.ps1xml', 'en-US/PSKeepalive.dll-Help.xml', 'en-US/about_PSKeepalive.help.txt', 'LICENSE') {
                 Join-Path $script:ModuleBase $file | Should -Exist
             }
-        }
-    }
-
-    Context 'Help for <Name>' -ForEach $script:CmdletCases {
-        It 'has a platyPS page in docs/en-US' {
-            Join-Path $script:RepoRoot "docs/en-US/$Name.md" | Should -Exist
-        }
-
-        # Needs the MAML from `./build.ps1 -Task Docs` (platyPS); skipped without it.
-        It 'has a synopsis, a description and at least two examples' -Skip:(-not $script:HasMaml) {
-            $help = Get-Help -Name $Name -Full
-            $help.Synopsis | Should -Not -BeNullOrEmpty
-            # Without MAML, PowerShell puts the syntax in the synopsis.
-            $help.Synopsis | Should -Not -Match ([regex]::Escape('[<CommonParameters>]'))
-            $help.Description | Should -Not -BeNullOrEmpty
-            @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2
-        }
-
-        It 'documents every parameter and no other' -Skip:(-not $script:HasMaml) {
-            $help = Get-Help -Name $Name -Full
-            $common = [System.Management.Automation.PSCmdlet]::CommonParameters
-            $declared = @((Get-Command -Name $Name).Parameters.Keys | Where-Object { $_ -notin $common } | Sort-Object)
-            $documented = @($help.Parameters.Parameter.Name | Sort-Object)
-            $documented | Should -Be $declared
-        }
-    }
-
-    Context 'Views' {
-        It 'finds the output types to check' {
-            $script:OutputTypeCases.Count | Should -BeGreaterOrEqual 6
-        }
-
-        It 'has a table view for <TypeName>' -ForEach $script:OutputTypeCases {
-            $data = Get-FormatData -TypeName $TypeName -PowerShellVersion $PSVersionTable.PSVersion
-            $data | Should -Not -BeNullOrEmpty -Because "PSKeepalive.Format.ps1xml should hold a view for $TypeName"
-            $data.FormatViewDefinition.Control | Where-Object { $_ -is [System.Management.Automation.TableControl] } |
-                Should -Not -BeNullOrEmpty
-        }
-
-        It 'has a list view for <TypeName>' -ForEach @(
-            @{ TypeName = 'PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult' }
-            @{ TypeName = 'PSKeepalive.Core.Retrofit.KeepaliveChangeResult' }
-            @{ TypeName = 'PSKeepalive.Core.Retrofit.TcpConnectionCloseResult' }
-        ) {
-            $data = Get-FormatData -TypeName $TypeName -PowerShellVersion $PSVersionTable.PSVersion
-            $data.FormatViewDefinition.Control | Where-Object { $_ -is [System.Management.Automation.ListControl] } |
-                Should -Not -BeNullOrEmpty
         }
     }
 }

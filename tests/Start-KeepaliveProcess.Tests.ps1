@@ -128,6 +128,7 @@ Describe 'Start-KeepaliveProcess' {
                 Should -Throw -ErrorId 'ProgramInvalidTarget,PSKeepalive.Commands.StartKeepaliveProcessCommand' -ExpectedMessage '*set-user-ID*'
         }
 
+        # python3: the #! script's interpreter.
         It 'follows a python3 script to its interpreter' -Skip:(-not $HasPython) {
             $script = Join-Path $script:work 'client.py'
             Set-Content -Path $script -Value "#!/usr/bin/env python3`nimport socket, os`ns = socket.socket()`nopen(os.environ['PESTER_OUT'], 'w').write(str(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)))`n"

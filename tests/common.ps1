@@ -79,3 +79,26 @@ function Read-Probe([string] $Path) {
     }
     $result
 }
+
+# Runs a command in a new pwsh (the same version as this one, -NoProfile), with extra environment variables,
+# and returns its exit code and output. The wait is bounded; a child that does not end is killed.
+function Invoke-ChildPwsh([string] $Command, [hashtable] $Environment = @{}, [string] $WorkingDirectory = $PWD.Path, [int] $TimeoutSeconds = 120) {
+    $processPath = [Environment]::ProcessPath
+    $start = [System.Diagnostics.ProcessStartInfo]::new($processPath)
+    # `dotnet pwsh` runs pwsh.dll under dotnet; an installed pwsh is its own executable.
+    if ([IO.Path]::GetFileNameWithoutExtension($processPath) -eq 'dotnet') { $start.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll')) }
+    foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $Command) { $start.ArgumentList.Add($argument) }
+    foreach ($key in $Environment.Keys) { $start.Environment[$key] = $Environment[$key] }
+    $start.WorkingDirectory = $WorkingDirectory
+    $start.RedirectStandardOutput = $true
+    $start.RedirectStandardError = $true
+    $child = [System.Diagnostics.Process]::Start($start)
+    $stdout = $child.StandardOutput.ReadToEndAsync()
+    $stderr = $child.StandardError.ReadToEndAsync()
+    if (-not $child.WaitForExit($TimeoutSeconds * 1000)) {
+        $child.Kill($true)
+        throw "pwsh -Command '$Command' did not end within $TimeoutSeconds s"
+    }
+    $child.WaitForExit()
+    [pscustomobject]@{ ExitCode = $child.ExitCode; Output = $stdout.Result; Error = $stderr.Result }
+}

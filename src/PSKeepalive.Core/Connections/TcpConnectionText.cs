@@ -15,31 +15,43 @@ public static class TcpConnectionText
     public static string Keepalive(TcpConnection connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        if (connection.KeepaliveEnabled is bool enabled)
+        return Keepalive(
+            connection.KeepaliveEnabled, connection.Idle, connection.Interval, connection.Count,
+            connection.Timer, connection.TimerExpires, connection.ProbesSent, connection.NoKeepalive);
+    }
+
+    /// <summary>
+    /// The keepalive column from plain values, for PSKeepalive.Format.ps1xml: a connection that came through
+    /// PowerShell remoting is a deserialized property bag, not a <see cref="TcpConnection"/>, but its properties
+    /// bind here (a timer's name converts to <see cref="TcpTimer"/>).
+    /// </summary>
+    public static string Keepalive(bool? keepaliveEnabled, int? idle, int? interval, int? count, TcpTimer timer, TimeSpan? timerExpires, int probesSent, bool? noKeepalive)
+    {
+        if (keepaliveEnabled is bool enabled)
         {
             if (!enabled)
             {
                 return "off";
             }
 
-            if (connection.Idle is int idle && connection.Interval is int interval && connection.Count is int count)
+            if (idle is int i && interval is int n && count is int c)
             {
-                return string.Create(CultureInfo.InvariantCulture, $"on {idle}/{interval}/{count}");
+                return string.Create(CultureInfo.InvariantCulture, $"on {i}/{n}/{c}");
             }
 
-            if (connection.Timer != TcpTimer.Keepalive)
+            if (timer != TcpTimer.Keepalive)
             {
                 return "on";
             }
         }
 
-        return connection.Timer switch
+        return timer switch
         {
-            TcpTimer.Keepalive => $"keepalive {Duration(connection.TimerExpires)}/{connection.ProbesSent}",
-            TcpTimer.Retransmit => $"retransmit {Duration(connection.TimerExpires)}",
-            TcpTimer.TimeWait => $"time-wait {Duration(connection.TimerExpires)}",
-            TcpTimer.ZeroWindowProbe => $"zero-window {Duration(connection.TimerExpires)}/{connection.ProbesSent}",
-            _ => connection.NoKeepalive == true ? "off" : "-",
+            TcpTimer.Keepalive => $"keepalive {Duration(timerExpires)}/{probesSent}",
+            TcpTimer.Retransmit => $"retransmit {Duration(timerExpires)}",
+            TcpTimer.TimeWait => $"time-wait {Duration(timerExpires)}",
+            TcpTimer.ZeroWindowProbe => $"zero-window {Duration(timerExpires)}/{probesSent}",
+            _ => noKeepalive == true ? "off" : "-",
         };
     }
 
@@ -49,12 +61,27 @@ public static class TcpConnectionText
         ArgumentNullException.ThrowIfNull(connection);
         if (connection.Processes.Count == 0)
         {
-            return connection.OwningProcess?.ToString(CultureInfo.InvariantCulture) ?? string.Empty;
+            return Process(connection.OwningProcess, null, 0);
         }
 
         TcpConnectionProcess first = connection.Processes[0];
-        string text = first.Name is null ? first.Pid.ToString(CultureInfo.InvariantCulture) : $"{first.Name}/{first.Pid}";
-        return connection.Processes.Count == 1 ? text : $"{text} +{connection.Processes.Count - 1}";
+        return Process(first.Pid, first.Name, connection.Processes.Count);
+    }
+
+    /// <summary>
+    /// The process column from plain values (for the Format.ps1xml view, which also sees deserialized
+    /// connections): the first holder's id and name and how many processes hold the socket. An empty name
+    /// counts as unknown: PowerShell passes $null to a string parameter as "".
+    /// </summary>
+    public static string Process(int? pid, string? name, int processCount)
+    {
+        if (pid is not int id)
+        {
+            return string.Empty;
+        }
+
+        string text = string.IsNullOrEmpty(name) ? id.ToString(CultureInfo.InvariantCulture) : $"{name}/{id.ToString(CultureInfo.InvariantCulture)}";
+        return processCount > 1 ? $"{text} +{(processCount - 1).ToString(CultureInfo.InvariantCulture)}" : text;
     }
 
     /// <summary>"59s", "1h59m", "0.2s", "0s".</summary>

@@ -66,12 +66,55 @@ public sealed class GetTcpConnectionMetadataTests
 
         string format = File.ReadAllText(Path.Combine(root, "PSKeepalive.Format.ps1xml"));
         Assert.Contains("<TypeName>PSKeepalive.Core.Connections.TcpConnection</TypeName>", format);
-        foreach (Match call in Regex.Matches(format, @"\[(PSKeepalive\.Core\.Connections\.\w+)\]::(\w+)"))
+        foreach (Match call in Regex.Matches(format, @"\[(PSKeepalive\.Core\.Connections\.\w+)\]::(\w+)\("))
         {
             Type? type = typeof(TcpConnection).Assembly.GetType(call.Groups[1].Value);
             Assert.NotNull(type);
-            Assert.NotNull(type.GetMethod(call.Groups[2].Value, BindingFlags.Public | BindingFlags.Static));
+
+            // Views also format deserialized objects (remoting): the helper called must take plain values only,
+            // as many as the call passes, never a live record.
+            int arguments = ArgumentCount(format, call.Index + call.Length);
+            var overloads = type.GetMethods(BindingFlags.Public | BindingFlags.Static).Where(m => m.Name == call.Groups[2].Value).ToList();
+            Assert.True(overloads.Count > 0, $"{type.Name}.{call.Groups[2].Value} does not exist");
+            Assert.True(
+                overloads.Any(m => m.GetParameters().Length == arguments && m.GetParameters().All(p => IsPlain(p.ParameterType))),
+                $"the view calls {type.Name}.{call.Groups[2].Value} with {arguments} argument(s), which no overload of plain values takes");
         }
+    }
+
+    private static bool IsPlain(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        return type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(TimeSpan);
+    }
+
+    /// <summary>Top-level arguments of the call whose "(" ends at <paramref name="start"/>.</summary>
+    private static int ArgumentCount(string text, int start)
+    {
+        int depth = 0, commas = 0;
+        for (int i = start; i < text.Length; i++)
+        {
+            char c = text[i];
+            if (c is '(' or '[' or '{')
+            {
+                depth++;
+            }
+            else if (c is ')' or ']' or '}')
+            {
+                if (depth == 0)
+                {
+                    return i == start ? 0 : commas + 1;
+                }
+
+                depth--;
+            }
+            else if (c == ',' && depth == 0)
+            {
+                commas++;
+            }
+        }
+
+        throw new FormatException("unbalanced call in the Format file");
     }
 
     [Fact]

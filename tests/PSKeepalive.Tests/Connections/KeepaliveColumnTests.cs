@@ -45,4 +45,46 @@ public sealed class KeepaliveColumnTests
         Assert.Equal("off", TcpConnectionText.Keepalive(Established));
         Assert.Equal("-", TcpConnectionText.Keepalive(Established with { State = TcpState.Listen }));
     }
+
+    /// <summary>The view passes a deserialized connection's properties one by one: the same words as for the record.</summary>
+    [Fact]
+    public void PlainValues_GiveTheRecordsText()
+    {
+        TcpConnection[] cases =
+        [
+            Established,
+            Established with { Timer = TcpTimer.Keepalive, TimerExpires = TimeSpan.FromSeconds(29), ProbesSent = 1 },
+            Established with { Timer = TcpTimer.Retransmit, TimerExpires = TimeSpan.FromSeconds(1.2) },
+            Established with { State = TcpState.TimeWait, Timer = TcpTimer.TimeWait, TimerExpires = TimeSpan.FromSeconds(59) },
+            Established with { Timer = TcpTimer.ZeroWindowProbe, TimerExpires = TimeSpan.FromSeconds(3), ProbesSent = 2 },
+            Established with { KeepaliveEnabled = true, Idle = 30, Interval = 5, Count = 3 },
+            Established with { KeepaliveEnabled = true },
+            Established with { KeepaliveEnabled = false },
+            Established with { State = TcpState.Listen },
+        ];
+
+        foreach (TcpConnection c in cases)
+        {
+            Assert.Equal(
+                TcpConnectionText.Keepalive(c),
+                TcpConnectionText.Keepalive(c.KeepaliveEnabled, c.Idle, c.Interval, c.Count, c.Timer, c.TimerExpires, c.ProbesSent, c.NoKeepalive));
+        }
+    }
+
+    [Fact]
+    public void ProcessColumn_FromPlainValues()
+    {
+        var owner = new TcpConnectionProcess(812, "nginx", "nginx: worker", 5);
+
+        Assert.Equal("nginx/812", TcpConnectionText.Process(Established with { Processes = [owner] }));
+        Assert.Equal("nginx/812 +2", TcpConnectionText.Process(Established with { Processes = [owner, owner with { Pid = 813 }, owner with { Pid = 814 }] }));
+        Assert.Equal("77", TcpConnectionText.Process(Established with { OwningProcess = 77 }));
+        Assert.Equal(string.Empty, TcpConnectionText.Process(Established));
+        Assert.Equal("nginx/812 +2", TcpConnectionText.Process(812, "nginx", 3));
+
+        // PowerShell hands $null to a string parameter as "": an unknown name, not "/9".
+        Assert.Equal("9", TcpConnectionText.Process(9, string.Empty, 1));
+        Assert.Equal("9", TcpConnectionText.Process(9, null, 1));
+        Assert.Equal(string.Empty, TcpConnectionText.Process(null, "ghost", 0));
+    }
 }

@@ -28,9 +28,9 @@ public sealed class NoKeepaliveFilterTests
 
         var query = new TcpConnectionQuery { LocalAddress = "127.0.0.1", NoKeepaliveOnly = true, IncludeSocketOption = true };
         int[] ports = [sockets.ListenerPort, LoopbackSockets.PortOf(plainClient), LoopbackSockets.PortOf(keptClient), LoopbackSockets.PortOf(busyClient)];
-        // Ours: the listener's port on either side (another process's connection may share a client's ephemeral port).
+        // A busy host reuses a local port for connections to other peers: only this process's sockets are ours.
         var mine = TcpConnections.Enumerate(query)
-            .Where(c => ports.Contains(c.LocalPort) && (c.LocalPort == sockets.ListenerPort || c.RemotePort == sockets.ListenerPort))
+            .Where(c => ports.Contains(c.LocalPort) && c.OwningProcess == Environment.ProcessId)
             .ToList(); // the clients, the listener and the three accepted sockets (none set SO_KEEPALIVE)
 
         Assert.Equal(6, mine.Count);
@@ -42,7 +42,8 @@ public sealed class NoKeepaliveFilterTests
 
         // Without the options the timer decides: of the clients, only the idle plain one is certain.
         int[] clients = ports[1..];
-        var guessed = TcpConnections.Enumerate(query with { IncludeSocketOption = false }).Where(c => clients.Contains(c.LocalPort) && c.RemotePort == sockets.ListenerPort).ToList();
+        var guessed = TcpConnections.Enumerate(query with { IncludeSocketOption = false })
+            .Where(c => clients.Contains(c.LocalPort) && c.RemotePort == sockets.ListenerPort).ToList();
         Assert.Equal(LoopbackSockets.PortOf(plainClient), Assert.Single(guessed).LocalPort);
         Assert.Null(guessed[0].KeepaliveEnabled);
         GC.KeepAlive(plainServer);

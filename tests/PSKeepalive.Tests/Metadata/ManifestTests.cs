@@ -62,12 +62,14 @@ public sealed class ManifestTests
     }
 
     [Fact]
-    public void AboutTopic_ShipsAsHelpTextInEnUs()
+    public void CompiledHelp_ShipsInEnUs()
     {
-        string staged = Path.Combine(ModuleBin, "en-US", "about_PSKeepalive.help.txt");
-
-        Assert.True(File.Exists(staged), $"{staged} is missing: Get-Help about_PSKeepalive would find nothing");
-        Assert.Equal(File.ReadAllText(Repository.PathOf("docs", "en-US", "about_PSKeepalive.help.md")), File.ReadAllText(staged));
+        // What Get-Help shows is tested in tests/PSKeepalive.Help.Tests.ps1; here only that the build stages it.
+        foreach (string file in new[] { "PSKeepalive.dll-Help.xml", "about_PSKeepalive.help.txt" })
+        {
+            string staged = Path.Combine(ModuleBin, "en-US", file);
+            Assert.True(File.Exists(staged), $"{staged} is missing: the build compiles docs/en-US into it (src/PSKeepalive/Help.targets)");
+        }
     }
 
     [Fact]
@@ -75,5 +77,13 @@ public sealed class ManifestTests
     {
         Assert.Matches(@"FormatsToProcess\s*=\s*@\('PSKeepalive.Format.ps1xml'\)", Manifest);
         Assert.True(File.Exists(Path.Combine(ModuleBin, "PSKeepalive.Format.ps1xml")));
+    }
+
+    [Fact]
+    public void Manifest_ProcessesTheTypesFileThatShips_AfterLoadingTheAssemblyItNames()
+    {
+        Assert.Matches(@"TypesToProcess\s*=\s*@\('PSKeepalive.Types.ps1xml'\)", Manifest);
+        Assert.Matches(@"RequiredAssemblies\s*=\s*@\('PSKeepalive.Core.dll'\)", Manifest);
+        Assert.True(File.Exists(Path.Combine(ModuleBin, "PSKeepalive.Types.ps1xml")));
     }
 }

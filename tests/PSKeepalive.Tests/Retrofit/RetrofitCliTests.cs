@@ -298,7 +298,8 @@ public sealed class RetrofitCliTests
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "dotnet", CliRunner.DllPath }.Concat(arguments))
+        // Run from a copy nobody can read: the clone itself may be in a folder only its owner can enter.
+        foreach (string a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "dotnet", OtherUsersCopy.WithItsFolder(CliRunner.DllPath) }.Concat(arguments))
         {
             start.ArgumentList.Add(a);
         }

@@ -143,7 +143,7 @@ public sealed class SeccompLauncherTests
     {
         // pidfd_getfd needs ptrace access; a non-dumpable program (prctl(PR_SET_DUMPABLE, 0), as ssh-agent does) is
         // out of reach without CAP_SYS_PTRACE. The calls must still go through, unchanged; as root they are covered.
-        string[] asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", LauncherProcess.LauncherPath, SeccompProbe.Path, "nodump"];
+        string[] asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", OtherUsersCopy.Of(LauncherProcess.LauncherPath), SeccompProbe.Path, "nodump"];
         using LauncherProcess unprivileged = LauncherProcess.StartProgram("setpriv", With(AllOptions, ("PSKEEPALIVE_DEBUG", "1")), asNobody);
         LauncherResult result = unprivileged.WaitForExit(Bound);
         Assert.True(result.ExitCode == 0, result.ToString());
@@ -519,7 +519,7 @@ public sealed class SeccompLauncherTests
     {
         // setpriv drops to nobody (no CAP_SYS_ADMIN): the child must set no_new_privs to install the filter, and the
         // unprivileged supervisor may still pidfd_getfd from its own descendants.
-        string[] asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", LauncherProcess.LauncherPath, SeccompProbe.Path];
+        string[] asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", OtherUsersCopy.Of(LauncherProcess.LauncherPath), SeccompProbe.Path];
         using (LauncherProcess nnp = LauncherProcess.StartProgram("setpriv", AllOptions, [.. asNobody, "nnp"]))
         {
             Assert.Equal("nnp 1", nnp.WaitForExit(Bound).StandardOutput.Trim());
