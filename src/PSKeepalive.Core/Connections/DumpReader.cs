@@ -1,9 +1,9 @@
 using System;
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Threading;
+using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Netlink;
 
 namespace PSKeepalive.Core.Connections;
@@ -23,9 +23,13 @@ internal sealed class DumpReader : IDisposable
     public const int Capacity = 32;
 
     private readonly NetlinkSocket _socket;
-    private readonly BlockingCollection<Chunk>? _queue;
-    private readonly CancellationTokenSource? _cancel;
     private readonly Thread? _thread;
+    private readonly object _gate = new();
+    private readonly Chunk[] _ring = new Chunk[Capacity];
+    private int _head;      // next chunk to take
+    private int _count;     // chunks waiting
+    private bool _stopped;  // the consumer is gone: the reader ends
+    private bool _finished; // the reader has ended: no chunk will come
     private byte[]? _held;
 
     /// <summary>Sends <paramref name="request"/> on <paramref name="socket"/> (errors surface here) and starts reading, ahead on another thread when <paramref name="readAhead"/>.</summary>
@@ -35,8 +39,6 @@ internal sealed class DumpReader : IDisposable
         _socket.Send(request);
         if (readAhead)
         {
-            _queue = new BlockingCollection<Chunk>(new ConcurrentQueue<Chunk>(), Capacity);
-            _cancel = new CancellationTokenSource();
             _thread = new Thread(Run) { IsBackground = true, Name = "pskeepalive-dump" };
             _thread.Start();
         }
@@ -51,7 +53,7 @@ internal sealed class DumpReader : IDisposable
     /// </summary>
     public void Next(out byte[] buffer, out int length)
     {
-        if (_queue is null)
+        if (_thread is null)
         {
             length = _socket.ReceiveInto();
             buffer = _socket.BufferArray;
@@ -59,7 +61,29 @@ internal sealed class DumpReader : IDisposable
         }
 
         ReturnHeld();
-        Chunk chunk = _queue.Take(_cancel!.Token);
+        Chunk chunk;
+        lock (_gate)
+        {
+            // Monitor.Wait sleeps at once: a consumer faster than the kernel would otherwise spin away a processor.
+            while (_count == 0)
+            {
+                if (_finished)
+                {
+                    throw new KeepaliveDataException(NetlinkSocket.Subject, "The sock_diag dump ended without NLMSG_DONE.");
+                }
+
+                Monitor.Wait(_gate);
+            }
+
+            chunk = _ring[_head];
+            _ring[_head] = default;
+            _head = (_head + 1) % Capacity;
+            if (_count-- == Capacity)
+            {
+                Monitor.Pulse(_gate); // the reader waits for room
+            }
+        }
+
         chunk.Failure?.Throw();
         _held = chunk.Buffer!;
         buffer = chunk.Buffer!;
@@ -68,24 +92,29 @@ internal sealed class DumpReader : IDisposable
 
     public void Dispose()
     {
-        if (_queue is null)
+        if (_thread is null)
         {
             return;
         }
 
-        _cancel!.Cancel();
-        _thread!.Join();
-        ReturnHeld();
-        while (_queue.TryTake(out Chunk chunk))
+        lock (_gate)
         {
-            if (chunk.Buffer is not null)
+            _stopped = true;
+            Monitor.PulseAll(_gate);
+        }
+
+        _thread.Join();
+        ReturnHeld();
+        for (int i = 0; i < _count; i++)
+        {
+            byte[]? left = _ring[(_head + i) % Capacity].Buffer;
+            if (left is not null)
             {
-                ArrayPool<byte>.Shared.Return(chunk.Buffer);
+                ArrayPool<byte>.Shared.Return(left);
             }
         }
 
-        _queue.Dispose();
-        _cancel.Dispose();
+        _count = 0;
     }
 
     private void ReturnHeld()
@@ -101,36 +130,60 @@ internal sealed class DumpReader : IDisposable
     {
         try
         {
-            while (!_cancel!.IsCancellationRequested)
+            while (true)
             {
                 byte[] buffer = ArrayPool<byte>.Shared.Rent(NetlinkSocket.ReceiveBufferSize);
                 int length = _socket.ReceiveInto(buffer);
                 bool last = EndsDump(buffer.AsSpan(0, length));
-                _queue!.Add(new Chunk(buffer, length, null), _cancel.Token);
+                if (!Put(new Chunk(buffer, length, null)))
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    return; // the consumer stopped early (Select-Object -First): leave the rest of the dump unread
+                }
+
                 if (last)
                 {
-                    break;
+                    return;
                 }
             }
-        }
-        catch (OperationCanceledException)
-        {
-            // The consumer stopped early (Select-Object -First): leave the rest of the dump unread.
         }
         catch (Exception e)
         {
             // Handed to the consumer, which rethrows it at this point of the stream.
-            try
-            {
-                _queue!.Add(new Chunk(null, 0, ExceptionDispatchInfo.Capture(e)), _cancel!.Token);
-            }
-            catch (OperationCanceledException)
-            {
-            }
+            Put(new Chunk(null, 0, ExceptionDispatchInfo.Capture(e)));
         }
         finally
         {
-            _queue!.CompleteAdding();
+            lock (_gate)
+            {
+                _finished = true;
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+
+    /// <summary>Queues a chunk, waiting for room; false when the consumer has stopped.</summary>
+    private bool Put(Chunk chunk)
+    {
+        lock (_gate)
+        {
+            while (_count == Capacity && !_stopped)
+            {
+                Monitor.Wait(_gate);
+            }
+
+            if (_stopped)
+            {
+                return false;
+            }
+
+            _ring[(_head + _count) % Capacity] = chunk;
+            if (_count++ == 0)
+            {
+                Monitor.Pulse(_gate); // the consumer waits for a chunk
+            }
+
+            return true;
         }
     }
 
