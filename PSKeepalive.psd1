@@ -25,6 +25,10 @@
         'Get-SocketKeepalive'
         'Set-SocketKeepalive'
         'Test-TcpKeepalive'
+        'Set-TcpKeepalivePolicy'
+        'Get-TcpKeepalivePolicy'
+        'Remove-TcpKeepalivePolicy'
+        'Watch-TcpConnection'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

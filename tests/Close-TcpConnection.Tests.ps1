@@ -33,6 +33,22 @@ Describe 'Close-TcpConnection' {
             { $connection | Close-TcpConnection -WhatIf } | Should -Not -Throw
         }
 
+        It 'refuses a connection from another computer' {
+            $remote = [pscustomobject]@{ LocalAddress = '127.0.0.1'; LocalPort = 1; RemoteAddress = '127.0.0.1'; RemotePort = 2; PSComputerName = 'web1' }
+            { $remote | Close-TcpConnection -WhatIf -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ConnectionInvalidTarget,PSKeepalive.Commands.CloseTcpConnectionCommand' -ExpectedMessage '*web1*'
+        }
+
+        It 'leaves a listener and a TIME_WAIT socket alone, each with its reason, before asking the kernel' {
+            $listener = [pscustomobject]@{ LocalAddress = '127.0.0.1'; LocalPort = 1; RemoteAddress = '0.0.0.0'; RemotePort = 0; State = 'Listen' }
+            $timeWait = [pscustomobject]@{ LocalAddress = '127.0.0.1'; LocalPort = 2; RemoteAddress = '127.0.0.1'; RemotePort = 3; State = 'TimeWait' }
+            $results = $listener, $timeWait | Close-TcpConnection -Confirm:$false -PassThru -WarningVariable warnings -WarningAction SilentlyContinue
+            $results.Outcome | Should -Be 'Skipped', 'Skipped'
+            $results[0].Reason | Should -BeLike '*listening*-IncludeListener*'
+            $results[1].Reason | Should -BeLike '*TIME_WAIT*'
+            "$warnings" | Should -BeLike '*1 listening socket*-IncludeListener*'
+        }
+
         It 'refuses a port outside 0..65535' {
             { Close-TcpConnection -LocalAddress 127.0.0.1 -LocalPort 70000 -RemoteAddress 127.0.0.1 -RemotePort 1 -WhatIf } |
                 Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.CloseTcpConnectionCommand'
@@ -66,6 +82,38 @@ Describe 'Close-TcpConnection' {
             Get-TcpConnection @exact -State Established | Should -BeNullOrEmpty
             $server.Client.ReceiveTimeout = 5000
             { $server.Client.Receive([byte[]]::new(4)) } | Should -Throw '*reset*'
+        }
+
+        It 'closes the connections of a piped port and leaves its listener, as pskeepalive close does' {
+            $port = $listener.LocalEndpoint.Port
+            $results = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $port | Close-TcpConnection -Confirm:$false -PassThru -WarningAction SilentlyContinue
+            ($results | Where-Object State -EQ 'Listen').Outcome | Should -Be 'Skipped'
+            ($results | Where-Object State -EQ 'Established').Outcome | Should -Be 'Closed'
+            Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $port -State Listen | Should -HaveCount 1
+        }
+
+        It 'closes the listener with -IncludeListener' {
+            $port = $listener.LocalEndpoint.Port
+            $result = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $port -State Listen | Close-TcpConnection -IncludeListener -Confirm:$false -PassThru
+            $result.Outcome | Should -Be 'Closed'
+            Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $port -State Listen | Should -BeNullOrEmpty
+        }
+
+        It 'skips a TIME_WAIT socket instead of reporting it closed' {
+            # The side that closes first waits in TIME_WAIT (60 s, loopback only).
+            $client.Client.Shutdown('Send')
+            $server.Client.ReceiveTimeout = 5000
+            $null = $server.Client.Receive([byte[]]::new(1))
+            $server.Client.Shutdown('Send')
+            $deadline = [DateTime]::UtcNow.AddSeconds(10)
+            do {
+                $waiting = Get-TcpConnection -State TimeWait -LocalAddress 127.0.0.1 -LocalPort $clientPort
+            } until ($waiting -or [DateTime]::UtcNow -gt $deadline)
+            $client.Close()
+            $waiting | Should -HaveCount 1
+            $result = $waiting | Close-TcpConnection -Confirm:$false -PassThru
+            $result.Outcome | Should -Be 'Skipped'
+            $result.Reason | Should -BeLike '*TIME_WAIT*'
         }
 
         It 'skips a connection that is already gone' {

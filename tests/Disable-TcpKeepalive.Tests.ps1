@@ -28,6 +28,12 @@ Describe 'Disable-TcpKeepalive' {
             $parameter.Attributes.Where({ $_ -is [System.Management.Automation.AllowNullAttribute] }) | Should -Not -BeNullOrEmpty
         }
 
+        It 'refuses a process from another computer' {
+            $remote = [pscustomobject]@{ Id = $PID; PSComputerName = 'web1' }
+            { $remote | Disable-TcpKeepalive -WhatIf -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ProcessInvalidTarget,PSKeepalive.Commands.DisableTcpKeepaliveCommand' -ExpectedMessage '*web1*'
+        }
+
         It 'binds Get-Process output through the Id alias of -ProcessId' {
             $command.Parameters['ProcessId'].Aliases | Should -Contain 'Id'
         }

@@ -39,6 +39,38 @@ Describe 'Enable-TcpKeepalive' {
             ($completions | Where-Object CompletionText -EQ "$PID").ListItemText | Should -BeLike "$PID *"
         }
 
+        It 'takes the sysctl words too: -Time for -Idle, -Probes (and -ProbeCount) for -Count' {
+            $command.Parameters['Idle'].Aliases | Should -Contain 'Time'
+            $command.Parameters['Count'].Aliases | Should -Contain 'Probes'
+            $command.Parameters['Count'].Aliases | Should -Contain 'ProbeCount'
+            { Enable-TcpKeepalive -ProcessId $PID -Time 600 -Probes 5 -WhatIf } | Should -Not -Throw
+        }
+
+        # As Invoke-Command -HostName web1 { Get-Process x } returns them: web1's process ids mean nothing here.
+        It 'refuses a process from another computer' {
+            $remote = [pscustomobject]@{ Id = $PID; PSComputerName = 'web1' }
+            { $remote | Enable-TcpKeepalive -Idle 60 -WhatIf -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ProcessInvalidTarget,PSKeepalive.Commands.EnableTcpKeepaliveCommand' -ExpectedMessage '*web1*Invoke-Command*'
+        }
+
+        It 'refuses a connection from another computer' {
+            $remote = [pscustomobject]@{ Inode = 1; LocalAddress = '127.0.0.1'; LocalPort = 1; RemoteAddress = '127.0.0.1'; RemotePort = 2; PSComputerName = 'web1' }
+            { $remote | Enable-TcpKeepalive -Idle 60 -WhatIf -ErrorAction Stop } |
+                Should -Throw -ErrorId 'SocketInvalidTarget,PSKeepalive.Commands.EnableTcpKeepaliveCommand' -ExpectedMessage '*web1*'
+        }
+
+        It 'offers no kernel thread to -ProcessId completion' {
+            $kernelThreads = @(Get-ChildItem /proc -Directory | Where-Object Name -Match '^\d+$' | Where-Object {
+                    $stat = Get-Content "/proc/$($_.Name)/stat" -ErrorAction SilentlyContinue
+                    $stat -and ([int64](($stat -split '\) ')[-1] -split ' ')[6] -band 0x200000)
+                } | ForEach-Object Name)
+            if ($kernelThreads.Count -eq 0) { Set-ItResult -Skipped -Because 'no kernel thread is visible in this PID namespace'; return }
+            $line = 'Enable-TcpKeepalive -ProcessId '
+            $completions = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText
+            $completions | Should -Contain "$PID"
+            $completions | Where-Object { $_ -in $kernelThreads } | Should -BeNullOrEmpty
+        }
+
         It 'refuses -Count 128 before touching anything' {
             { Enable-TcpKeepalive -ProcessId $PID -Count 128 -WhatIf } | Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.EnableTcpKeepaliveCommand'
         }
@@ -76,7 +108,7 @@ Describe 'Enable-TcpKeepalive' {
             $result.After.Enabled | Should -BeTrue
             $result.After.Idle | Should -Be 61
             $result.After.Interval | Should -Be 11
-            $result.After.Count | Should -Be 7
+            $result.After.ProbeCount | Should -Be 7
         }
 
         It 'is what Get-TcpConnection -IncludeSocketOption sees, and the keepalive timer runs' {
@@ -96,6 +128,74 @@ Describe 'Enable-TcpKeepalive' {
 
         It 'skips a socket that already has the values' {
             (Enable-TcpKeepalive -ProcessId $child.Id -Idle 62).Outcome | Should -Be 'Skipped'
+        }
+    }
+
+    # Root and python3, as above: a child holding a listener and a bound, unconnected socket (TCP_CLOSE).
+    Context 'Words shared with Get-TcpConnection' -Skip:(-not ($IsRoot -and $HasPython)) {
+        BeforeAll {
+            $script:client = Start-PythonLoopbackClient "import socket,time; s=socket.create_connection(('127.0.0.1',{PORT})); l=socket.socket(); l.bind(('127.0.0.1',0)); l.listen(); u=socket.socket(); u.bind(('127.0.0.1',0)); time.sleep(60)"
+            $script:child = $client.Child
+        }
+
+        AfterAll {
+            Stop-PythonLoopbackClient $script:client
+        }
+
+        It 'changes only the piped connection, not every socket of its owner (ProcessId binds no process)' {
+            $results = Get-TcpConnection -OwningProcess $child.Id -State Listen | Enable-TcpKeepalive -Time 299
+            $results | Should -HaveCount 1
+            $results.State | Should -Be 'Listen'
+        }
+
+        It 'names states and the listener''s remote end as Get-TcpConnection does' {
+            $results = Enable-TcpKeepalive -ProcessId $child.Id -Time 300
+            $listed = Get-TcpConnection -OwningProcess $child.Id
+            $results | Should -HaveCount 3
+            foreach ($result in $results | Where-Object State -NE 'Closed') {
+                $same = $listed | Where-Object { $_.Inode -eq $result.Inode }
+                $result.State | Should -Be $same.State.ToString()
+            }
+            # sock_diag lists no bound, unconnected socket; its state is still one of TcpState's names.
+            ($results | Where-Object State -EQ 'Closed') | Should -HaveCount 1
+            [PSKeepalive.Core.Connections.TcpState]'Closed' | Should -Be 7
+            $listener = $results | Where-Object State -EQ 'Listen'
+            $text = $listener | Format-List | Out-String
+            $text | Should -Match 'Remote\s*:\s*0\.0\.0\.0:0'
+            $text | Should -Not -Match 'Remote\s*:\s*\*'
+        }
+    }
+
+    Context 'A process without TCP sockets' {
+        BeforeAll {
+            $script:sleeper = [System.Diagnostics.Process]::Start('sleep', '60')
+        }
+
+        AfterAll {
+            if (-not $script:sleeper.HasExited) { $script:sleeper.Kill(); $null = $script:sleeper.WaitForExit(5000) }
+        }
+
+        It 'says that there was nothing to change, in the verbose stream and with a warning' {
+            $out = Enable-TcpKeepalive -ProcessId $script:sleeper.Id -Idle 60 -Verbose -WarningVariable warnings -WarningAction SilentlyContinue 4>&1
+            ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message | Should -BeLike "*process $($script:sleeper.Id)*no TCP socket*"
+            "$warnings" | Should -BeLike "*no TCP socket*nothing was changed*"
+        }
+    }
+
+    Context 'Views' {
+        It 'escape process names and reasons, also of a deserialized result (a property bag with the type name)' {
+            $hostile = "x`e]0;title`a`nnext"
+            $result = [pscustomobject]@{
+                PSTypeName = 'PSKeepalive.Core.Retrofit.KeepaliveChangeResult'
+                Pid = 42; Fd = 3; Inode = 1; State = 'Established'; ProcessName = $hostile
+                LocalAddress = '127.0.0.1'; LocalPort = 1; RemoteAddress = '127.0.0.1'; RemotePort = 2
+                Outcome = 'Failed'; Before = $null; After = $null; Reason = "Failed for $hostile"; ErrorId = 'SocketChangeFailed'
+            }
+            foreach ($text in ($result | Format-Table | Out-String -Width 250), ($result | Format-List | Out-String -Width 250)) {
+                $text | Should -Not -Match "`e"
+                $text | Should -Not -Match "`a"
+                $text | Should -Match ([regex]::Escape('x\x1b]0;title\x07\nnext'))
+            }
         }
     }
 

@@ -34,8 +34,18 @@ Describe 'Get-SocketKeepalive' {
         $options.Enabled | Should -BeFalse
         $options.Idle | Should -Be ([int](Get-Content /proc/sys/net/ipv4/tcp_keepalive_time))
         $options.Interval | Should -Be ([int](Get-Content /proc/sys/net/ipv4/tcp_keepalive_intvl))
-        $options.Count | Should -Be ([int](Get-Content /proc/sys/net/ipv4/tcp_keepalive_probes))
+        $options.ProbeCount | Should -Be ([int](Get-Content /proc/sys/net/ipv4/tcp_keepalive_probes))
+        $options.Count | Should -Be 1
         $options.UserTimeout | Should -Be 0
+    }
+
+    It 'says which socket each result is' {
+        $options = Get-SocketKeepalive -Socket $pair.Client.Client
+        $options.LocalAddress | Should -Be '127.0.0.1'
+        $options.LocalPort | Should -Be $pair.Client.Client.LocalEndPoint.Port
+        $options.RemoteAddress | Should -Be '127.0.0.1'
+        $options.RemotePort | Should -Be $pair.Server.LocalEndPoint.Port
+        ($options | Format-Table | Out-String -Width 120) | Should -Match "127\.0\.0\.1:$($options.LocalPort)"
     }
 
     It 'binds a TcpClient from the pipeline through its Client property' {
@@ -54,14 +64,14 @@ Describe 'Get-SocketKeepalive' {
     }
 
     It 'has a table view' {
-        (Get-SocketKeepalive -Socket $pair.Client.Client | Format-Table | Out-String) | Should -Match 'DeadPeerDetection'
+        (Get-SocketKeepalive -Socket $pair.Client.Client | Format-Table | Out-String -Width 120) | Should -Match 'DeadPeerDetection'
     }
 
     It 'refuses a UDP socket with SocketInvalidTarget' {
         $udp = [System.Net.Sockets.Socket]::new('InterNetwork', 'Dgram', 'Udp')
         try {
             { Get-SocketKeepalive -Socket $udp -ErrorAction Stop } |
-                Should -Throw -ErrorId 'SocketInvalidTarget,PSKeepalive.Commands.GetSocketKeepaliveCommand'
+                Should -Throw -ErrorId 'SocketInvalidTarget,PSKeepalive.Commands.GetSocketKeepaliveCommand' -ExpectedMessage '*is an IPv4 (AF_INET) SOCK_DGRAM socket*'
         }
         finally { $udp.Dispose() }
     }

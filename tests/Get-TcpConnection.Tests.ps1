@@ -96,9 +96,121 @@ Describe 'Get-TcpConnection' {
         $c.Processes.Pid | Should -Contain $PID
     }
 
+    It 'takes several owning processes, and lists piped processes in one pass' {
+        (Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port -OwningProcess $PID, 1) | Should -HaveCount 3
+        (Get-Process -Id $PID, $PID | Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port) | Should -HaveCount 3
+    }
+
+    It 'says once why OwningProcess is empty when the statement reads it without -IncludeProcess' {
+        # A fresh session: the warning comes once per session, when the command line reads an owner property.
+        $child = Invoke-ModuleInChildPwsh -Script (
+            "(Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $($v4.Port) -State Listen).OwningProcess; " +
+            "Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $($v4.Port) -State Listen | Where-Object OwningProcess -EQ 1; " +
+            "`$null = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $($v4.Port) -State Listen")
+        $child.ExitCode | Should -Be 0 -Because $child.Error
+        # The child writes its warnings to stderr (as CLIXML when redirected): count the sentence itself.
+        $text = ($child.Output + $child.Error) -replace '\s+', ' '
+        ([regex]::Matches($text, 'Add -IncludeProcess to fill them')).Count | Should -Be 1
+        $text | Should -BeLike '*OwningProcess*are empty*/proc/PID/fd*'
+    }
+
+    It 'carries the owner flat (ProcessId, ProcessName) for Export-Csv, JSON and remoting' {
+        $c = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port -State Listen -IncludeProcess
+        $c.ProcessId | Should -Be $PID
+        $c.ProcessId | Should -Be $c.OwningProcess
+        $c.ProcessName | Should -Be (Get-Content "/proc/$PID/comm")
+
+        $csv = $c | ConvertTo-Csv | ConvertFrom-Csv
+        $csv.ProcessId | Should -Be "$PID"
+        $csv.ProcessName | Should -Be $c.ProcessName
+        $csv.State | Should -Be 'Listen'
+
+        # As remoting sends it (depth 1): Processes arrives as text, the flat owner intact.
+        $remote = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($c, 1))
+        $remote.ProcessId | Should -Be $PID
+        $remote.ProcessName | Should -Be $c.ProcessName
+    }
+
+    It 'exports readable states and timers to JSON with ConvertTo-Json -EnumsAsStrings (the documented recipe)' {
+        $json = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port -State Listen -IncludeProcess | ConvertTo-Json -EnumsAsStrings | ConvertFrom-Json
+        $json.State | Should -Be 'Listen'
+        $json.Timer | Should -Be 'None'
+        $json.ProcessId | Should -Be $PID
+        (Get-Help Get-TcpConnection -Full | Out-String) + (Get-Content (Join-Path $script:RepoRoot 'docs/en-US/Get-TcpConnection.md') -Raw) |
+            Should -Match 'ConvertTo-Json -EnumsAsStrings'
+    }
+
     It 'filters by owning process, also from Get-Process' {
         (Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port -OwningProcess $PID) | Should -HaveCount 3
         (Get-Process -Id $PID | Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port) | Should -HaveCount 3
+    }
+
+    It 'counts one connection as 1 (no property hides .Count)' {
+        $one = Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $plain.ClientPort
+        $one.Count | Should -Be 1
+        $one.Length | Should -Be 1
+    }
+
+    It 'refuses a process from another computer instead of listing this one''s with the same id' {
+        $remote = [pscustomobject]@{ Id = $PID; PSComputerName = 'web1' }
+        { $remote | Get-TcpConnection -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ProcessInvalidTarget,PSKeepalive.Commands.GetTcpConnectionCommand' -ExpectedMessage '*web1*'
+    }
+
+    Context 'lists, wildcards and CIDR blocks, as Get-NetTCPConnection takes them' {
+        BeforeAll {
+            $other = New-LoopbackSet
+            $null = Connect-LoopbackSet $other
+        }
+
+        AfterAll {
+            Remove-LoopbackSet $other
+        }
+
+        It 'takes several local ports (one kernel filter for both)' {
+            $found = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port, $other.Port -State Listen
+            $found | Should -HaveCount 2
+            $found.LocalPort | Sort-Object | Should -Be (@($v4.Port, $other.Port) | Sort-Object)
+        }
+
+        It 'takes several remote ports and states' {
+            @(Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port, $other.Port -State Established) | Should -HaveCount 3
+            @(Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port, $other.Port -State Established, Listen) | Should -HaveCount 5
+        }
+
+        It 'matches -LocalAddress <Pattern> on the listener' -TestCases @(
+            @{ Pattern = '127.*' }
+            @{ Pattern = '127.0.*' }
+            @{ Pattern = '127.0.0.?' }
+            @{ Pattern = '127.0.0.0/8' }
+            @{ Pattern = '*' }
+        ) {
+            Get-TcpConnection -LocalAddress $Pattern -LocalPort $v4.Port -State Listen | Should -HaveCount 1
+        }
+
+        It 'matches none with -LocalAddress <Pattern>' -TestCases @(
+            @{ Pattern = '127.1.*' }
+            @{ Pattern = '127.0.0.2/31' }
+            @{ Pattern = '::1/128' }
+        ) {
+            Get-TcpConnection -LocalAddress $Pattern -LocalPort $v4.Port -State Listen | Should -BeNullOrEmpty
+        }
+
+        It 'takes a list of addresses and patterns, any of which may match' {
+            @(Get-TcpConnection -RemoteAddress '127.0.0.2/31', '127.0.0.1' -RemotePort $v4.Port -State Established) | Should -HaveCount 2
+        }
+
+        It 'refuses a pattern that is no address with ConnectionInvalidArgument' {
+            Get-TcpConnection -LocalAddress '127.0.0.0/33' -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -Be 'ConnectionInvalidArgument,PSKeepalive.Commands.GetTcpConnectionCommand'
+            $err[0].Exception.Message | Should -BeLike '*prefix length*0 to 32*'
+        }
+    }
+
+    # Only where PID 1 refuses root its descriptors (this happens in some containers), as on the machine this was found on.
+    It 'counts a process whose descriptors even root may not read as denied, and names it' -Skip:(-not $Pid1DeniesRoot) {
+        $null = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port -IncludeProcess -WarningVariable warnings -WarningAction SilentlyContinue
+        "$warnings" | Should -BeLike '*could not be read (1*denied even to root*'
     }
 
     It 'fills tcp_info fields only with -IncludeInfo' {
@@ -123,9 +235,39 @@ Describe 'Get-TcpConnection' {
     }
 
     It 'has a table view with a Keepalive column' {
-        $text = Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $kept.ClientPort | Format-Table | Out-String
+        $text = Get-TcpConnection -LocalAddress 127.0.0.1 -RemotePort $v4.Port -LocalPort $kept.ClientPort | Format-Table | Out-String -Width 120
         $text | Should -Match 'Keepalive'
         $text | Should -Match 'keepalive \d+m'
+    }
+
+    # python3: the process that gives itself the hostile name (prctl PR_SET_NAME) and holds the listener.
+    It 'escapes a hostile process name in its views: no escape sequence reaches the terminal, one row per socket' -Skip:(-not $HasPython) {
+        # A process names itself: a quote, a backslash, a newline and a colour escape (15 bytes, PR_SET_NAME).
+        $name = "a`"b\c`nd`e[31mRED"
+        $start = [System.Diagnostics.ProcessStartInfo]::new('python3')
+        $start.RedirectStandardInput = $true
+        $start.RedirectStandardOutput = $true
+        foreach ($argument in '-c', "import ctypes, socket, sys`nctypes.CDLL(None).prctl(15, sys.argv[1].encode(), 0, 0, 0)`ns = socket.socket()`ns.bind(('127.0.0.1', 0))`ns.listen(1)`nprint(s.getsockname()[1], flush=True)`nsys.stdin.read()", $name) {
+            $start.ArgumentList.Add($argument)
+        }
+        $holder = [System.Diagnostics.Process]::Start($start)
+        try {
+            $read = $holder.StandardOutput.ReadLineAsync()
+            $read.Wait(20000) | Should -BeTrue
+            $c = Get-TcpConnection -State Listen -LocalAddress 127.0.0.1 -LocalPort ([int]$read.Result) -IncludeProcess
+            $c.Processes[0].Name | Should -BeExactly $name
+            $table = $c | Format-Table | Out-String -Width 200
+            $list = $c | Format-List | Out-String -Width 200
+            foreach ($text in $table, $list) {
+                $text | Should -Not -Match "`e"
+                $text | Should -Match ([regex]::Escape('a"b\\c\nd\x1b[31mRED'))
+            }
+            @($table.Trim() -split "`n" | Where-Object { $_ -match 'Listen' }) | Should -HaveCount 1
+        }
+        finally {
+            $holder.StandardInput.Close()
+            if (-not $holder.WaitForExit(10000)) { $holder.Kill() }
+        }
     }
 
     It 'refuses a port out of range' {
@@ -173,6 +315,8 @@ Describe 'Get-TcpConnection -IncludeSocketOption' {
             $c.Idle | Should -Be 91
             $c.NoKeepalive | Should -BeFalse
             $c.OwningProcess | Should -Be $child.Id
+            $c.Count | Should -Be 1
+            $c.ProbeCount | Should -Be ([int](Get-Content /proc/sys/net/ipv4/tcp_keepalive_probes))
         }
 
         It 'makes NoKeepalive exact for a listening socket' {

@@ -19,7 +19,21 @@ Describe 'Get-TcpKeepaliveSetting' {
     It 'is a typed object with a table view' {
         $setting = Get-TcpKeepaliveSetting
         $setting | Should -BeOfType ([PSKeepalive.Core.Settings.TcpKeepaliveSetting])
-        ($setting | Format-Table | Out-String) | Should -Match 'DeadPeerDetection'
+        ($setting | Format-Table | Out-String -Width 120) | Should -Match 'DeadPeerDetection'
+    }
+
+    It 'refuses a setting read on another computer instead of reading this one''s namespace of the same name' {
+        $remote = Get-TcpKeepaliveSetting | Add-Member -NotePropertyName PSComputerName -NotePropertyValue 'web1' -PassThru
+        { $remote | Get-TcpKeepaliveSetting -ErrorAction Stop } |
+            Should -Throw -ErrorId 'NetworkNamespaceInvalidTarget,PSKeepalive.Commands.GetTcpKeepaliveSettingCommand' -ExpectedMessage '*web1*'
+    }
+
+    # Only where PID 1 refuses root (some containers): the message must not ask for root, which the caller has.
+    It 'says what is really missing when /proc/1/ns/net is denied to root' -Skip:(-not $Pid1DeniesRoot) {
+        Get-TcpKeepaliveSetting -NetworkNamespace /proc/1/ns/net -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -Be 'NetworkNamespacePermissionDenied,PSKeepalive.Commands.GetTcpKeepaliveSettingCommand'
+        $err[0].Exception.Message | Should -Not -BeLike '*This needs root.*'
+        $err[0].Exception.Message | Should -BeLike '*ptrace*although this process runs as root*'
     }
 
     # Root and ip: a throw-away namespace from `ip netns add` (its sysctl is written there, never on the host).

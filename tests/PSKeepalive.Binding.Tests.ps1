@@ -51,7 +51,7 @@ Describe 'Pipeline binding' {
         @{ Receiver = 'Enable-TcpKeepalive'; Run = { $input | Enable-TcpKeepalive -Idle 60 -WhatIf } }
         @{ Receiver = 'Disable-TcpKeepalive'; Run = { $input | Disable-TcpKeepalive -WhatIf } }
     ) {
-        $connection = New-Connection @{ KeepaliveEnabled = $true; Idle = 7200; Interval = 75; Count = 9; UserTimeout = 30000 }
+        $connection = New-Connection @{ KeepaliveEnabled = $true; Idle = 7200; Interval = 75; ProbeCount = 9; UserTimeout = 30000 }
         $bound = @(Get-PipelineBinding $connection $Run)
         $bound | Should -Contain 'Inode'
         foreach ($timing in 'Idle', 'Interval', 'Count', 'UserTimeout') { $bound | Should -Not -Contain $timing }
@@ -61,16 +61,76 @@ Describe 'Pipeline binding' {
         @{ Receiver = 'Enable-TcpKeepalive'; Run = { $input | Enable-TcpKeepalive -Idle 60 -WhatIf }; Expected = 'ProcessId' }
         @{ Receiver = 'Disable-TcpKeepalive'; Run = { $input | Disable-TcpKeepalive -WhatIf }; Expected = 'ProcessId' }
         @{ Receiver = 'Get-TcpConnection'; Run = { $input | Get-TcpConnection -LocalPort 1 }; Expected = 'OwningProcess' }
+        @{ Receiver = 'Set-TcpKeepalivePolicy'; Run = { $input | Set-TcpKeepalivePolicy -Idle 60 -WhatIf }; Expected = 'ProcessId' }
+        @{ Receiver = 'Get-TcpKeepalivePolicy'; Run = { $input | Get-TcpKeepalivePolicy }; Expected = 'ProcessId' }
+        @{ Receiver = 'Remove-TcpKeepalivePolicy'; Run = { $input | Remove-TcpKeepalivePolicy -WhatIf }; Expected = 'ProcessId' }
     ) {
         $bound = @(Get-PipelineBinding (Get-Process -Id $PID) $Run)
         @($bound | Sort-Object -Unique) | Should -Be @($Expected)
     }
 
-    It 'Get-TcpKeepaliveSetting | Set-TcpKeepaliveSetting binds the values, not the namespace name' {
+    It 'a TcpKeepalivePolicy binds its Cgroup to <Receiver>, and none of its values' -ForEach @(
+        @{ Receiver = 'Set-TcpKeepalivePolicy'; Run = { $input | Set-TcpKeepalivePolicy -Idle 60 -WhatIf } }
+        @{ Receiver = 'Get-TcpKeepalivePolicy'; Run = { $input | Get-TcpKeepalivePolicy } }
+        @{ Receiver = 'Remove-TcpKeepalivePolicy'; Run = { $input | Remove-TcpKeepalivePolicy -WhatIf } }
+    ) {
+        # A cgroup that does not exist keeps the receivers from acting.
+        $policy = [PSKeepalive.Core.Policy.TcpKeepalivePolicy]::new('/sys/fs/cgroup/pskeepalive-binding-none', '/pskeepalive-binding-none', 0,
+            600, 10, 6, 0, 'Outgoing', $true, 1, 1, '0000000000000000', $null)
+        @(Get-PipelineBinding $policy $Run) | Should -Be @('Cgroup')
+    }
+
+    It 'Get-TcpKeepaliveSetting | Set-TcpKeepaliveSetting binds the setting whole, and none of its values by name' {
+        # Which values travel and where to is Core's decision (TcpKeepaliveSettings.ChangeFor), from the object's Time,
+        # Interval, Probes, NetworkNamespace and PSComputerName: the binder must not take a connection's Idle (an
+        # alias of -Time) or Interval, nor a namespace, on its own.
         $setting = [PSKeepalive.Core.Settings.TcpKeepaliveSetting]::new(600, 10, 6, 'net:[4026531840]')
-        # The namespace name (net:[INODE]) is no path: the values go to the namespace the command line names.
-        $bound = @(Get-PipelineBinding $setting { $input | Set-TcpKeepaliveSetting -NetworkNamespace $Nowhere -WhatIf })
-        @($bound | Sort-Object) | Should -Be @('Interval', 'Probes', 'Time')
+        @(Get-PipelineBinding $setting { $input | Set-TcpKeepaliveSetting -NetworkNamespace $Nowhere -WhatIf }) | Should -Be @('InputObject')
+        $connection = New-Connection @{ KeepaliveEnabled = $true; Idle = 7200; Interval = 75; ProbeCount = 9; UserTimeout = 0 }
+        @(Get-PipelineBinding $connection { $input | Set-TcpKeepaliveSetting -NetworkNamespace $Nowhere -WhatIf }) | Should -Be @('InputObject')
+    }
+
+    It 'a TcpConnection with its owner (ProcessId) still binds to the connection, not the process, of <Receiver>' -ForEach @(
+        @{ Receiver = 'Enable-TcpKeepalive'; Run = { $input | Enable-TcpKeepalive -Idle 60 -WhatIf } }
+        @{ Receiver = 'Disable-TcpKeepalive'; Run = { $input | Disable-TcpKeepalive -WhatIf } }
+    ) {
+        $connection = New-Connection
+        $connection.ProcessId | Should -Be 4194302
+        $bound = @(Get-PipelineBinding $connection $Run)
+        $bound | Should -Contain 'Inode'
+        $bound | Should -Not -Contain 'ProcessId'
+    }
+
+    It 'an object from another computer binds PSComputerName into <Receiver>, which refuses it' -ForEach @(
+        @{ Receiver = 'Enable-TcpKeepalive'; Run = { $input | Enable-TcpKeepalive -Idle 60 -WhatIf } }
+        @{ Receiver = 'Disable-TcpKeepalive'; Run = { $input | Disable-TcpKeepalive -WhatIf } }
+        @{ Receiver = 'Close-TcpConnection'; Run = { $input | Close-TcpConnection -WhatIf } }
+        @{ Receiver = 'Get-TcpConnection'; Run = { $input | Get-TcpConnection -LocalPort 1 } }
+        @{ Receiver = 'Get-TcpKeepaliveSetting'; Run = { $input | Get-TcpKeepaliveSetting } }
+    ) {
+        $remote = New-Connection | Add-Member -NotePropertyName PSComputerName -NotePropertyValue 'web1' -PassThru
+        $remote | Add-Member -NotePropertyName Id -NotePropertyValue $PID
+        @(Get-PipelineBinding $remote $Run) | Should -Contain 'PSComputerName'
+    }
+
+    # Invoke-Command -HostName web1 { Get-Process x } | Enable-TcpKeepalive would otherwise act on whatever has the same
+    # process id here. Set-TcpKeepaliveSetting reads PSComputerName from its -InputObject itself; a Socket cannot arrive
+    # from another computer (a deserialized object converts to none).
+    It '<Name> binds PSComputerName in every parameter set, as it binds ids or names by property name' -ForEach @(
+        (Get-Command -Module PSKeepalive -CommandType Cmdlet | Where-Object Name -NE 'Set-TcpKeepaliveSetting' | Where-Object {
+                $_.Parameters.Values | Where-Object {
+                    $type = if ($_.ParameterType.IsArray) { $_.ParameterType.GetElementType() } else { $_.ParameterType }
+                    $type = [Nullable]::GetUnderlyingType($type) ?? $type
+                    $_.Name -ne 'PSComputerName' -and ($type.IsPrimitive -or $type -eq [string]) -and
+                        @($_.ParameterSets.Values | Where-Object ValueFromPipelineByPropertyName).Count -gt 0
+                }
+            } | ForEach-Object { @{ Name = $_.Name } })
+    ) {
+        $command = Get-Command -Name $Name
+        $parameter = $command.Parameters['PSComputerName']
+        $parameter | Should -Not -BeNullOrEmpty
+        $parameter.ParameterSets.Keys | Should -Be @('__AllParameterSets')
+        $parameter.ParameterSets['__AllParameterSets'].ValueFromPipelineByPropertyName | Should -BeTrue
     }
 
     It 'a <Type> binds to -Socket of <Receiver>' -ForEach @(

@@ -248,13 +248,13 @@ Describe 'Fleet: the README examples over SSH remoting to three hosts' {
                 $applied | Should -HaveCount (2 * $h.IdlePorts.Count)
                 $applied.Outcome | Sort-Object -Unique | Should -Be 'Applied'
                 $applied.ProcessName | Sort-Object -Unique | Should -Be $h.IdleProcessName
-                @($applied | Where-Object { $_.After.Enabled -and $_.After.Idle -eq 60 -and $_.After.Interval -eq 10 -and $_.After.Count -eq 6 }) | Should -HaveCount $applied.Count
+                @($applied | Where-Object { $_.After.Enabled -and $_.After.Idle -eq 60 -and $_.After.Interval -eq 10 -and $_.After.ProbeCount -eq 6 }) | Should -HaveCount $applied.Count
                 (Show-Text $applied) -split "`n" | Where-Object { $_ -match 'Applied\s+on 60/10/6' } | Should -HaveCount $applied.Count
 
                 # Checked on the host itself: the program's own sockets now carry the options.
                 $sockets = @(Get-TcpConnection -NetworkNamespace $h.Namespace -OwningProcess $h.IdleProcess -State Established -IncludeSocketOption)
                 $sockets | Should -HaveCount (2 * $h.IdlePorts.Count)
-                @($sockets | Where-Object { $_.KeepaliveEnabled -and $_.Idle -eq 60 -and $_.Interval -eq 10 -and $_.Count -eq 6 }) | Should -HaveCount $sockets.Count
+                @($sockets | Where-Object { $_.KeepaliveEnabled -and $_.Idle -eq 60 -and $_.Interval -eq 10 -and $_.ProbeCount -eq 6 }) | Should -HaveCount $sockets.Count
             }
         }
 

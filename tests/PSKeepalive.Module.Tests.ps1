@@ -2,6 +2,15 @@
 # that ship with it. The help is checked in PSKeepalive.Help.Tests.ps1, the views in PSKeepalive.Views.Tests.ps1.
 BeforeDiscovery {
     . $PSScriptRoot/common.ps1
+
+    # Every PSKeepalive type a cmdlet declares with [OutputType].
+    $script:OutputTypeCases = @(
+        Get-Command -Module PSKeepalive -CommandType Cmdlet |
+            ForEach-Object { $_.OutputType.Name } |
+            Where-Object { $_ -like 'PSKeepalive.*' } |
+            Sort-Object -Unique |
+            ForEach-Object { @{ TypeName = $_ } }
+    )
 }
 
 BeforeAll {
@@ -51,6 +60,26 @@ Describe 'PSKeepalive module' {
             foreach ($file in 'PSKeepalive.Format.ps1xml', 'en-US/PSKeepalive.dll-Help.xml', 'en-US/about_PSKeepalive.help.txt', 'LICENSE') {
                 Join-Path $script:ModuleBase $file | Should -Exist
             }
+        }
+    }
+
+    # PowerShell gives every object .Count and .Length (a scalar counts as one), and PSObject's own members; remoting
+    # adds PSComputerName and RunspaceId. A property of that name hides them: `$g = Get-TcpConnection ...` returning
+    # one object would make `$g.Count` the property, not 1. Every type a cmdlet declares, also those added later.
+    Context 'Output types' {
+        It 'finds the output types of every cmdlet' {
+            # Counted again here: variables of BeforeDiscovery do not reach the run phase.
+            @((Get-Command -Module PSKeepalive -CommandType Cmdlet).OutputType.Name | Where-Object { $_ -like 'PSKeepalive.*' } | Sort-Object -Unique).Count |
+                Should -BeGreaterOrEqual 6
+        }
+
+        It '<TypeName> has no property named as a member PowerShell gives every object' -ForEach $script:OutputTypeCases {
+            $reserved = 'Count', 'Length', 'PSObject', 'PSBase', 'PSAdapted', 'PSExtended', 'PSTypeNames',
+                'ForEach', 'Where', 'PSComputerName', 'PSShowComputerName', 'RunspaceId'
+            $type = (Get-Command -Module PSKeepalive -CommandType Cmdlet).OutputType.Type | Where-Object FullName -EQ $TypeName | Select-Object -First 1
+            $type | Should -Not -BeNullOrEmpty
+            $names = $type.GetProperties().Name + $type.GetFields().Name
+            $names | Where-Object { $_ -in $reserved } | Should -BeNullOrEmpty -Because "$TypeName must not hide PowerShell's own members"
         }
     }
 }

@@ -20,8 +20,8 @@ BeforeAll {
                 function Owners([object[]] $Pairs) { , [PSKeepalive.Core.Connections.TcpConnectionProcess[]]@(for ($i = 0; $i -lt $Pairs.Count; $i += 2) { [PSKeepalive.Core.Connections.TcpConnectionProcess]::new($Pairs[$i], $Pairs[$i + 1], "$($Pairs[$i + 1]) --serve", 5 + $i) }) }
                 Connection @{}
                 Connection @{ LocalPort = 40001; Timer = 'Keepalive'; TimerExpires = [timespan]::FromSeconds(59); OwningProcess = 4242; Processes = (Owners 4242, 'legacy-app') }
-                Connection @{ LocalPort = 40002; Timer = 'Keepalive'; TimerExpires = [timespan]::FromSeconds(29.4); ProbesSent = 2; KeepaliveEnabled = $true; Idle = 30; Interval = 5; Count = 3; UserTimeout = 0; OwningProcess = 812; Processes = (Owners 812, 'nginx', 813, 'nginx', 814, 'nginx') }
-                Connection @{ AddressFamily = 'IPv6'; LocalAddress = '::'; LocalPort = 8080; RemoteAddress = '::'; RemotePort = 0; State = 'Listen'; KeepaliveEnabled = $false; Idle = 7200; Interval = 75; Count = 9; UserTimeout = 0; OwningProcess = 9; Processes = (Owners 9, $null) }
+                Connection @{ LocalPort = 40002; Timer = 'Keepalive'; TimerExpires = [timespan]::FromSeconds(29.4); ProbesSent = 2; KeepaliveEnabled = $true; Idle = 30; Interval = 5; ProbeCount = 3; UserTimeout = 0; OwningProcess = 812; Processes = (Owners 812, 'nginx', 813, 'nginx', 814, 'nginx') }
+                Connection @{ AddressFamily = 'IPv6'; LocalAddress = '::'; LocalPort = 8080; RemoteAddress = '::'; RemotePort = 0; State = 'Listen'; KeepaliveEnabled = $false; Idle = 7200; Interval = 75; ProbeCount = 9; UserTimeout = 0; OwningProcess = 9; Processes = (Owners 9, $null) }
                 Connection @{ LocalPort = 40004; Timer = 'Retransmit'; TimerExpires = [timespan]::FromSeconds(1.2); SendQueue = 1448; OwningProcess = 77 }
                 Connection @{ LocalPort = 40005; State = 'TimeWait'; Timer = 'TimeWait'; TimerExpires = [timespan]::FromSeconds(59); Inode = 0 }
                 Connection @{ LocalPort = 40006; Timer = 'ZeroWindowProbe'; TimerExpires = [timespan]::FromSeconds(3); ProbesSent = 2; Rtt = [timespan]::FromMilliseconds(0.05); LastDataSent = [timespan]::FromSeconds(3); LastDataReceived = [timespan]::FromSeconds(90); Retransmits = 0; UnackedSegments = 0 }
@@ -51,6 +51,20 @@ BeforeAll {
             'PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult' {
                 [PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult]::new(1, 1, 3, 0, [timespan]::FromSeconds(4), [timespan]::FromSeconds(4.08), 'ETIMEDOUT', 3, 3, $true, [timespan]::FromSeconds(1), [timespan]::FromSeconds(0.5), $false, $false, 'Keepalive', '127.0.0.1', 'net:[4026531840]', 'The kernel ended the connection after 4.08 s.')
                 [PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult]::new(1, 1, 3, 2000, [timespan]::FromSeconds(2.4), $null, $null, 0, 5, $false, [timespan]::FromSeconds(1), [timespan]::FromSeconds(0.5), $true, $true, 'UserTimeout', '::1', 'net:[4026531840]', 'Still open after the wait.')
+            }
+            'PSKeepalive.Core.Policy.TcpKeepalivePolicy' {
+                [PSKeepalive.Core.Policy.TcpKeepalivePolicy]::new('/sys/fs/cgroup/system.slice/nginx.service', '/system.slice/nginx.service', 2362,
+                    60, 10, 6, $null, 'All', $false, 4244, 4163, '345e28ce3af11d7b', [datetime]::new(2026, 12, 2, 7, 14, 9))
+                [PSKeepalive.Core.Policy.TcpKeepalivePolicy]::new('/sys/fs/cgroup/unified', '/', 1, $null, $null, $null, 0, 'Listening', $true, 7, 5, '345e28ce3af11d7b', $null)
+            }
+            'PSKeepalive.Core.Watch.TcpConnectionEvent' {
+                $time = [datetime]::new(2026, 12, 2, 10, 0, 1, 250, [System.DateTimeKind]::Local)
+                $base = @{ Time = $time; Kind = 'Probe'; Probes = 2; State = 'Established'; Timer = 'Keepalive'; TimerExpires = [timespan]::FromSeconds(1); AddressFamily = 'IPv4'; LocalAddress = '127.0.0.1'; LocalPort = 3333; RemoteAddress = '127.0.0.1'; RemotePort = 42126; Cookie = 7; Inode = 1001; Detail = 'keepalive probe 2 unanswered' }
+                function WatchEvent([hashtable] $Change) { $h = $base.Clone(); foreach ($k in $Change.Keys) { $h[$k] = $Change[$k] }; [PSKeepalive.Core.Watch.TcpConnectionEvent]$h }
+                WatchEvent @{ Kind = 'New'; Probes = 0; Timer = 'None'; TimerExpires = $null; Detail = 'new established connection, no keepalive' }
+                WatchEvent @{ ProbeCount = 3; Detail = 'keepalive probe 2 of 3 unanswered'; NetworkNamespace = '/run/netns/blue' }
+                WatchEvent @{ Kind = 'KeepaliveTimeout'; Probes = 3; AddressFamily = 'IPv6'; LocalAddress = '::1'; RemoteAddress = '::ffff:127.0.0.7'; TimerExpires = [timespan]::Zero; Detail = 'ended by keepalive with 3 probes unanswered: gone 0.2s after its keepalive timer was due' }
+                WatchEvent @{ Kind = 'Closed'; Probes = 0; State = 'FinWait1'; Timer = 'Retransmit'; TimerExpires = [timespan]::FromSeconds(0.2); Inode = 0; Detail = 'closing (fin-wait-1)' }
             }
             default { throw "No samples for ${TypeName}: add some to New-ViewSample" }
         }
@@ -101,8 +115,8 @@ BeforeAll {
         ($text -split "`r?`n" | ForEach-Object TrimEnd) -join "`n"
     }
 
-    # Compares a live object with its twin property by property: enums arrive as their names, TimeSpans as
-    # TimeSpans, nested records and lists with their own properties; nothing arrives as ToString() text.
+    # Compares a live object with its twin property by property: enums arrive as their names, TimeSpans and
+    # DateTimes as themselves, nested records and lists with their own properties; nothing arrives as ToString() text.
     function Get-ShapeDifference($Live, $Twin, [string] $Path = '') {
         foreach ($p in $Live.PSObject.Properties | Where-Object MemberType -eq 'Property') {
             $name = $Path + $p.Name
@@ -116,7 +130,7 @@ BeforeAll {
             elseif ($expected -is [enum]) {
                 if ($actual -isnot [string] -or $actual -cne $expected.ToString()) { "$name should be the name '$expected', is $($actual.GetType().Name) '$actual'" }
             }
-            elseif ($expected -is [string] -or $expected -is [timespan] -or $expected -is [bool] -or $expected.GetType().IsPrimitive) {
+            elseif ($expected -is [string] -or $expected -is [timespan] -or $expected -is [datetime] -or $expected -is [bool] -or $expected.GetType().IsPrimitive) {
                 if ($actual -isnot $expected.GetType() -or $actual -ne $expected) { "$name should be $($expected.GetType().Name) '$expected', is $(if ($null -ne $actual) { $actual.GetType().Name }) '$actual'" }
             }
             elseif ($expected -is [System.Collections.IEnumerable]) {
@@ -178,6 +192,8 @@ Describe 'Output objects through PowerShell remoting' {
             'PSKeepalive.Core.Sockets.SocketKeepaliveOptions'
             'PSKeepalive.Core.Settings.TcpKeepaliveSetting'
             'PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult'
+            'PSKeepalive.Core.Policy.TcpKeepalivePolicy'
+            'PSKeepalive.Core.Watch.TcpConnectionEvent'
         ) {
             $live = @(New-ViewSample $_)
             foreach ($twins in @((ConvertTo-Twin $live), (ConvertTo-BareTwin $live), (ConvertTo-BareTwin $live -Depth 2))) {
@@ -191,11 +207,13 @@ Describe 'Output objects through PowerShell remoting' {
         It 'covers every output type of the cmdlets' {
             $script:OutputTypes.FullName | Should -Be @(
                 'PSKeepalive.Core.Connections.TcpConnection'
+                'PSKeepalive.Core.Policy.TcpKeepalivePolicy'
                 'PSKeepalive.Core.Retrofit.KeepaliveChangeResult'
                 'PSKeepalive.Core.Retrofit.TcpConnectionCloseResult'
                 'PSKeepalive.Core.SelfTest.TcpKeepaliveTestResult'
                 'PSKeepalive.Core.Settings.TcpKeepaliveSetting'
                 'PSKeepalive.Core.Sockets.SocketKeepaliveOptions'
+                'PSKeepalive.Core.Watch.TcpConnectionEvent'
             )
         }
 
@@ -229,6 +247,7 @@ Describe 'Output objects through PowerShell remoting' {
                 (& $convert $tests | Where-Object Mechanism -eq UserTimeout).Address | Should -Be '::1'
                 (& $convert $tests | Where-Object Passed).MeasuredDetection | Should -Be ([timespan]::FromSeconds(4.08))
                 (& $convert $closes | Where-Object Outcome -eq Closed).LocalPort | Should -Be 40001
+                @(& $convert (New-ViewSample 'PSKeepalive.Core.Watch.TcpConnectionEvent') | Where-Object Kind -eq KeepaliveTimeout).LocalAddress | Should -Be '::1'
             }
         }
 

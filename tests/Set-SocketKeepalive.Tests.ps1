@@ -34,10 +34,17 @@ Describe 'Set-SocketKeepalive' {
         $result.Enabled | Should -BeTrue
         $result.Idle | Should -Be 11
         $result.Interval | Should -Be 7
-        $result.Count | Should -Be 5
+        $result.ProbeCount | Should -Be 5
         $result.UserTimeout | Should -Be 12345
         $result.DeadPeerDetectionSeconds | Should -Be 46
         (Get-SocketKeepalive -Socket $socket).Idle | Should -Be 11
+    }
+
+    It 'takes the sysctl words too: -Time for -Idle, -Probes (and -ProbeCount) for -Count' {
+        $result = Set-SocketKeepalive -Socket $socket -Time 12 -Probes 3 -PassThru
+        $result.Idle | Should -Be 12
+        $result.ProbeCount | Should -Be 3
+        (Set-SocketKeepalive -Socket $socket -ProbeCount 4 -PassThru).ProbeCount | Should -Be 4
     }
 
     It 'writes nothing without -PassThru' {
@@ -50,7 +57,7 @@ Describe 'Set-SocketKeepalive' {
         $result = Set-SocketKeepalive -Socket $socket -Interval 9 -PassThru
         $result.Idle | Should -Be 100
         $result.Interval | Should -Be 9
-        $result.Count | Should -Be 4
+        $result.ProbeCount | Should -Be 4
     }
 
     It 'turns keepalive off with -Disable' {
@@ -92,7 +99,7 @@ Describe 'Set-SocketKeepalive' {
                 $inherited = Get-SocketKeepalive -Socket $accepted
                 $inherited.Enabled | Should -BeTrue
                 $inherited.Idle | Should -Be 123
-                $inherited.Count | Should -Be 6
+                $inherited.ProbeCount | Should -Be 6
                 $inherited.UserTimeout | Should -Be 4567
                 (Get-SocketKeepalive -Socket $client.Client).Enabled | Should -BeFalse
             }

@@ -41,10 +41,10 @@ Describe 'Start-KeepaliveProcess -Method' {
     }
 
     Context 'binding' {
-        It 'accepts Preload, Seccomp and Auto only' {
+        It 'accepts Preload, Seccomp, Auto and Cgroup only' {
             $parameter = (Get-Command Start-KeepaliveProcess).Parameters['Method']
             $parameter.ParameterType.Name | Should -Be 'LaunchMethod'
-            [enum]::GetNames($parameter.ParameterType) | Should -Be @('Preload', 'Seccomp', 'Auto')
+            [enum]::GetNames($parameter.ParameterType) | Should -Be @('Preload', 'Seccomp', 'Auto', 'Cgroup')
             { Start-KeepaliveProcess -Method Ptrace -Wait $script:exit7 -ErrorAction Stop } |
                 Should -Throw -ExpectedMessage '*Ptrace*'
         }
@@ -68,11 +68,16 @@ Describe 'Start-KeepaliveProcess -Method' {
             $probe['tcp4'].user_timeout | Should -Be 5000
         }
 
-        It 'switches to seccomp for a static program with -Method Auto, and says so with -Verbose' {
+        It 'switches to seccomp (or a cgroup policy, where available) for a static program with -Method Auto, and says so with -Verbose' {
             $verbose = Start-KeepaliveProcess -Method Auto -Idle 62 -Mode Listening -Wait -Verbose -- $script:staticProbe listener udp 4>&1 |
                 Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
             $LASTEXITCODE | Should -Be 0
-            "$verbose" | Should -BeLike '*Method: Seccomp*statically linked*'
+            if ([PSKeepalive.Core.Launch.CgroupLauncher]::CheckSupport().IsSupported) {
+                "$verbose" | Should -BeLike '*Method: Cgroup*'
+            }
+            else {
+                "$verbose" | Should -BeLike '*Method: Seccomp*statically linked*'
+            }
         }
 
         It 'reaches a static program exec''d by a dynamic wrapper, which the shim cannot' {
@@ -84,12 +89,13 @@ Describe 'Start-KeepaliveProcess -Method' {
             $probe['udp'].so_keepalive | Should -Be 0
         }
 
-        It 'keeps using the shim for a dynamic program with -Method Auto' {
+        It 'keeps using the shim for a dynamic program with -Method Auto (a cgroup policy, where available)' {
             $env:PESTER_PROBE = $script:probe
             $verbose = Start-KeepaliveProcess -Method Auto -Idle 64 -Wait -Verbose $script:wrapper tcp4 4>&1 |
                 Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
             (Read-Probe $env:PESTER_OUT)['tcp4'].idle | Should -Be 64
-            "$verbose" | Should -BeLike '*Method: Preload*'
+            $expected = if ([PSKeepalive.Core.Launch.CgroupLauncher]::CheckSupport().IsSupported) { 'Cgroup' } else { 'Preload' }
+            "$verbose" | Should -BeLike "*Method: $expected*"
         }
 
         It 'sets $LASTEXITCODE to the program''s exit code' {

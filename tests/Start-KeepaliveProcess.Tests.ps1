@@ -24,7 +24,10 @@ BeforeAll {
     Set-Content -Path $script:exit7 -Value "#!/bin/sh`nexit 7`n"
     $script:pwdToFile = Join-Path $script:work 'pwd-to-file.sh'
     Set-Content -Path $script:pwdToFile -Value "#!/bin/sh`npwd > `"`$PESTER_OUT`"`n"
-    & chmod 755 $script:wrapper $script:exit7 $script:pwdToFile
+    # Writes each argument it got on a line of its own: what the program really receives.
+    $script:argsToFile = Join-Path $script:work 'args-to-file.sh'
+    Set-Content -Path $script:argsToFile -Value "#!/bin/sh`nprintf '%s\n' `"`$@`" > `"`$PESTER_OUT`"`n"
+    & chmod 755 $script:wrapper $script:exit7 $script:pwdToFile $script:argsToFile
 }
 
 AfterAll {
@@ -57,9 +60,79 @@ Describe 'Start-KeepaliveProcess' {
                 Should -Throw -ErrorId 'ProgramNotFound,PSKeepalive.Commands.StartKeepaliveProcessCommand'
         }
 
+        It 'takes the sysctl words too: -Time for -Idle, -Probes (and -ProbeCount) for -Count' {
+            $command = Get-Command Start-KeepaliveProcess
+            $command.Parameters['Idle'].Aliases | Should -Contain 'Time'
+            $command.Parameters['Count'].Aliases | Should -Contain 'Probes'
+            $command.Parameters['Count'].Aliases | Should -Contain 'ProbeCount'
+            Start-KeepaliveProcess -Time 60 -Probes 4 -Wait -FilePath $script:pwdToFile -WhatIf
+            Test-Path $env:PESTER_OUT | Should -BeFalse
+        }
+
+        It 'reports a program without execute permission with a Program id' {
+            $noExec = Join-Path $script:work 'no-exec.sh'
+            Set-Content -Path $noExec -Value "#!/bin/sh`nexit 0`n"
+            & chmod 644 $noExec
+            { Start-KeepaliveProcess -Wait $noExec -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ProgramPermissionDenied,PSKeepalive.Commands.StartKeepaliveProcessCommand' -ExpectedMessage '*chmod +x*'
+        }
+
         It 'starts nothing with -WhatIf' {
             Start-KeepaliveProcess -Idle 60 -Wait $script:pwdToFile -WhatIf
             Test-Path $env:PESTER_OUT | Should -BeFalse
+        }
+    }
+
+    # A program's flags must reach the program, or the command must be refused: never a silently different command line.
+    Context 'the program''s own flags' {
+        It 'refuses -<Flag> after the program name, which PowerShell would take as -<Parameter>, showing the -- form' -TestCases @(
+            @{ Flag = 'v'; Parameter = 'Verbose' }
+            @{ Flag = 'd'; Parameter = 'Debug' }
+            @{ Flag = 'Fo'; Parameter = 'Force' }
+            @{ Flag = 'Wai'; Parameter = 'Wait' }
+        ) {
+            $line = "Start-KeepaliveProcess -Idle 60 $script:argsToFile -$Flag 5000 127.0.0.1"
+            $err = { Invoke-Expression $line } | Should -Throw -ErrorId 'ProgramInvalidArgument,PSKeepalive.Commands.StartKeepaliveProcessCommand' -PassThru
+            $err.Exception.Message | Should -BeLike "*-$Flag*-$Parameter*"
+            $err.Exception.Message | Should -BeLike "*Start-KeepaliveProcess -Idle 60 -- $script:argsToFile -$Flag 5000 127.0.0.1*"
+            Test-Path $env:PESTER_OUT | Should -BeFalse
+        }
+
+        It 'leaves -p to PowerShell, which refuses it as ambiguous (-PassThru, -Probes)' {
+            { Start-KeepaliveProcess -Idle 60 $script:argsToFile -p 5000 } |
+                Should -Throw -ErrorId 'AmbiguousParameter,PSKeepalive.Commands.StartKeepaliveProcessCommand'
+            Test-Path $env:PESTER_OUT | Should -BeFalse
+        }
+
+        It 'refuses a value-taking abbreviation after the program name (-c 5 as -Count)' {
+            { Start-KeepaliveProcess -Wait $script:argsToFile -c 5 } |
+                Should -Throw -ErrorId 'ProgramInvalidArgument,PSKeepalive.Commands.StartKeepaliveProcessCommand' -ExpectedMessage '*-c*-Count*'
+            Test-Path $env:PESTER_OUT | Should -BeFalse
+        }
+
+        It 'passes every flag after -- to the program unchanged' {
+            Start-KeepaliveProcess -Idle 60 -Wait -- $script:argsToFile -p 5000 -v -d -Wait
+            Get-Content $env:PESTER_OUT | Should -Be '-p', '5000', '-v', '-d', '-Wait'
+        }
+
+        It 'passes flags PowerShell does not know for its own without --' {
+            Start-KeepaliveProcess -Idle 60 -Wait $script:argsToFile -l 3333 -z
+            Get-Content $env:PESTER_OUT | Should -Be '-l', '3333', '-z'
+        }
+
+        It 'takes its own parameters written in full after the program (-ErrorAction Stop at the end of the line)' {
+            Start-KeepaliveProcess -Idle 60 $script:argsToFile -l 3333 -Wait -ErrorAction Stop
+            Get-Content $env:PESTER_OUT | Should -Be '-l', '3333'
+        }
+
+        It 'takes Start-Process''s -FilePath and -ArgumentList, with cmdlet parameters after them' {
+            Start-KeepaliveProcess -FilePath $script:argsToFile -ArgumentList '-p', '5000', '-v' -Idle 60 -Wait
+            Get-Content $env:PESTER_OUT | Should -Be '-p', '5000', '-v'
+        }
+
+        It 'splits one -ArgumentList string at spaces, quotes grouping, as Start-Process does' {
+            Start-KeepaliveProcess -FilePath $script:argsToFile -ArgumentList '-p 5000 "two words" -v' -Wait
+            Get-Content $env:PESTER_OUT | Should -Be '-p', '5000', 'two words', '-v'
         }
     }
 

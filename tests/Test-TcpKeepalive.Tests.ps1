@@ -19,11 +19,30 @@ Describe 'Test-TcpKeepalive' {
         $result.Mechanism | Should -Be 'Keepalive'
     }
 
+    It 'times each probe against the schedule: 1, 2 and 3 s after the last data' {
+        $result = Test-TcpKeepalive
+        $result.Passed | Should -BeTrue -Because $result.Message
+        $result.ProbeTimes | Should -HaveCount 3
+        $result.ExpectedProbeTimes | Should -Be @(1, 2, 3)
+        # Timers never fire early; the timer wheel may round each 1 s step up (32 ms at HZ=250), the tolerance is 0.375 s a step.
+        for ($k = 0; $k -lt 3; $k++) {
+            $result.ProbeTimes[$k] | Should -BeGreaterOrEqual ($k + 1 - 0.02)
+            $result.ProbeTimes[$k] | Should -BeLessOrEqual ($k + 1 + 0.375 * ($k + 1))
+        }
+        $result.LateProbes | Should -HaveCount 0
+        $result.MissingProbes | Should -HaveCount 0
+        $result.TimelineResolution.TotalMilliseconds | Should -BeLessOrEqual 10
+        $result.Timeline | Should -Match '^\d\.\d\d \d\.\d\d \d\.\d\d \| reset \d\.\d\d$'
+        $result.Message | Should -Match 'went out on schedule'
+    }
+
     It 'follows -Idle 2 -Interval 1 -Count 2 over IPv6' {
         $result = Test-TcpKeepalive -Idle 2 -Interval 1 -Count 2 -IPv6
         $result.Passed | Should -BeTrue -Because $result.Message
         $result.Address | Should -Be '::1'
         $result.ProbesSent | Should -Be 2
+        $result.ProbeCount | Should -Be 2
+        $result.Count | Should -Be 1
     }
 
     It 'shows that keepalive does not fire with data in flight, and TCP_USER_TIMEOUT decides' {
@@ -36,8 +55,18 @@ Describe 'Test-TcpKeepalive' {
         $result.Message | Should -Match 'did not fire'
     }
 
+    It 'takes the sysctl words too: -Time for -Idle, -Probes (and -ProbeCount) for -Count' {
+        $command = Get-Command Test-TcpKeepalive
+        $command.Parameters['Idle'].Aliases | Should -Contain 'Time'
+        $command.Parameters['Count'].Aliases | Should -Contain 'Probes'
+        $command.Parameters['Count'].Aliases | Should -Contain 'ProbeCount'
+    }
+
     It 'has a table view' {
-        (Test-TcpKeepalive -Count 1 | Format-Table | Out-String) | Should -Match 'Mechanism'
+        $table = Test-TcpKeepalive -Count 1 | Format-Table | Out-String -Width 120
+        $table | Should -Match 'Mechanism'
+        $table | Should -Match 'Timeline'
+        $table | Should -Match '\d\.\d\d \| reset \d\.\d\d'
     }
 
     It 'refuses -WithDataInFlight without -UserTimeout when the timeout is too short, naming the duration' {

@@ -14,6 +14,9 @@ $IsRoot = $script:IsRoot = (& id -u) -eq '0'
 $HasIpNetns = $script:HasIpNetns = $null -ne (Get-Command ip -ErrorAction SilentlyContinue)
 $HasCompiler = $script:HasCompiler = $null -ne (Get-Command cc -ErrorAction SilentlyContinue)
 $HasPython = $script:HasPython = $null -ne (Get-Command python3 -ErrorAction SilentlyContinue)
+# Some hosts (a container's view of an outer PID 1) let even root list /proc/1/fd but not read its links.
+$Pid1DeniesRoot = $script:Pid1DeniesRoot = $IsRoot -and @(Get-ChildItem /proc/1/fd -Name -ErrorAction SilentlyContinue).Count -gt 0 -and
+    ($null -eq (& readlink /proc/1/fd/0 2>$null))
 
 # A throw-away network namespace (ip netns) so that writes never touch the host's sysctls.
 function New-TestNetworkNamespace {
@@ -81,10 +84,16 @@ function Read-Probe([string] $Path) {
 }
 
 # Runs a command in a new pwsh (the same version as this one, -NoProfile), with extra environment variables,
-# and returns its exit code and output. The wait is bounded; a child that does not end is killed.
-function Invoke-ChildPwsh([string] $Command, [hashtable] $Environment = @{}, [string] $WorkingDirectory = $PWD.Path, [int] $TimeoutSeconds = 120) {
+# and returns its exit code and output. The wait is bounded; a child that does not end is killed. With
+# -NetworkNamespace the child runs inside that namespace (`ip netns exec`), so that whatever it calls "this network
+# namespace" is a throw-away one.
+function Invoke-ChildPwsh([string] $Command, [hashtable] $Environment = @{}, [string] $WorkingDirectory = $PWD.Path, [int] $TimeoutSeconds = 120, [string] $NetworkNamespace) {
     $processPath = [Environment]::ProcessPath
     $start = [System.Diagnostics.ProcessStartInfo]::new($processPath)
+    if ($NetworkNamespace) {
+        $start.FileName = 'ip'
+        foreach ($argument in 'netns', 'exec', (Split-Path -Leaf $NetworkNamespace), $processPath) { $start.ArgumentList.Add($argument) }
+    }
     # `dotnet pwsh` runs pwsh.dll under dotnet; an installed pwsh is its own executable.
     if ([IO.Path]::GetFileNameWithoutExtension($processPath) -eq 'dotnet') { $start.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll')) }
     foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $Command) { $start.ArgumentList.Add($argument) }
@@ -101,4 +110,9 @@ function Invoke-ChildPwsh([string] $Command, [hashtable] $Environment = @{}, [st
     }
     $child.WaitForExit()
     [pscustomobject]@{ ExitCode = $child.ExitCode; Output = $stdout.Result; Error = $stderr.Result }
+}
+
+# Runs $Script in a child pwsh with the staged module imported and errors stopping it (see Invoke-ChildPwsh).
+function Invoke-ModuleInChildPwsh([string] $Script, [string] $NetworkNamespace, [int] $TimeoutSeconds = 60) {
+    Invoke-ChildPwsh -Command ("`$ErrorActionPreference = 'Stop'; Import-Module '$script:ModulePath'; " + $Script) -NetworkNamespace $NetworkNamespace -TimeoutSeconds $TimeoutSeconds
 }

@@ -205,7 +205,7 @@ public class DumpStageBenchmarks
                 KeepaliveEnabled = i % 4 == 0 ? null : i % 2 == 0,
                 Idle = i % 4 == 0 ? null : random.Next(1, 32768),
                 Interval = random.Next(1, 32768),
-                Count = i % 7 == 0 ? null : random.Next(1, 128),
+                ProbeCount = i % 7 == 0 ? null : random.Next(1, 128),
                 UserTimeout = random.Next(),
                 State = (TcpState)(1 + (i % 11)),
                 Timer = (TcpTimer)(i % 5),

@@ -81,6 +81,8 @@ internal static class Utf8JsonWriterReference
         if (owners)
         {
             WriteNullable(w, Keys.OwningProcess, c.OwningProcess);
+            WriteNullable(w, Keys.ProcessId, c.ProcessId);
+            WriteNullable(w, Keys.ProcessName, c.ProcessName, strings);
             w.WriteStartArray(Keys.Processes);
             foreach (TcpConnectionProcess p in c.Processes)
             {
@@ -100,7 +102,7 @@ internal static class Utf8JsonWriterReference
             WriteNullable(w, Keys.KeepaliveEnabled, c.KeepaliveEnabled);
             WriteNullable(w, Keys.Idle, c.Idle);
             WriteNullable(w, Keys.Interval, c.Interval);
-            WriteNullable(w, Keys.Count, c.Count);
+            WriteNullable(w, Keys.ProbeCount, c.ProbeCount);
             WriteNullable(w, Keys.UserTimeout, c.UserTimeout);
         }
 
@@ -213,6 +215,8 @@ internal static class Utf8JsonWriterReference
         public static readonly JsonEncodedText Retransmits = JsonEncodedText.Encode("retransmits");
         public static readonly JsonEncodedText UnackedSegments = JsonEncodedText.Encode("unackedSegments");
         public static readonly JsonEncodedText OwningProcess = JsonEncodedText.Encode("owningProcess");
+        public static readonly JsonEncodedText ProcessId = JsonEncodedText.Encode("processId");
+        public static readonly JsonEncodedText ProcessName = JsonEncodedText.Encode("processName");
         public static readonly JsonEncodedText Processes = JsonEncodedText.Encode("processes");
         public static readonly JsonEncodedText Pid = JsonEncodedText.Encode("pid");
         public static readonly JsonEncodedText Name = JsonEncodedText.Encode("name");
@@ -221,7 +225,7 @@ internal static class Utf8JsonWriterReference
         public static readonly JsonEncodedText KeepaliveEnabled = JsonEncodedText.Encode("keepaliveEnabled");
         public static readonly JsonEncodedText Idle = JsonEncodedText.Encode("idle");
         public static readonly JsonEncodedText Interval = JsonEncodedText.Encode("interval");
-        public static readonly JsonEncodedText Count = JsonEncodedText.Encode("count");
+        public static readonly JsonEncodedText ProbeCount = JsonEncodedText.Encode("probeCount");
         public static readonly JsonEncodedText UserTimeout = JsonEncodedText.Encode("userTimeout");
         public static readonly JsonEncodedText NetworkNamespace = JsonEncodedText.Encode("networkNamespace");
     }

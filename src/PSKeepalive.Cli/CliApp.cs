@@ -1,6 +1,10 @@
 using System;
 using System.CommandLine;
+using System.IO;
+using System.Text;
+using PSKeepalive.Core;
 using PSKeepalive.Core.Errors;
+using PSKeepalive.Core.Interop;
 
 namespace PSKeepalive.Cli;
 
@@ -13,6 +17,9 @@ internal static class ExitCodes
 
     /// <summary>`test`: the kernel did not behave as the settings say it should.</summary>
     public const int TestFailed = 3;
+
+    /// <summary>The reader of the output has gone (EPIPE): 128 + SIGPIPE, what a shell reports for a stage killed by it.</summary>
+    public const int ReaderGone = 141;
 }
 
 /// <summary>Parses, reports bad arguments with exit code 2, and turns Core's errors into messages and exit codes.</summary>
@@ -20,12 +27,15 @@ internal static class CliApp
 {
     public static int Run(RootCommand root, string[] args)
     {
+        // Standard output through write(2), so that a full disk or a reader that has gone is reported (Guard) instead
+        // of being ignored (.NET's console stream drops EPIPE) or escaping as a stack trace.
+        Console.SetOut(new StreamWriter(new DescriptorOutputStream(), new UTF8Encoding(false), 16 * 1024) { AutoFlush = true });
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
             foreach (var error in parse.Errors)
             {
-                Console.Error.WriteLine($"pskeepalive: {error.Message}");
+                Console.Error.WriteLine($"pskeepalive: {TerminalText.Escape(error.Message)}");
             }
 
             Console.Error.WriteLine("Run 'pskeepalive --help' or 'pskeepalive COMMAND --help' for usage.");
@@ -39,21 +49,45 @@ internal static class CliApp
     public static void SetAction(Command command, Func<ParseResult, int> action) =>
         command.SetAction(parse => Guard(() => action(parse)));
 
+    /// <summary>
+    /// Runs a command's body: Core's errors become one line with their id; a reader of the output that has gone
+    /// (EPIPE) ends the command quietly with 141 (128 + SIGPIPE), as any stage of a pipeline that outlived its
+    /// reader; anything unexpected is one line too, with the id InternalError (the stack trace with
+    /// PSKEEPALIVE_DEBUG=1), never a .NET stack trace.
+    /// </summary>
     public static int Guard(Func<int> body)
     {
         try
         {
             return body();
         }
+        catch (KeepaliveException e) when (e.Subject == DescriptorOutputStream.Subject && e.Errno == Errno.EPIPE)
+        {
+            return ExitCodes.ReaderGone;
+        }
         catch (KeepaliveException e)
         {
             return Report(e);
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"pskeepalive: unexpected error: {e.GetType().Name}: {TerminalText.Escape(e.Message)} (please report it) [InternalError]");
+            if (Environment.GetEnvironmentVariable("PSKEEPALIVE_DEBUG") == "1")
+            {
+                foreach (string line in e.ToString().Split('\n'))
+                {
+                    Console.Error.WriteLine(TerminalText.Escape(line.TrimEnd('\r')));
+                }
+            }
+
+            return ExitCodes.Failure;
         }
     }
 
     public static int Report(KeepaliveException e)
     {
-        Console.Error.WriteLine($"pskeepalive: {e.Message} [{e.ErrorId}]");
+        // Messages quote paths and process names, which may hold anything: escaped for the terminal.
+        Console.Error.WriteLine($"pskeepalive: {TerminalText.Escape(e.Message)} [{e.ErrorId}]");
         return e.Kind == KeepaliveErrorKind.InvalidArgument ? ExitCodes.InvalidArguments : ExitCodes.Failure;
     }
 }

@@ -1,3 +1,4 @@
+using System;
 using System.CommandLine;
 using System.Globalization;
 using System.Linq;
@@ -37,4 +38,29 @@ internal static class CommonOptions
     };
 
     public static Option<bool> WhatIf() => new("--what-if") { Description = "Show what would change, change nothing." };
+
+    /// <summary>An option taking one of <paramref name="values"/> in any case (Seccomp, SECCOMP), as the cmdlet's enum parameters do.</summary>
+    public static Option<string> Choice(string name, string description, string defaultValue, params string[] values)
+    {
+        var option = new Option<string>(name)
+        {
+            Description = description,
+            HelpName = string.Join("|", values),
+            DefaultValueFactory = _ => defaultValue,
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count == 1 ? result.Tokens[0].Value : string.Join(" ", result.Tokens.Select(t => t.Value));
+                string? match = values.FirstOrDefault(v => string.Equals(v, text.Trim(), StringComparison.OrdinalIgnoreCase));
+                if (match is null)
+                {
+                    result.AddError($"{name} takes one of {string.Join(", ", values)}; '{text}' is none of them.");
+                    return defaultValue;
+                }
+
+                return match;
+            },
+        };
+        option.CompletionSources.Add(values);
+        return option;
+    }
 }

@@ -13,5 +13,7 @@ root.Subcommands.Add(EnableCommand.Create());
 root.Subcommands.Add(DisableCommand.Create());
 root.Subcommands.Add(CloseCommand.Create());
 root.Subcommands.Add(TestCommand.Create());
+root.Subcommands.Add(PolicyCommand.Create());
+root.Subcommands.Add(WatchCommand.Create());
 
 return CliApp.Run(root, RunCommand.SeparateProgram(args));

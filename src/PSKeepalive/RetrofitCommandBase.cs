@@ -17,12 +17,16 @@ namespace PSKeepalive;
 /// ShouldProcess around each write, and the output (results, or the re-read connections with -PassThru).
 /// All the work is in Core (<see cref="TcpKeepaliveRetrofit"/>).
 /// </summary>
-public abstract class RetrofitCommandBase : PSCmdlet
+public abstract class RetrofitCommandBase : PipelineInputCommand
 {
     protected const string ConnectionSet = "Connection";
     protected const string ProcessSet = "Process";
 
     private readonly List<(SocketTarget Target, string? NetworkNamespace)> _unowned = new();
+
+    /// <summary>Processes given (-ProcessId or piped) that had no TCP socket, and how many processes were given.</summary>
+    private readonly List<string> _withoutTcpSockets = new();
+    private int _processesSeen;
 
     /// <summary>-PassThru in the Connection set: the sockets changed, read again in one dump per namespace at the end.</summary>
     private readonly List<(long Inode, int Pid, string? NetworkNamespace)> _changed = new();
@@ -68,6 +72,7 @@ public abstract class RetrofitCommandBase : PSCmdlet
     [ArgumentCompleter(typeof(ProcessIdCompleter))]
     public int ProcessId { get; set; }
 
+
     /// <summary>Write the updated TcpConnection instead of the result.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -89,7 +94,16 @@ public abstract class RetrofitCommandBase : PSCmdlet
 
     protected override void ProcessRecord()
     {
-        if (ParameterSetName == ProcessSet)
+        bool byProcess = ParameterSetName == ProcessSet;
+        if (RefusedFromAnotherComputer(
+                byProcess ? "Process" : "Socket",
+                byProcess ? $"process {ProcessId}" : $"socket:[{Inode}]",
+                $"{(byProcess ? "Get-Process ..." : "Get-TcpConnection ...")} | {MyInvocation.MyCommand.Name} ..."))
+        {
+            return;
+        }
+
+        if (byProcess)
         {
             ApplyToProcess();
             return;
@@ -117,6 +131,11 @@ public abstract class RetrofitCommandBase : PSCmdlet
 
     protected override void EndProcessing()
     {
+        if (_withoutTcpSockets.Count > 0 && _withoutTcpSockets.Count == _processesSeen)
+        {
+            WriteWarning($"{string.Join(", ", _withoutTcpSockets)}: no TCP socket, so nothing was changed.");
+        }
+
         ResolveUnowned();
         if (PassThru && _changed.Count > 0)
         {
@@ -191,10 +210,13 @@ public abstract class RetrofitCommandBase : PSCmdlet
     private void ApplyToProcess()
     {
         var changed = new HashSet<ulong>();
+        int results = 0, asked = 0;
         try
         {
-            foreach (KeepaliveChangeResult result in TcpKeepaliveRetrofit.ApplyToProcess(ProcessId, Change, ShouldProcess))
+            // Asked counts the sockets -WhatIf or -Confirm were asked about: with no result and no question, there was no TCP socket.
+            foreach (KeepaliveChangeResult result in TcpKeepaliveRetrofit.ApplyToProcess(ProcessId, Change, (target, action) => { asked++; return ShouldProcess(target, action); }))
             {
+                results++;
                 Emit(result);
                 if (result.After is not null)
                 {
@@ -213,9 +235,17 @@ public abstract class RetrofitCommandBase : PSCmdlet
             return;
         }
 
+        _processesSeen++;
+        if (results == 0 && asked == 0)
+        {
+            string process = ProcessSockets.Name(ProcessId) is string name ? $"process {ProcessId} ({name})" : $"process {ProcessId}";
+            WriteVerbose($"{process} has no TCP socket; nothing to change.");
+            _withoutTcpSockets.Add(process);
+        }
+
         if (PassThru && changed.Count > 0)
         {
-            var query = new TcpConnectionQuery { OwningProcess = ProcessId, IncludeSocketOption = true, NetworkNamespace = RetrofitTargets.NamespaceOf(ProcessId) };
+            var query = new TcpConnectionQuery { OwningProcesses = [ProcessId], IncludeSocketOption = true, NetworkNamespace = RetrofitTargets.NamespaceOf(ProcessId) };
             try
             {
                 foreach (TcpConnection connection in TcpConnections.Enumerate(query).Where(c => changed.Contains((ulong)c.Inode)))

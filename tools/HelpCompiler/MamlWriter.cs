@@ -49,13 +49,16 @@ internal static class MamlWriter
     }
 
     /// <summary>
-    /// One syntax item per parameter set, named by the yaml blocks' "Parameter Sets" (in the order of the SYNTAX
-    /// headings when there are any); parameters in every set join each; within a set, ordered by position.
+    /// One syntax item per parameter set, named by the yaml blocks' "Parameter Sets" and by the SYNTAX headings (a set
+    /// can have no parameter of its own: Get-TcpKeepalivePolicy without a target), in the order of the headings when
+    /// there are any; parameters in every set join each; within a set, ordered by position.
     /// </summary>
     private static IEnumerable<XElement> SyntaxItems(CommandHelp command)
     {
         var all = command.Parameters.SelectMany(p => p).ToList();
-        var sets = all.SelectMany(p => p.ParameterSets).Where(s => s != ParameterHelp.AllSets).Distinct(StringComparer.Ordinal)
+        var sets = all.SelectMany(p => p.ParameterSets).Where(s => s != ParameterHelp.AllSets)
+            .Concat(all.Any(p => p.ParameterSets.Any(s => s != ParameterHelp.AllSets)) ? command.SyntaxSets.Select(SetOfHeading) : [])
+            .Distinct(StringComparer.Ordinal)
             .OrderBy(s => IndexOfSyntaxHeading(command, s)).ToList();
         if (sets.Count == 0)
         {
@@ -71,6 +74,10 @@ internal static class MamlWriter
             yield return SyntaxItem(command, members);
         }
     }
+
+    /// <summary>"Cgroup (Default)" names the set Cgroup.</summary>
+    private static string SetOfHeading(string heading) =>
+        heading.EndsWith(" (Default)", StringComparison.Ordinal) ? heading[..^" (Default)".Length] : heading;
 
     private static int IndexOfSyntaxHeading(CommandHelp command, string set)
     {

@@ -4,6 +4,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Linq;
 using PSKeepalive.Cli.Output;
+using PSKeepalive.Core;
 using PSKeepalive.Core.Connections;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Retrofit;
@@ -36,13 +37,12 @@ internal static class CloseCommand
         CliApp.SetAction(command, parse =>
         {
             var query = filters.ToQuery(parse);
-            if (query.States is null && query.LocalPort is null && query.RemotePort is null && query.LocalAddress is null
-                && query.RemoteAddress is null && query.OwningProcess is null)
+            if (!query.HasFilter)
             {
                 throw new KeepaliveValidationException(
                     "Connection",
                     "Filter",
-                    "close needs at least one filter (--state, --local-port, --remote-port, --local-address, --remote-address, --process): without one it would close every TCP connection of the host.",
+                    "close needs at least one filter (--state, --local-port, --remote-port, --local-address, --remote-address, --process; '*' is none): without one it would close every TCP connection of the host.",
                     null);
             }
 
@@ -64,10 +64,6 @@ internal static class CloseCommand
             // A listener is closed only when asked for by state: '--local-port 5432' is meant for the ghost
             // connections of a server, and destroying its listening socket would stop it accepting for good.
             bool listenersAsked = query.States?.Contains(TcpState.Listen) == true;
-            List<TcpCloseTarget> targets = matches
-                .Where(c => c.State != TcpState.TimeWait && (c.State != TcpState.Listen || listenersAsked))
-                .Select(TcpCloseTarget.From)
-                .ToList();
             int timeWait = matches.Count(c => c.State == TcpState.TimeWait);
             if (timeWait > 0)
             {
@@ -81,9 +77,12 @@ internal static class CloseCommand
                     $"pskeepalive: note: {listeners} listening socket(s) left alone: closing one stops its program accepting connections; give --state listen to close it anyway.");
             }
 
-            // The namespace they were listed in (for --process, a container process's own), not only --netns.
-            string? networkNamespace = matches.Count > 0 ? matches[0].NetworkNamespace : query.NetworkNamespace;
-            var results = TcpConnectionCloser.Close(targets, networkNamespace, ask).ToList();
+            // Each in the namespace it was listed in (for --process, a container process's own), not only --netns.
+            var results = matches
+                .Where(c => TcpConnectionCloser.LeftAlone(TcpCloseTarget.From(c), listenersAsked) is null)
+                .GroupBy(c => c.NetworkNamespace)
+                .SelectMany(g => TcpConnectionCloser.Close(g.Select(TcpCloseTarget.From), g.Key, ask))
+                .ToList();
             if (matches.Count == 0)
             {
                 Console.Error.WriteLine("pskeepalive: no TCP connection matches; nothing to close.");
@@ -92,7 +91,7 @@ internal static class CloseCommand
             Print(results, asJson);
             foreach (var failed in results.Where(r => r.Outcome == TcpCloseOutcome.Failed))
             {
-                Console.Error.WriteLine($"pskeepalive: {failed.Reason} [{failed.ErrorId}]");
+                Console.Error.WriteLine($"pskeepalive: {TerminalText.Escape(failed.Reason)} [{failed.ErrorId}]");
             }
 
             return results.Any(r => r.Outcome == TcpCloseOutcome.Failed) ? ExitCodes.Failure : ExitCodes.Success;

@@ -130,6 +130,10 @@ internal sealed class ConnectionJsonWriter : IDisposable
         {
             Raw(Fragments.OwningProcess);
             Nullable(c.OwningProcess);
+            Raw(Fragments.ProcessId);
+            Nullable(c.ProcessId);
+            Raw(Fragments.ProcessName);
+            NullableString(c.ProcessName);
             Raw(Fragments.Processes);
             IReadOnlyList<TcpConnectionProcess> processes = c.Processes;
             for (int i = 0; i < processes.Count; i++)
@@ -157,8 +161,8 @@ internal sealed class ConnectionJsonWriter : IDisposable
             Nullable(c.Idle);
             Raw(Fragments.Interval);
             Nullable(c.Interval);
-            Raw(Fragments.Count);
-            Nullable(c.Count);
+            Raw(Fragments.ProbeCount);
+            Nullable(c.ProbeCount);
             Raw(Fragments.UserTimeout);
             Nullable(c.UserTimeout);
         }
@@ -401,6 +405,10 @@ internal sealed class ConnectionJsonWriter : IDisposable
 
         public static ReadOnlySpan<byte> OwningProcess => ",\"owningProcess\":"u8;
 
+        public static ReadOnlySpan<byte> ProcessId => ",\"processId\":"u8;
+
+        public static ReadOnlySpan<byte> ProcessName => ",\"processName\":"u8;
+
         public static ReadOnlySpan<byte> Processes => ",\"processes\":["u8;
 
         public static ReadOnlySpan<byte> FirstPid => "{\"pid\":"u8;
@@ -419,7 +427,7 @@ internal sealed class ConnectionJsonWriter : IDisposable
 
         public static ReadOnlySpan<byte> Interval => ",\"interval\":"u8;
 
-        public static ReadOnlySpan<byte> Count => ",\"count\":"u8;
+        public static ReadOnlySpan<byte> ProbeCount => ",\"probeCount\":"u8;
 
         public static ReadOnlySpan<byte> UserTimeout => ",\"userTimeout\":"u8;
 

@@ -24,7 +24,7 @@ internal static class ConnectionsCommand
         var includeInfo = new Option<bool>("--include-info") { Description = "Ask the kernel for tcp_info: RTT, last send/receive, retransmits, unacked segments." };
         var includeSocketOption = new Option<bool>("--include-socket-option")
         {
-            Description = "Read each socket's own keepalive options through its owner (pidfd_getfd; root): keepaliveEnabled, idle, interval, count, userTimeout; makes noKeepalive exact.",
+            Description = "Read each socket's own keepalive options through its owner (pidfd_getfd; root): keepaliveEnabled, idle, interval, probeCount, userTimeout; makes noKeepalive exact.",
         };
         var json = CommonOptions.Json();
         var command = new Command("connections", "List TCP connections (sock_diag) with their keepalive timer and, on request, their processes.")
@@ -50,11 +50,15 @@ internal static class ConnectionsCommand
             SocketOwnerMap? owners = null;
             if (query.NeedsOwners)
             {
-                owners = SocketOwnerScan.Scan(query.OwningProcess);
-                if (owners.ProcessesNotRead > 0)
+                owners = SocketOwnerScan.Scan(query.OwningProcesses);
+                if (owners.DeniedMessage is string denied)
                 {
-                    Console.Error.WriteLine(
-                        $"pskeepalive: note: {owners.ProcessesNotRead} process(es) could not be read ({owners.ProcessesDenied} denied, {owners.ProcessesVanished} ended during the scan); their sockets show no process.");
+                    Console.Error.WriteLine($"pskeepalive: note: {denied}");
+                }
+
+                if (owners.ProcessesVanished > 0)
+                {
+                    Console.Error.WriteLine($"pskeepalive: note: {owners.ProcessesVanished} process(es) ended during the scan; their sockets show no process.");
                 }
             }
 
@@ -77,7 +81,7 @@ internal static class ConnectionsCommand
     /// <summary>A JSON array, one object per socket, written as the dump is read (see <see cref="ConnectionJsonWriter"/>).</summary>
     internal static void WriteJson(IEnumerable<TcpConnection> connections, TcpConnectionQuery query, bool socketOptions = false)
     {
-        using Stream stdout = Console.OpenStandardOutput();
+        using Stream stdout = new PSKeepalive.Core.DescriptorOutputStream();
         WriteJson(stdout, connections, query, socketOptions);
     }
 
@@ -99,7 +103,7 @@ internal static class ConnectionsCommand
     /// </summary>
     internal static void WriteTable(IEnumerable<TcpConnection> connections, bool owners)
     {
-        using var output = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
+        using var output = new StreamWriter(new PSKeepalive.Core.DescriptorOutputStream(), new UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
         var line = new StringBuilder(160);
         AppendRow(line, "State", "Local", "Remote", "Keepalive", owners ? "Process" : null);
         output.Write(line);

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.CommandLine;
 using System.Linq;
 using PSKeepalive.Cli.Output;
+using PSKeepalive.Core;
 using PSKeepalive.Core.Retrofit;
 using PSKeepalive.Core.Sockets;
 
@@ -39,7 +40,7 @@ internal static class RetrofitOutput
         Print(results, json);
         foreach (var failed in results.Where(r => r.Outcome == KeepaliveChangeOutcome.Failed))
         {
-            Console.Error.WriteLine($"pskeepalive: process {failed.Pid} fd {failed.Fd}: {failed.Reason} [{failed.ErrorId}]");
+            Console.Error.WriteLine($"pskeepalive: process {failed.Pid} fd {failed.Fd}: {TerminalText.Escape(failed.Reason)} [{failed.ErrorId}]");
         }
 
         return results.Any(r => r.Outcome == KeepaliveChangeOutcome.Failed) ? ExitCodes.Failure : ExitCodes.Success;
@@ -52,26 +53,7 @@ internal static class RetrofitOutput
             JsonOutput.Write(w =>
             {
                 w.WriteStartArray();
-                foreach (KeepaliveChangeResult r in results)
-                {
-                    w.WriteStartObject();
-                    w.WriteNumber("pid", r.Pid);
-                    w.WriteString("processName", r.ProcessName);
-                    w.WriteNumber("fd", r.Fd);
-                    w.WriteNumber("inode", r.Inode);
-                    w.WriteString("state", StateText.Of(r.State));
-                    w.WriteString("localAddress", r.LocalAddress);
-                    w.WriteNumber("localPort", r.LocalPort);
-                    w.WriteString("remoteAddress", r.RemoteAddress);
-                    w.WriteNumber("remotePort", r.RemotePort);
-                    w.WriteString("outcome", r.Outcome.ToString());
-                    w.WriteString("reason", r.Reason);
-                    w.WriteString("errorId", r.ErrorId);
-                    WriteOptions(w, "before", r.Before);
-                    WriteOptions(w, "after", r.After);
-                    w.WriteEndObject();
-                }
-
+                WriteResults(w, results);
                 w.WriteEndArray();
             });
             return;
@@ -90,7 +72,7 @@ internal static class RetrofitOutput
                 r.Fd.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 StateText.Of(r.State) ?? "-",
                 EndPoint(r.LocalAddress, r.LocalPort),
-                r.RemotePort == 0 ? "*" : EndPoint(r.RemoteAddress, r.RemotePort),
+                EndPoint(r.RemoteAddress, r.RemotePort),
                 r.Outcome.ToString(),
                 Short(r.Before),
                 Short(r.After),
@@ -100,12 +82,36 @@ internal static class RetrofitOutput
         table.Write(Console.Out);
     }
 
+    /// <summary>One JSON object per result (pid, processName, fd, inode, state, addresses, outcome, reason, errorId, before, after).</summary>
+    public static void WriteResults(System.Text.Json.Utf8JsonWriter w, IReadOnlyList<KeepaliveChangeResult> results)
+    {
+        foreach (KeepaliveChangeResult r in results)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("pid", r.Pid);
+            w.WriteString("processName", r.ProcessName);
+            w.WriteNumber("fd", r.Fd);
+            w.WriteNumber("inode", r.Inode);
+            w.WriteString("state", StateText.Of(r.State));
+            w.WriteString("localAddress", r.LocalAddress);
+            w.WriteNumber("localPort", r.LocalPort);
+            w.WriteString("remoteAddress", r.RemoteAddress);
+            w.WriteNumber("remotePort", r.RemotePort);
+            w.WriteString("outcome", r.Outcome.ToString());
+            w.WriteString("reason", r.Reason);
+            w.WriteString("errorId", r.ErrorId);
+            WriteOptions(w, "before", r.Before);
+            WriteOptions(w, "after", r.After);
+            w.WriteEndObject();
+        }
+    }
+
     /// <summary>"on 60/10/6" (idle/interval/count), with "+ut 30000ms" when a user timeout is set; "off" or "-".</summary>
     public static string Short(SocketKeepaliveOptions? options) => options switch
     {
         null => "-",
         { Enabled: false } => "off",
-        _ => FormattableString.Invariant($"on {options.Idle}/{options.Interval}/{options.Count}")
+        _ => FormattableString.Invariant($"on {options.Idle}/{options.Interval}/{options.ProbeCount}")
             + (options.UserTimeout > 0 ? FormattableString.Invariant($" ut{options.UserTimeout}ms") : string.Empty),
     };
 
@@ -125,7 +131,7 @@ internal static class RetrofitOutput
         w.WriteBoolean("enabled", options.Enabled);
         w.WriteNumber("idle", options.Idle);
         w.WriteNumber("interval", options.Interval);
-        w.WriteNumber("count", options.Count);
+        w.WriteNumber("probeCount", options.ProbeCount);
         w.WriteNumber("userTimeout", options.UserTimeout);
         w.WriteEndObject();
     }

@@ -1,14 +1,16 @@
 using System;
 using System.CommandLine;
 using System.Linq;
+using PSKeepalive.Core;
 using PSKeepalive.Core.Launch;
 
 namespace PSKeepalive.Cli.Commands;
 
 /// <summary>
-/// `pskeepalive run [--idle S] [--interval S] [--count N] [--user-timeout MS] [--mode outgoing|listening|all] [--force] [--method preload|seccomp|auto] -- PROGRAM ARGS...`:
-/// runs PROGRAM in the foreground under the libpskeepalive.so preload shim and exits with its exit code
-/// (2 for bad arguments, 1 when the program is refused or cannot start).
+/// `pskeepalive run [--idle S] [--interval S] [--count N] [--user-timeout MS] [--mode outgoing|listening|all] [--force] [--method preload|seccomp|cgroup|auto] -- PROGRAM ARGS...`:
+/// runs PROGRAM in the foreground (this process becomes the pskeepalive-seccomp launcher, with or without its
+/// filter; in cgroup mode it makes the cgroup, waits for the program and removes the cgroup) and exits with its
+/// exit code (2 for bad arguments, 1 when the program is refused or cannot start).
 /// </summary>
 internal static class RunCommand
 {
@@ -19,24 +21,27 @@ internal static class RunCommand
         var interval = timing.Interval;
         var count = timing.Count;
         var userTimeout = timing.UserTimeout;
-        var mode = Choice(
+        var mode = CommonOptions.Choice(
             "--mode",
             "Which sockets: all TCP sockets (at socket()), outgoing (at connect()), listening (at listen(); accepted connections inherit).",
             "all",
             "outgoing", "listening", "all");
-        var force = new Option<bool>("--force") { Description = "Start the program even if it is statically linked or set-user-ID (the options will not reach it)." };
-        var method = Choice(
+        var force = new Option<bool>("--force") { Description = "Start the program even if it is statically linked, set-user-ID or 32-bit (the options will not reach it)." };
+        var method = CommonOptions.Choice(
             "--method",
-            "How the options reach the program: preload (LD_PRELOAD shim), seccomp (supervisor at connect()/listen(); static and Go programs too, Linux 5.6+), auto (preload if it works, else seccomp).",
+            "How the options reach the program: preload (LD_PRELOAD shim), seccomp (supervisor at connect()/listen(); static and Go programs too, Linux 5.6+), cgroup (a new cgroup with a keepalive policy: every program; root, cgroup v2, Linux 5.9+), auto (cgroup where available, else preload if it works, else seccomp).",
             "preload",
-            "preload", "seccomp", "auto");
+            "preload", "seccomp", "cgroup", "auto");
         var program = new Argument<string[]>("PROGRAM")
         {
             Description = "The program and its arguments; put them after '--' so that their options are not read as pskeepalive's.",
             Arity = ArgumentArity.OneOrMore,
         };
 
-        var command = new Command("run", "Run a program with TCP keepalive switched on for its sockets (LD_PRELOAD shim, or seccomp with --method); exit with its exit code.")
+        var command = new Command(
+            "run",
+            "Run a program with TCP keepalive switched on for its sockets (LD_PRELOAD shim, or seccomp or a cgroup policy with --method); exit with its exit code. " +
+            "HUP, INT, QUIT, TERM, USR1 and USR2 sent to run are passed on to the program, except those the terminal already sent to its process group.")
         {
             idle, interval, count, userTimeout, mode, force, method, program,
         };
@@ -56,10 +61,12 @@ internal static class RunCommand
             KeepaliveProcessLaunch launch = PreloadLauncher.Prepare(request);
             if (launch.Forced)
             {
-                Console.Error.WriteLine($"pskeepalive: warning: {launch.Inspection.Reason} Starting it anyway (--force): its sockets will not get the keepalive options.");
+                Console.Error.WriteLine($"pskeepalive: warning: {TerminalText.Escape(launch.Inspection.Reason)} Starting it anyway (--force): its sockets will not get the keepalive options.");
             }
 
-            return PreloadLauncher.RunInForeground(launch);
+            return launch.Method == LaunchMethod.Cgroup
+                ? CgroupLauncher.RunInForeground(launch, warning => Console.Error.WriteLine($"pskeepalive: warning: {TerminalText.Escape(warning)}"))
+                : PreloadLauncher.RunInForeground(launch);
         });
         return command;
     }
@@ -100,30 +107,5 @@ internal static class RunCommand
         }
 
         return args;
-    }
-
-    /// <summary>An option taking one of <paramref name="values"/> in any case (Seccomp, SECCOMP), as the cmdlet's enum parameters do.</summary>
-    private static Option<string> Choice(string name, string description, string defaultValue, params string[] values)
-    {
-        var option = new Option<string>(name)
-        {
-            Description = description,
-            HelpName = string.Join("|", values),
-            DefaultValueFactory = _ => defaultValue,
-            CustomParser = result =>
-            {
-                string text = result.Tokens.Count == 1 ? result.Tokens[0].Value : string.Join(" ", result.Tokens.Select(t => t.Value));
-                string? match = values.FirstOrDefault(v => string.Equals(v, text.Trim(), StringComparison.OrdinalIgnoreCase));
-                if (match is null)
-                {
-                    result.AddError($"{name} takes one of {string.Join(", ", values)}; '{text}' is none of them.");
-                    return defaultValue;
-                }
-
-                return match;
-            },
-        };
-        option.CompletionSources.Add(values);
-        return option;
     }
 }

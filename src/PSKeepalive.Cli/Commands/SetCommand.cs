@@ -2,6 +2,7 @@ using System;
 using System.CommandLine;
 using System.Linq;
 using PSKeepalive.Cli.Output;
+using PSKeepalive.Core;
 using PSKeepalive.Core.Settings;
 
 namespace PSKeepalive.Cli.Commands;
@@ -19,7 +20,7 @@ internal static class SetCommand
         var persist = new Option<bool>("--persist") { Description = "Also write the values to a sysctl.d file so that they survive a reboot." };
         var persistPath = new Option<string>("--persist-path")
         {
-            Description = "The sysctl.d file for --persist.",
+            Description = "The sysctl.d file to persist to (implies --persist).",
             HelpName = "FILE",
             DefaultValueFactory = _ => SysctlPersistence.DefaultPath,
         };
@@ -35,9 +36,14 @@ internal static class SetCommand
         {
             var change = new TcpKeepaliveSettingChange(parse.GetValue(time), parse.GetValue(interval), parse.GetValue(probes));
             TcpKeepaliveSettings.Validate(change);
-            if (parse.GetValue(persist))
+            // Naming the file says where to persist: --persist-path alone implies --persist rather than being ignored.
+            bool persisting = parse.GetValue(persist) || parse.GetResult(persistPath) is { Implicit: false };
+            var persistence = new SysctlPersistence();
+            if (persisting)
             {
-                new SysctlPersistence().CheckNamespace(parse.GetValue(netns), parse.GetValue(persistPath)!);
+                // Both before the live write: a persist that cannot succeed changes nothing.
+                persistence.CheckNamespace(parse.GetValue(netns), parse.GetValue(persistPath)!);
+                persistence.CheckTarget(parse.GetValue(persistPath)!);
             }
 
             var assignments = TcpKeepaliveSettings.Assignments(change);
@@ -52,7 +58,7 @@ internal static class SetCommand
                     Console.Error.WriteLine($"What if: set {key} = {value} in {where}");
                 }
 
-                if (parse.GetValue(persist))
+                if (persisting)
                 {
                     Console.Error.WriteLine($"What if: persist {string.Join(", ", assignments.Select(a => $"{a.Key} = {a.Value}"))} to {parse.GetValue(persistPath)}");
                 }
@@ -81,14 +87,16 @@ internal static class SetCommand
                 return ExitCodes.Success;
             }
 
-            var result = new TcpKeepaliveSettings().Set(change, path);
+            var settings = new TcpKeepaliveSettings();
+            TcpKeepaliveSetting? previous = persisting ? settings.Get(path) : null;
+            var result = settings.Set(change, path);
             SysctlPersistResult? persisted = null;
-            if (parse.GetValue(persist))
+            if (previous is not null)
             {
-                persisted = new SysctlPersistence().Persist(parse.GetValue(persistPath)!, assignments);
+                persisted = settings.PersistOrRestore(change, previous, path, () => persistence.Persist(parse.GetValue(persistPath)!, assignments));
                 foreach (string warning in persisted.Warnings)
                 {
-                    Console.Error.WriteLine($"pskeepalive: warning: {warning}");
+                    Console.Error.WriteLine($"pskeepalive: warning: {TerminalText.Escape(warning)}");
                 }
             }
 

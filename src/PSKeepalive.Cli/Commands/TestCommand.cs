@@ -1,6 +1,9 @@
 using System;
+using System.Collections.Generic;
 using System.CommandLine;
 using System.Globalization;
+using System.Linq;
+using System.Text.Json;
 using PSKeepalive.Cli.Output;
 using PSKeepalive.Core.SelfTest;
 
@@ -74,7 +77,7 @@ internal static class TestCommand
                 w.WriteStartObject();
                 w.WriteNumber("idle", result.Idle);
                 w.WriteNumber("interval", result.Interval);
-                w.WriteNumber("count", result.Count);
+                w.WriteNumber("probeCount", result.ProbeCount);
                 w.WriteNumber("userTimeout", result.UserTimeout);
                 w.WriteNumber("expectedDetectionSeconds", Math.Round(result.ExpectedDetection.TotalSeconds, 3));
                 if (result.MeasuredDetection is TimeSpan measured)
@@ -106,6 +109,12 @@ internal static class TestCommand
                 w.WriteString("address", result.Address);
                 w.WriteString("networkNamespace", result.NetworkNamespace);
                 w.WriteString("message", result.Message);
+                WriteNumbers(w, "probeTimes", result.ProbeTimes);
+                WriteNumbers(w, "expectedProbeTimes", result.ExpectedProbeTimes);
+                WriteNumbers(w, "lateProbes", result.LateProbes.Select(n => (double)n));
+                WriteNumbers(w, "missingProbes", result.MissingProbes.Select(n => (double)n));
+                w.WriteNumber("timelineResolutionSeconds", Math.Round(result.TimelineResolution.TotalSeconds, 3));
+                w.WriteString("timeline", result.Timeline);
                 w.WriteEndObject();
             });
             return;
@@ -117,7 +126,7 @@ internal static class TestCommand
             result.Passed ? "yes" : "NO",
             result.Idle.ToString(CultureInfo.InvariantCulture) + "s",
             result.Interval.ToString(CultureInfo.InvariantCulture) + "s",
-            result.Count.ToString(CultureInfo.InvariantCulture),
+            result.ProbeCount.ToString(CultureInfo.InvariantCulture),
             result.UserTimeout == 0 ? "-" : result.UserTimeout.ToString(CultureInfo.InvariantCulture) + "ms",
             Durations.Format(Math.Round(result.ExpectedDetection.TotalSeconds, 2)),
             result.MeasuredDetection is TimeSpan m ? Durations.Format(Math.Round(m.TotalSeconds, 2)) : "-",
@@ -127,6 +136,18 @@ internal static class TestCommand
             result.Mechanism.ToString());
         table.Write(Console.Out);
         Console.Out.WriteLine();
+        Console.Out.WriteLine($"Timeline (s after the last data): {result.Timeline}");
         Console.Out.WriteLine(result.Message);
+    }
+
+    private static void WriteNumbers(Utf8JsonWriter w, string key, IEnumerable<double> values)
+    {
+        w.WriteStartArray(key);
+        foreach (double value in values)
+        {
+            w.WriteNumberValue(value);
+        }
+
+        w.WriteEndArray();
     }
 }

@@ -13,7 +13,7 @@ internal static class JsonOutput
 {
     public static void Write(Action<Utf8JsonWriter> write, bool indented = true)
     {
-        using Stream stdout = Console.OpenStandardOutput();
+        using Stream stdout = new PSKeepalive.Core.DescriptorOutputStream();
         using (var writer = new Utf8JsonWriter(stdout, new JsonWriterOptions
         {
             Indented = indented,

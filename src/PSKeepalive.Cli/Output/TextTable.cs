@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text;
+using PSKeepalive.Core;
 
 namespace PSKeepalive.Cli.Output;
 
@@ -43,7 +44,8 @@ internal sealed class TextTable
             throw new ArgumentException($"Expected {_headers.Length} cells, got {cells.Length}.", nameof(cells));
         }
 
-        _rows.Add(cells);
+        // Cells may quote what processes call themselves: nothing in them may reach the terminal as a control.
+        _rows.Add(Array.ConvertAll(cells, TerminalText.Escape));
     }
 
     public void Write(TextWriter output)

@@ -8,7 +8,15 @@ namespace PSKeepalive.Core.Connections;
 /// <param name="Name">The process name (/proc/PID/comm), or null when it could not be read.</param>
 /// <param name="CommandLine">The command line (/proc/PID/cmdline, arguments joined by spaces), or null when unreadable or empty (kernel threads).</param>
 /// <param name="Fd">The descriptor number in that process.</param>
-public sealed record TcpConnectionProcess(int Pid, string? Name, string? CommandLine, int Fd);
+public sealed record TcpConnectionProcess(int Pid, string? Name, string? CommandLine, int Fd)
+{
+    /// <summary>
+    /// "name/pid fd N", escaped for a terminal: Format-List and Format-Table show a connection's Processes this
+    /// way, and a process may give itself any name.
+    /// </summary>
+    public override string ToString() =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{(Name is null ? string.Empty : TerminalText.Escape(Name) + "/")}{Pid} fd {Fd}");
+}
 
 /// <summary>
 /// One TCP socket as sock_diag reports it. Names follow Windows' Get-NetTCPConnection where they overlap.
@@ -111,6 +119,15 @@ public sealed record TcpConnection
     /// <summary>Every process holding the socket, by PID then descriptor; empty unless owners were looked up.</summary>
     public IReadOnlyList<TcpConnectionProcess> Processes { get; init; } = Array.Empty<TcpConnectionProcess>();
 
+    /// <summary>
+    /// The owner of <see cref="OwningProcess"/>, flat: a column for Export-Csv and JSON, and what survives PowerShell
+    /// remoting, which sends <see cref="Processes"/> as text. The same number as OwningProcess.
+    /// </summary>
+    public int? ProcessId => OwningProcess;
+
+    /// <summary>The name (/proc/PID/comm) of the lowest-PID owner; null unless owners were looked up and it could be read.</summary>
+    public string? ProcessName => Processes.Count > 0 ? Processes[0].Name : null;
+
     /// <summary>SO_KEEPALIVE read from the socket itself (filled by -IncludeSocketOption); null when not read.</summary>
     public bool? KeepaliveEnabled { get; init; }
 
@@ -120,8 +137,8 @@ public sealed record TcpConnection
     /// <summary>TCP_KEEPINTVL seconds read from the socket; null when not read.</summary>
     public int? Interval { get; init; }
 
-    /// <summary>TCP_KEEPCNT read from the socket; null when not read.</summary>
-    public int? Count { get; init; }
+    /// <summary>TCP_KEEPCNT read from the socket; null when not read. (Not "Count": that would hide PowerShell's .Count.)</summary>
+    public int? ProbeCount { get; init; }
 
     /// <summary>TCP_USER_TIMEOUT milliseconds read from the socket; null when not read.</summary>
     public int? UserTimeout { get; init; }

@@ -1,7 +1,9 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using System.Net;
+using System.Runtime.InteropServices;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Netlink;
 using PSKeepalive.Core.Processes;
@@ -11,40 +13,39 @@ namespace PSKeepalive.Core.Connections;
 /// <summary>The query's filters, applied to the raw message before any string or object is made.</summary>
 internal sealed class ConnectionFilter
 {
-    private readonly byte[]? _local;
-    private readonly byte[]? _remote;
-    private readonly int? _localPort;
-    private readonly int? _remotePort;
+    private readonly AddressFilter? _local;
+    private readonly AddressFilter? _remote;
+    private readonly int[]? _localPorts;
+    private readonly int[]? _remotePorts;
     private readonly bool _noKeepaliveOnly;
     private readonly uint _stateMask;
 
     public ConnectionFilter(TcpConnectionQuery query)
     {
-        _local = TcpConnectionQuery.ParseAddress(query.LocalAddress, nameof(query.LocalAddress));
-        _remote = TcpConnectionQuery.ParseAddress(query.RemoteAddress, nameof(query.RemoteAddress));
-        _localPort = query.LocalPort;
-        _remotePort = query.RemotePort;
+        _local = AddressFilter.For(TcpConnectionQuery.ParsePatterns(query.LocalAddresses, "LocalAddress"));
+        _remote = AddressFilter.For(TcpConnectionQuery.ParsePatterns(query.RemoteAddresses, "RemoteAddress"));
+        _localPorts = SortedOrNull(query.LocalPorts);
+        _remotePorts = SortedOrNull(query.RemotePorts);
         _noKeepaliveOnly = query.NoKeepaliveOnly && !query.IncludeSocketOption; // then filtered after the options are read
         _stateMask = query.StateMask;
-        OwningProcess = query.OwningProcess;
-        KernelProgram = InetDiag.PortFilter(query.LocalPort, query.RemotePort);
+        OwningProcesses = SortedOrNull(query.OwningProcesses);
+        KernelProgram = InetDiagBytecode.PortFilter(query.LocalPorts, query.RemotePorts);
     }
 
     /// <summary>The port filter for the kernel (empty without port filters); the checks below stay as the authority.</summary>
     public byte[] KernelProgram { get; }
 
-    public int? OwningProcess { get; set; }
-
-    public SocketOwnerMap? Owners { get; set; }
+    /// <summary>The processes one of which must hold the socket, sorted; null for any.</summary>
+    public int[]? OwningProcesses { get; }
 
     public bool Matches(in InetDiagMessage message)
     {
-        if (_localPort is int localPort && message.SocketId.SourcePort != localPort)
+        if (_localPorts is not null && Array.BinarySearch(_localPorts, (int)message.SocketId.SourcePort) < 0)
         {
             return false;
         }
 
-        if (_remotePort is int remotePort && message.SocketId.DestinationPort != remotePort)
+        if (_remotePorts is not null && Array.BinarySearch(_remotePorts, (int)message.SocketId.DestinationPort) < 0)
         {
             return false;
         }
@@ -61,29 +62,110 @@ internal sealed class ConnectionFilter
             return false;
         }
 
-        if (_local is not null && !AddressEquals(message.Family, message.SocketId.Source, _local))
+        if (_local is not null && !_local.Matches(message.Family, message.SocketId.Source))
         {
             return false;
         }
 
-        if (_remote is not null && !AddressEquals(message.Family, message.SocketId.Destination, _remote))
-        {
-            return false;
-        }
-
-        return true;
+        return _remote is null || _remote.Matches(message.Family, message.SocketId.Destination);
     }
 
-    /// <summary>Compares a message address with a filter in IPv6 form (IPv4 as ::ffff:a.b.c.d).</summary>
-    private static bool AddressEquals(byte family, in AddressBytes address, byte[] wanted)
+    private static int[]? SortedOrNull(IReadOnlyCollection<int>? values) =>
+        values is null || values.Count == 0 ? null : values.Distinct().Order().ToArray();
+
+    /// <summary>
+    /// The address patterns of one side, with each distinct address's answer remembered: a dump has few distinct
+    /// addresses and many sockets, so a wildcard formats an address once, not once per socket.
+    /// </summary>
+    private sealed class AddressFilter
     {
-        ReadOnlySpan<byte> bytes = address;
-        if (family == InetDiag.AfInet)
+        private const int CacheLimit = 4096;
+        private readonly AddressPattern[] _patterns;
+        private readonly Dictionary<uint, bool> _ipv4 = new();
+        private readonly Dictionary<UInt128, bool> _ipv6 = new();
+
+        private readonly bool _needsText;
+
+        private AddressFilter(AddressPattern[] patterns)
         {
-            return wanted.AsSpan(0, 10).IndexOfAnyExcept((byte)0) < 0 && wanted[10] == 0xff && wanted[11] == 0xff && bytes.Slice(0, 4).SequenceEqual(wanted.AsSpan(12, 4));
+            _patterns = patterns;
+            _needsText = patterns.Any(p => p.NeedsText);
         }
 
-        return bytes.SequenceEqual(wanted);
+        public static AddressFilter? For(AddressPattern[]? patterns) => patterns is null ? null : new AddressFilter(patterns);
+
+        public bool Matches(byte family, in AddressBytes address)
+        {
+            ReadOnlySpan<byte> bytes = address;
+            if (!_needsText)
+            {
+                // Addresses and CIDR blocks only: comparing bytes is cheaper than remembering answers.
+                return Decide(family == InetDiag.AfInet ? bytes.Slice(0, 4) : bytes.Slice(0, 16));
+            }
+
+            if (family == InetDiag.AfInet)
+            {
+                uint key = MemoryMarshal.Read<uint>(bytes);
+                if (!_ipv4.TryGetValue(key, out bool known))
+                {
+                    known = Decide(bytes.Slice(0, 4));
+                    Remember(_ipv4, key, known);
+                }
+
+                return known;
+            }
+
+            UInt128 key6 = MemoryMarshal.Read<UInt128>(bytes);
+            if (!_ipv6.TryGetValue(key6, out bool known6))
+            {
+                known6 = Decide(bytes.Slice(0, 16));
+                Remember(_ipv6, key6, known6);
+            }
+
+            return known6;
+        }
+
+        private bool Decide(ReadOnlySpan<byte> address)
+        {
+            if (!_needsText)
+            {
+                foreach (AddressPattern pattern in _patterns)
+                {
+                    if (pattern.Matches(address, NoText))
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+            }
+
+            string? text = null;
+            byte[] copy = address.ToArray();
+            string Text() => text ??= new IPAddress(copy).ToString();
+            foreach (AddressPattern pattern in _patterns)
+            {
+                if (pattern.Matches(copy, Text))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        private static string NoText() => throw new InvalidOperationException("An address or CIDR pattern never needs the address text.");
+
+        private static void Remember<TKey>(Dictionary<TKey, bool> cache, TKey key, bool value)
+            where TKey : notnull
+        {
+            if (cache.Count >= CacheLimit)
+            {
+                cache.Clear();
+            }
+
+            cache[key] = value;
+        }
     }
 }
 
@@ -121,7 +203,7 @@ internal sealed class TcpConnectionFactory
     /// <summary>Builds the connection, or null when the owner filter rules it out.</summary>
     public TcpConnection? Create(in InetDiagMessage message, ConnectionFilter filter)
     {
-        if (filter.OwningProcess is int pid && (_owners is null || !_owners.IsHeldBy(message.Inode, pid)))
+        if (filter.OwningProcesses is int[] pids && (_owners is null || !HeldByAny(message.Inode, pids)))
         {
             return null;
         }
@@ -167,6 +249,19 @@ internal sealed class TcpConnectionFactory
             Processes = processes,
             NetworkNamespace = NetworkNamespace,
         };
+    }
+
+    private bool HeldByAny(ulong inode, int[] pids)
+    {
+        foreach (int pid in pids)
+        {
+            if (_owners!.IsHeldBy(inode, pid))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     public static TcpState StateOf(byte raw)

@@ -1,12 +1,14 @@
 using System;
 using System.Collections.Generic;
-using System.Net;
-using System.Net.Sockets;
+using System.Linq;
 using PSKeepalive.Core.Errors;
 
 namespace PSKeepalive.Core.Connections;
 
-/// <summary>What <see cref="TcpConnections.Enumerate(TcpConnectionQuery)"/> lists. Every filter is optional; all given filters must match.</summary>
+/// <summary>
+/// What <see cref="TcpConnections.Enumerate(TcpConnectionQuery)"/> lists. Every filter is optional; all given filters must
+/// match, and a filter given several values matches when any of them does (as Get-NetTCPConnection takes lists).
+/// </summary>
 public sealed record TcpConnectionQuery
 {
     public const int MinPort = 0;
@@ -15,20 +17,27 @@ public sealed record TcpConnectionQuery
     /// <summary>States to list (filtered by the kernel); null or empty lists every state.</summary>
     public IReadOnlyCollection<TcpState>? States { get; init; }
 
-    /// <summary>Local address (IPv4 or IPv6 text); an IPv4 address also matches its IPv4-mapped IPv6 form.</summary>
-    public string? LocalAddress { get; init; }
+    /// <summary>
+    /// Local addresses, any of which may match: an address, a CIDR block (10.0.0.0/8) or a wildcard pattern on the
+    /// address text (127.*); see <see cref="AddressPattern"/>. An IPv4 value also matches its IPv4-mapped IPv6 form.
+    /// Null or empty: any.
+    /// </summary>
+    public IReadOnlyCollection<string>? LocalAddresses { get; init; }
 
-    public int? LocalPort { get; init; }
+    /// <summary>Local ports, any of which may match (filtered by the kernel); null or empty: any.</summary>
+    public IReadOnlyCollection<int>? LocalPorts { get; init; }
 
-    public string? RemoteAddress { get; init; }
+    /// <summary>Remote addresses, as <see cref="LocalAddresses"/>.</summary>
+    public IReadOnlyCollection<string>? RemoteAddresses { get; init; }
 
-    public int? RemotePort { get; init; }
+    /// <summary>Remote ports, any of which may match (filtered by the kernel); null or empty: any.</summary>
+    public IReadOnlyCollection<int>? RemotePorts { get; init; }
 
     /// <summary>
-    /// Only sockets held by this process (implies an owner scan of that process only). Without
-    /// <see cref="NetworkNamespace"/>, a process of another network namespace is listed in its own (/proc/PID/ns/net).
+    /// Only sockets held by one of these processes (implies an owner scan of those processes only). Without
+    /// <see cref="NetworkNamespace"/>, processes of another network namespace are listed in their own (/proc/PID/ns/net).
     /// </summary>
-    public int? OwningProcess { get; init; }
+    public IReadOnlyCollection<int>? OwningProcesses { get; init; }
 
     /// <summary>
     /// Only connections whose <see cref="TcpConnection.NoKeepalive"/> is true. Without <see cref="IncludeSocketOption"/>
@@ -54,7 +63,15 @@ public sealed record TcpConnectionQuery
     public string? NetworkNamespace { get; init; }
 
     /// <summary>True when owners must be looked up (asked for, or needed by the process filter).</summary>
-    public bool NeedsOwners => IncludeProcess || OwningProcess is not null || IncludeSocketOption;
+    public bool NeedsOwners => IncludeProcess || OwningProcesses is { Count: > 0 } || IncludeSocketOption;
+
+    /// <summary>True when any filter is given (states, ports, addresses other than "*", processes).</summary>
+    public bool HasFilter =>
+        States is { Count: > 0 } || LocalPorts is { Count: > 0 } || RemotePorts is { Count: > 0 } || OwningProcesses is { Count: > 0 }
+        || NarrowsAddresses(LocalAddresses) || NarrowsAddresses(RemoteAddresses);
+
+    /// <summary>Address values narrow the listing unless there are none or one is "*" (any of them may match).</summary>
+    private static bool NarrowsAddresses(IReadOnlyCollection<string>? values) => values is { Count: > 0 } && values.All(v => v.Trim() != "*");
 
     /// <summary>The kernel's idiag_states mask.</summary>
     public uint StateMask
@@ -79,11 +96,16 @@ public sealed record TcpConnectionQuery
     /// <summary>Checks ranges and parses addresses; throws <see cref="KeepaliveValidationException"/> naming the parameter.</summary>
     public void Validate()
     {
-        CheckPort(LocalPort, nameof(LocalPort));
-        CheckPort(RemotePort, nameof(RemotePort));
-        if (OwningProcess is int pid && pid <= 0)
+        CheckPorts(LocalPorts, "LocalPort");
+        CheckPorts(RemotePorts, "RemotePort");
+        foreach (int pid in OwningProcesses ?? [])
         {
-            throw new KeepaliveValidationException(Subject, nameof(OwningProcess), $"OwningProcess {pid} is not a process id (1 or more).", pid);
+            if (pid <= 0)
+            {
+                throw new KeepaliveValidationException(Subject, "OwningProcess", $"OwningProcess {pid} is not a process id (1 or more).", pid);
+            }
+
+            Processes.RunningProcesses.CheckIsProcess(pid, "OwningProcess");
         }
 
         if (States is not null)
@@ -97,41 +119,32 @@ public sealed record TcpConnectionQuery
             }
         }
 
-        ParseAddress(LocalAddress, nameof(LocalAddress));
-        ParseAddress(RemoteAddress, nameof(RemoteAddress));
+        ParsePatterns(LocalAddresses, "LocalAddress");
+        ParsePatterns(RemoteAddresses, "RemoteAddress");
     }
 
     internal const string Subject = "Connection";
 
-    /// <summary>Parses an address filter into its 16-byte form (IPv4 as IPv4-mapped IPv6) for comparison.</summary>
-    internal static byte[]? ParseAddress(string? text, string parameterName)
+    /// <summary>The address filter values parsed; null when none is given or one of them is "*" (any address).</summary>
+    internal static AddressPattern[]? ParsePatterns(IReadOnlyCollection<string>? values, string parameterName)
     {
-        if (text is null)
+        if (values is null || values.Count == 0)
         {
             return null;
         }
 
-        string trimmed = text.Trim();
-        if (trimmed.StartsWith('[') && trimmed.EndsWith(']'))
-        {
-            trimmed = trimmed[1..^1];
-        }
-
-        if (!IPAddress.TryParse(trimmed, out IPAddress? address) ||
-            (address.AddressFamily != AddressFamily.InterNetwork && address.AddressFamily != AddressFamily.InterNetworkV6) ||
-            (address.AddressFamily == AddressFamily.InterNetworkV6 && address.ScopeId != 0))
-        {
-            throw new KeepaliveValidationException(Subject, parameterName, $"{parameterName} '{text}' is not an IPv4 or IPv6 address.", text);
-        }
-
-        return address.AddressFamily == AddressFamily.InterNetwork ? address.MapToIPv6().GetAddressBytes() : address.GetAddressBytes();
+        var patterns = values.Select(v => AddressPattern.Parse(v, parameterName)).ToArray();
+        return patterns.Any(p => p.MatchesAll) ? null : patterns;
     }
 
-    private static void CheckPort(int? port, string parameterName)
+    private static void CheckPorts(IReadOnlyCollection<int>? ports, string parameterName)
     {
-        if (port is int value && (value < MinPort || value > MaxPort))
+        foreach (int port in ports ?? [])
         {
-            throw new KeepaliveValidationException(Subject, parameterName, $"{parameterName} {value} is outside the valid range {MinPort}..{MaxPort}.", value);
+            if (port < MinPort || port > MaxPort)
+            {
+                throw new KeepaliveValidationException(Subject, parameterName, $"{parameterName} {port} is outside the valid range {MinPort}..{MaxPort}.", port);
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ public static class TcpConnectionText
     {
         ArgumentNullException.ThrowIfNull(connection);
         return Keepalive(
-            connection.KeepaliveEnabled, connection.Idle, connection.Interval, connection.Count,
+            connection.KeepaliveEnabled, connection.Idle, connection.Interval, connection.ProbeCount,
             connection.Timer, connection.TimerExpires, connection.ProbesSent, connection.NoKeepalive);
     }
 
@@ -25,7 +25,7 @@ public static class TcpConnectionText
     /// PowerShell remoting is a deserialized property bag, not a <see cref="TcpConnection"/>, but its properties
     /// bind here (a timer's name converts to <see cref="TcpTimer"/>).
     /// </summary>
-    public static string Keepalive(bool? keepaliveEnabled, int? idle, int? interval, int? count, TcpTimer timer, TimeSpan? timerExpires, int probesSent, bool? noKeepalive)
+    public static string Keepalive(bool? keepaliveEnabled, int? idle, int? interval, int? probeCount, TcpTimer timer, TimeSpan? timerExpires, int probesSent, bool? noKeepalive)
     {
         if (keepaliveEnabled is bool enabled)
         {
@@ -34,7 +34,7 @@ public static class TcpConnectionText
                 return "off";
             }
 
-            if (idle is int i && interval is int n && count is int c)
+            if (idle is int i && interval is int n && probeCount is int c)
             {
                 return string.Create(CultureInfo.InvariantCulture, $"on {i}/{n}/{c}");
             }
@@ -55,7 +55,7 @@ public static class TcpConnectionText
         };
     }
 
-    /// <summary>The process column: "sshd/812", "sshd/812 +2" when shared, "" when unknown.</summary>
+    /// <summary>The process column: "sshd/812", "sshd/812 +2" when shared, "" when unknown; the name escaped for a terminal.</summary>
     public static string Process(TcpConnection connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
@@ -71,7 +71,7 @@ public static class TcpConnectionText
     /// <summary>
     /// The process column from plain values (for the Format.ps1xml view, which also sees deserialized
     /// connections): the first holder's id and name and how many processes hold the socket. An empty name
-    /// counts as unknown: PowerShell passes $null to a string parameter as "".
+    /// counts as unknown: PowerShell passes $null to a string parameter as "". The name is escaped for a terminal.
     /// </summary>
     public static string Process(int? pid, string? name, int processCount)
     {
@@ -80,7 +80,8 @@ public static class TcpConnectionText
             return string.Empty;
         }
 
-        string text = string.IsNullOrEmpty(name) ? id.ToString(CultureInfo.InvariantCulture) : $"{name}/{id.ToString(CultureInfo.InvariantCulture)}";
+        // A process names itself: escaped, so that nothing in the name reaches the terminal as a control.
+        string text = string.IsNullOrEmpty(name) ? id.ToString(CultureInfo.InvariantCulture) : $"{TerminalText.Escape(name)}/{id.ToString(CultureInfo.InvariantCulture)}";
         return processCount > 1 ? $"{text} +{(processCount - 1).ToString(CultureInfo.InvariantCulture)}" : text;
     }
 

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Runtime.InteropServices;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Namespaces;
@@ -55,11 +56,22 @@ public static class TcpConnections
     {
         ArgumentNullException.ThrowIfNull(query);
         query.Validate();
-        if (query.OwningProcess is int pid && string.IsNullOrEmpty(query.NetworkNamespace) &&
-            Retrofit.RetrofitTargets.NamespaceOf(pid) is string processNamespace)
+        if (query.OwningProcesses is { Count: > 0 } pids && string.IsNullOrEmpty(query.NetworkNamespace))
         {
-            // The process lives in another network namespace (a container): its sockets are only in that dump.
-            query = query with { NetworkNamespace = processNamespace };
+            // A process of another network namespace (a container) has its sockets only in that namespace's dump:
+            // list each namespace the processes live in, in turn (one dump, one owner scan, when they share one).
+            var byNamespace = pids.Distinct().GroupBy(Retrofit.RetrofitTargets.NamespaceOf).ToList();
+            if (byNamespace.Count > 1)
+            {
+                owners ??= query.NeedsOwners ? SocketOwnerScan.Scan(pids) : null;
+                SocketOwnerMap? scanned = owners;
+                return byNamespace.SelectMany(g => Enumerate(query with { OwningProcesses = g.ToList(), NetworkNamespace = g.Key }, scanned));
+            }
+
+            if (byNamespace[0].Key is string processNamespace)
+            {
+                query = query with { NetworkNamespace = processNamespace };
+            }
         }
 
         var filter = new ConnectionFilter(query);
@@ -90,7 +102,7 @@ public static class TcpConnections
     {
         if (owners is null && query.NeedsOwners)
         {
-            owners = SocketOwnerScan.Scan(query.OwningProcess);
+            owners = SocketOwnerScan.Scan(query.OwningProcesses);
         }
 
         var factory = new TcpConnectionFactory(query.IncludeInfo, owners, query.NeedsOwners) { NetworkNamespace = query.NetworkNamespace };
@@ -136,7 +148,7 @@ public static class TcpConnections
     private static IEnumerable<TcpConnection> Dump(NetlinkSocket socket, byte family, TcpConnectionQuery query, ConnectionFilter filter, TcpConnectionFactory factory, bool readAhead, DumpOutcome outcome)
     {
         bool oneWalk = family == InetDiag.AfUnspec;
-        var request = new byte[InetDiag.MaxDumpRequestLength];
+        var request = new byte[InetDiag.DumpRequestLength(filter.KernelProgram.Length)];
         var dump = new DumpState();
         for (int attempt = 1; attempt <= MaxDumpAttempts; attempt++)
         {
@@ -280,6 +292,13 @@ internal static class DumpParser
         switch (message.Header.Type)
         {
             case NetlinkConstants.MessageDone:
+                // A dump that failed midway also ends with NLMSG_DONE, carrying -errno: never a clean end then.
+                NetlinkError status = NetlinkError.DecodeDone(message.Payload, message.Header.Flags);
+                if (status.Errno != 0)
+                {
+                    throw NetlinkSocket.ErrorFor(status, "dump TCP sockets with sock_diag: the kernel ended the dump with an error, so the list is incomplete", "sock_diag");
+                }
+
                 state.Done = true; // anything after it in the datagram is refused by the check above
                 return null;
             case NetlinkConstants.MessageError:

@@ -13,7 +13,9 @@ public static class Errno
     public const int ESRCH = 3;
     public const int EINTR = 4;
     public const int EIO = 5;
+    public const int E2BIG = 7;
     public const int EBADF = 9;
+    public const int ECHILD = 10;
     public const int EAGAIN = 11;
     public const int ENOMEM = 12;
     public const int EACCES = 13;
@@ -26,8 +28,11 @@ public static class Errno
     public const int EMFILE = 24;
     public const int ENOSPC = 28;
     public const int EROFS = 30;
+    public const int EPIPE = 32;
     public const int ERANGE = 34;
     public const int ENOSYS = 38;
+    public const int ENOTEMPTY = 39;
+    public const int ELOOP = 40;
     public const int ENOTSOCK = 88;
     public const int EPROTOTYPE = 91;
     public const int ENOPROTOOPT = 92;
@@ -42,6 +47,7 @@ public static class Errno
     public const int EHOSTUNREACH = 113;
     public const int EADDRNOTAVAIL = 99;
     public const int ENETUNREACH = 101;
+    public const int ESTALE = 116;
 
     /// <summary>The symbolic name of an errno ("ETIMEDOUT"), or "errno N" when unknown.</summary>
     public static string Name(int errno) => errno switch
@@ -51,7 +57,9 @@ public static class Errno
         ESRCH => "ESRCH",
         EINTR => "EINTR",
         EIO => "EIO",
+        E2BIG => "E2BIG",
         EBADF => "EBADF",
+        ECHILD => "ECHILD",
         EAGAIN => "EAGAIN",
         ENOMEM => "ENOMEM",
         EACCES => "EACCES",
@@ -64,8 +72,11 @@ public static class Errno
         EMFILE => "EMFILE",
         ENOSPC => "ENOSPC",
         EROFS => "EROFS",
+        EPIPE => "EPIPE",
+        ELOOP => "ELOOP",
         ERANGE => "ERANGE",
         ENOSYS => "ENOSYS",
+        ENOTEMPTY => "ENOTEMPTY",
         ENOTSOCK => "ENOTSOCK",
         EPROTOTYPE => "EPROTOTYPE",
         ENOPROTOOPT => "ENOPROTOOPT",
@@ -80,6 +91,7 @@ public static class Errno
         EHOSTUNREACH => "EHOSTUNREACH",
         EADDRNOTAVAIL => "EADDRNOTAVAIL",
         ENETUNREACH => "ENETUNREACH",
+        ESTALE => "ESTALE",
         _ => $"errno {errno}",
     };
 
@@ -92,7 +104,11 @@ public static class Errno
         EBADF => "bad file descriptor",
         EACCES => "permission denied",
         EINVAL => "invalid argument",
+        EBUSY => "device or resource busy",
+        ENOTDIR => "not a directory",
         EROFS => "read-only file system",
+        ENOSPC => "no space left on device",
+        EPIPE => "broken pipe (the reader has gone)",
         ENOSYS => "function not implemented by this kernel",
         ENOTSOCK => "not a socket",
         ENOPROTOOPT => "protocol option not available",

@@ -60,4 +60,31 @@ internal static unsafe partial class FileStatus
 
         return *(ulong*)(buffer + InodeOffset);
     }
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    /// <summary>
+    /// Owner, group and permission bits (including set-ID and sticky) of <paramref name="path"/>, following links;
+    /// null when it does not exist. statx has one layout on every architecture (struct stat has not).
+    /// </summary>
+    internal static (uint Uid, uint Gid, uint Mode)? OwnerAndMode(string path)
+    {
+        const int AtFdCwd = -100;
+        const uint StatxMode = 0x2, StatxUid = 0x8, StatxGid = 0x10;
+        byte* buffer = stackalloc byte[256];
+        if (Statx(AtFdCwd, path, 0, StatxMode | StatxUid | StatxGid, buffer) != 0)
+        {
+            int errno = Libc.LastErrno;
+            if (errno == Errno.ENOENT)
+            {
+                return null;
+            }
+
+            throw Errno.ToException(errno, "File", $"statx {path}", path);
+        }
+
+        // struct statx: stx_uid at 20, stx_gid at 24, stx_mode (u16) at 28.
+        return (*(uint*)(buffer + 20), *(uint*)(buffer + 24), (uint)(*(ushort*)(buffer + 28) & 0xFFF));
+    }
 }

@@ -42,5 +42,8 @@ public sealed record KeepaliveProcessLaunch(
     /// <summary>The seccomp launcher started in front of the program (Seccomp only; <see cref="PreloadLibrary"/> is then empty).</summary>
     public string? SeccompLauncher { get; init; }
 
+    /// <summary>pskeepalive-cgroup-exec, which moves itself into the run cgroup and execs the program (Cgroup only).</summary>
+    public string? CgroupHelper { get; init; }
+
     public string CommandLine => ArgumentList.Length == 0 ? FilePath : FilePath + " " + string.Join(" ", ArgumentList);
 }

@@ -16,6 +16,16 @@ public enum LaunchMethod
     /// </summary>
     Seccomp,
 
-    /// <summary>Preload when LD_PRELOAD reaches the program, Seccomp when it cannot (static, or set-ID when privileged).</summary>
+    /// <summary>
+    /// Cgroup where it is available (root, cgroup v2, cgroup BPF); otherwise Preload when LD_PRELOAD reaches the
+    /// program, Seccomp when it cannot (static, Go, or set-ID when privileged).
+    /// </summary>
     Auto,
+
+    /// <summary>
+    /// A new child cgroup with a keepalive policy (a BPF sock_ops program, see Policy/): the kernel sets the options on
+    /// every TCP connection of the program and its children, whatever the program is; no process in between, no cost
+    /// beyond the options themselves. Needs root, cgroup v2 and Linux 5.9.
+    /// </summary>
+    Cgroup,
 }

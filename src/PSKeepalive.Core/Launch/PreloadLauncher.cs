@@ -7,7 +7,6 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using System.Runtime.InteropServices;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Interop;
 
@@ -94,7 +93,12 @@ public static class PreloadLauncher
         {
             // Refused here for every method, so that seccomp mode reports it as the preload path does (not as the
             // launcher's exit 127 after the start).
-            throw Errno.ToException(Errno.EACCES, "Process", $"start '{inspection.Path}'", inspection.Path, "execute permission on the program (no execute bit is set: chmod +x)");
+            throw Errno.ToException(Errno.EACCES, Subject, $"start '{inspection.Path}'", inspection.Path, "execute permission on the program (no execute bit is set: chmod +x)");
+        }
+
+        if (CgroupLauncher.Choose(request, inspection) is string cgroupReason)
+        {
+            return CgroupLauncher.Prepare(request, inspection, workingDirectory, cgroupReason);
         }
 
         (LaunchMethod method, string methodReason) = SeccompLauncher.ChooseMethod(request, inspection);
@@ -106,7 +110,7 @@ public static class PreloadLauncher
         if (!inspection.CanPreload && !request.Force)
         {
             // A static program is what the seccomp method is for: say so before offering to start it without keepalive.
-            string seccomp = inspection.Blocker == PreloadBlocker.StaticallyLinked
+            string seccomp = inspection.Blocker is PreloadBlocker.StaticallyLinked or PreloadBlocker.ForeignAbi
                 ? "Use -Method Seccomp or Auto (--method seccomp|auto) to reach its sockets (Linux 5.6 or later), or -Force (--force) to start it anyway without the keepalive options."
                 : "Use -Force (--force) to start it anyway without the keepalive options.";
             throw new KeepaliveInvalidTargetException(
@@ -163,27 +167,39 @@ public static class PreloadLauncher
 
     /// <summary>
     /// The start info for <paramref name="launch"/>: no shell, arguments as they are, stdio inherited unless the
-    /// caller changes the Redirect* properties, environment = the current one with the launch's changes.
+    /// caller changes the Redirect* properties, environment = the current one with the launch's changes. The
+    /// started process is the program itself (preload), the supervising launcher (seccomp), or, for a forced start
+    /// of a program the shim cannot load into, the launcher's --exec trampoline, which becomes the program (same
+    /// process ID) after putting SIGPIPE back to its default.
     /// </summary>
     public static ProcessStartInfo CreateStartInfo(KeepaliveProcessLaunch launch, IReadOnlyDictionary<string, string>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(launch);
-        var start = new ProcessStartInfo(launch.Method == LaunchMethod.Seccomp ? launch.SeccompLauncher! : launch.FilePath)
+        if (launch.Method == LaunchMethod.Cgroup)
+        {
+            throw new ArgumentException("A cgroup launch starts with CgroupLauncher.Start, which makes its cgroup first.", nameof(launch));
+        }
+
+        bool trampoline = NeedsExecTrampoline(launch);
+        string launcher = launch.Method == LaunchMethod.Seccomp ? launch.SeccompLauncher! : trampoline ? SeccompLauncher.LocateLauncher() : launch.FilePath;
+        var start = new ProcessStartInfo(launcher)
         {
             UseShellExecute = false,
             WorkingDirectory = launch.WorkingDirectory,
         };
-        if (launch.Method == LaunchMethod.Seccomp)
+        if (launch.Method == LaunchMethod.Seccomp || trampoline)
         {
-            // .NET ignores SIGPIPE and its children inherit that; the program must get the default, as from a shell.
-            start.ArgumentList.Add("--default-sigpipe");
-            start.ArgumentList.Add("--");
-            start.ArgumentList.Add(launch.FilePath);
+            foreach (string argument in LauncherArguments(launch, exec: trampoline))
+            {
+                start.ArgumentList.Add(argument);
+            }
         }
-
-        foreach (string argument in launch.ArgumentList)
+        else
         {
-            start.ArgumentList.Add(argument);
+            foreach (string argument in launch.ArgumentList)
+            {
+                start.ArgumentList.Add(argument);
+            }
         }
 
         if (environment is not null)
@@ -195,24 +211,86 @@ public static class PreloadLauncher
             }
         }
 
-        foreach (string name in launch.RemovedVariables)
+        foreach (var (key, value) in ProgramEnvironment(launch, start.Environment.Keys, launcherTakesPreload: trampoline))
         {
-            start.Environment.Remove(name);
+            if (value is null)
+            {
+                start.Environment.Remove(key);
+            }
+            else
+            {
+                start.Environment[key] = value;
+            }
+        }
+
+        if (launch.Method != LaunchMethod.Seccomp && !trampoline)
+        {
+            // .NET ignores SIGPIPE and its children inherit that: the shim's constructor restores the default and
+            // removes the variable (the launcher's --default-sigpipe does the same for the other starts).
+            start.Environment[DefaultSigpipeVariable] = "1";
+        }
+
+        return start;
+    }
+
+    /// <summary>
+    /// A preload start that the shim cannot reach (forced: static, set-ID or 32-bit) goes through the launcher's
+    /// --exec, the only way to give it SIGPIPE at its default; a file the kernel may refuse (not ELF, unreadable)
+    /// is started directly, so that exec's error comes back as a typed error.
+    /// </summary>
+    private static bool NeedsExecTrampoline(KeepaliveProcessLaunch launch) =>
+        launch.Method == LaunchMethod.Preload && launch.Forced &&
+        launch.Inspection.Blocker is PreloadBlocker.StaticallyLinked or PreloadBlocker.SetId or PreloadBlocker.ForeignAbi or PreloadBlocker.ForeignMachine;
+
+    /// <summary>
+    /// The launcher's arguments for <paramref name="launch"/>: [--exec] [--ld-preload LIST] --default-sigpipe --
+    /// PROGRAM ARGS. LD_PRELOAD goes on its command line so that only the program gets it, not the launcher.
+    /// </summary>
+    private static List<string> LauncherArguments(KeepaliveProcessLaunch launch, bool exec)
+    {
+        var arguments = new List<string>();
+        if (exec)
+        {
+            arguments.Add("--exec");
+        }
+
+        if (launch.Method == LaunchMethod.Preload)
+        {
+            arguments.Add("--ld-preload");
+            arguments.Add(PreloadValue(launch));
+        }
+
+        arguments.Add("--default-sigpipe");
+        arguments.Add("--");
+        arguments.Add(launch.FilePath);
+        arguments.AddRange(launch.ArgumentList);
+        return arguments;
+    }
+
+    private static string PreloadValue(KeepaliveProcessLaunch launch) =>
+        launch.EnvironmentVariables.First(v => v.StartsWith("LD_PRELOAD=", StringComparison.Ordinal))["LD_PRELOAD=".Length..];
+
+    /// <summary>
+    /// The launch's changes to an environment: removed variables (value null) and set ones; LD_PRELOAD is left
+    /// out when the launcher takes it on its command line.
+    /// </summary>
+    private static IEnumerable<KeyValuePair<string, string?>> ProgramEnvironment(KeepaliveProcessLaunch launch, IEnumerable<string> existing, bool launcherTakesPreload)
+    {
+        var present = new HashSet<string>(existing, StringComparer.Ordinal);
+        foreach (string name in launch.RemovedVariables.Where(present.Contains))
+        {
+            yield return new(name, null);
         }
 
         foreach (string assignment in launch.EnvironmentVariables)
         {
             int equals = assignment.IndexOf('=', StringComparison.Ordinal);
-            start.Environment[assignment[..equals]] = assignment[(equals + 1)..];
+            string name = assignment[..equals];
+            if (!(launcherTakesPreload && name == "LD_PRELOAD"))
+            {
+                yield return new(name, assignment[(equals + 1)..]);
+            }
         }
-
-        if (launch.Method != LaunchMethod.Seccomp && !launch.Forced)
-        {
-            // As --default-sigpipe above: the shim's constructor restores SIGPIPE's default and removes the variable.
-            start.Environment[DefaultSigpipeVariable] = "1";
-        }
-
-        return start;
     }
 
     /// <summary>Starts <paramref name="launch"/> with stdio inherited. Failures of exec become typed errors.</summary>
@@ -225,88 +303,45 @@ public static class PreloadLauncher
         ArgumentNullException.ThrowIfNull(start);
         try
         {
-            return Process.Start(start) ?? throw new KeepaliveKernelException("Process", $"Cannot start '{start.FileName}'.", start.FileName, 0);
+            return Process.Start(start) ?? throw new KeepaliveKernelException(Subject, $"Cannot start '{start.FileName}'.", start.FileName, 0);
         }
         catch (Win32Exception e)
         {
-            throw Errno.ToException(e.NativeErrorCode, "Process", $"start '{start.FileName}'", start.FileName, "execute permission on the program");
+            throw Errno.ToException(e.NativeErrorCode, Subject, $"start '{start.FileName}'", start.FileName, "execute permission on the program");
         }
     }
 
     /// <summary>
-    /// Runs <paramref name="launch"/> in the foreground (stdio inherited) and returns its exit code. While it
-    /// runs, SIGINT and SIGQUIT are left to the program (the terminal sends them to it too) and SIGTERM and
-    /// SIGHUP are passed on to it, so that the caller behaves like the program it wraps.
+    /// Runs <paramref name="launch"/> in the foreground: this process replaces itself (execve, same process ID)
+    /// with pskeepalive-seccomp, which starts the program (under its seccomp filter, or with the shim in
+    /// LD_PRELOAD), passes on the signals sent to it, and exits with the program's exit code (128+N for signal N).
+    /// One C implementation thus serves both methods: it resets an inherited ignored SIGCHLD, watches the program
+    /// through a pidfd and can tell a terminal's signals from kill()'s, which .NET signal handling cannot.
+    /// Returns only by throwing: the launcher is missing or cannot be executed.
     /// </summary>
-    public static int RunInForeground(KeepaliveProcessLaunch launch)
+    public static int RunInForeground(KeepaliveProcessLaunch launch, IReadOnlyDictionary<string, string>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(launch);
-
-        // Registered before the start, so that a SIGTERM arriving while the program starts is neither lost nor
-        // allowed to end this process by its default action: it is passed on as soon as the pid is known.
-        var relay = new SignalRelay();
-        var registrations = new List<PosixSignalRegistration>
+        string launcher = launch.SeccompLauncher ?? SeccompLauncher.LocateLauncher();
+        var argv = new List<string> { launcher };
+        argv.AddRange(LauncherArguments(launch, exec: false));
+        var variables = new Dictionary<string, string>(environment ?? CurrentEnvironment(), StringComparer.Ordinal);
+        foreach (var (key, value) in ProgramEnvironment(launch, variables.Keys.ToArray(), launcherTakesPreload: true))
         {
-            PosixSignalRegistration.Create(PosixSignal.SIGINT, context => context.Cancel = true),
-            PosixSignalRegistration.Create(PosixSignal.SIGQUIT, context => context.Cancel = true),
-            PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => relay.Forward(context, Libc.SIGTERM)),
-            PosixSignalRegistration.Create(PosixSignal.SIGHUP, context => relay.Forward(context, Libc.SIGHUP)),
-        };
-        try
-        {
-            using Process process = Start(launch);
-            relay.Started(process.Id);
-            process.WaitForExit();
-            return process.ExitCode;
-        }
-        finally
-        {
-            foreach (var registration in registrations)
+            if (value is null)
             {
-                registration.Dispose();
+                variables.Remove(key);
+            }
+            else
+            {
+                variables[key] = value;
             }
         }
-    }
 
-    /// <summary>Passes signals on to the child; keeps the last one that came before the child existed.</summary>
-    private sealed class SignalRelay
-    {
-        private readonly object gate = new();
-        private int pid;
-        private int pending;
-
-        public void Forward(PosixSignalContext context, int signal)
-        {
-            context.Cancel = true;
-            int target;
-            lock (gate)
-            {
-                if (pid == 0)
-                {
-                    pending = signal;
-                    return;
-                }
-
-                target = pid;
-            }
-
-            _ = Libc.Kill(target, signal); // the child may have exited already: nothing to do then
-        }
-
-        public void Started(int processId)
-        {
-            int signal;
-            lock (gate)
-            {
-                pid = processId;
-                signal = pending;
-            }
-
-            if (signal != 0)
-            {
-                _ = Libc.Kill(processId, signal);
-            }
-        }
+        Console.Out.Flush();
+        Console.Error.Flush();
+        ProcessImage.Replace(launcher, argv, variables.Select(v => v.Key + "=" + v.Value), launch.WorkingDirectory);
+        return 0; // not reached
     }
 
     /// <summary>Puts <paramref name="library"/> first in LD_PRELOAD and keeps the other entries (once).</summary>
@@ -329,7 +364,7 @@ public static class PreloadLauncher
         }
     }
 
-    private static Dictionary<string, string> CurrentEnvironment()
+    internal static Dictionary<string, string> CurrentEnvironment()
     {
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())

@@ -20,6 +20,15 @@ public enum PreloadBlocker
 
     /// <summary>#! interpreters nested deeper than the kernel follows.</summary>
     InterpreterLoop,
+
+    /// <summary>
+    /// A dynamically linked program of this machine's other ABI (i386 or x32 on x86_64, arm32 on aarch64): the
+    /// dynamic loader skips the 64-bit shim ("wrong ELF class"). The seccomp method reaches it.
+    /// </summary>
+    ForeignAbi,
+
+    /// <summary>An ELF for another machine (aarch64 on x86_64, ...): it runs only under an emulator, which no method is known to reach.</summary>
+    ForeignMachine,
 }
 
 /// <summary>
@@ -51,6 +60,9 @@ public sealed record ProgramInspection(
 {
     /// <summary>The executable carries file capabilities (security.capability; treated like set-ID).</summary>
     public bool HasFileCapabilities { get; init; }
+
+    /// <summary>The ABI the executable is built for ("x86_64", "i386", "x32", "aarch64", "arm32", or "ELF machine N"); null when not an ELF.</summary>
+    public string? Architecture { get; init; }
 
     /// <summary>True when LD_PRELOAD will be honoured by the program.</summary>
     public bool CanPreload => Blocker == PreloadBlocker.None;

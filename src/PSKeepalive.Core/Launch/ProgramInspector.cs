@@ -118,6 +118,12 @@ public static class ProgramInspector
 
     private static ProgramInspection InspectElf(string program, string path, string executable, List<string> chain, byte[] head)
     {
+        ProgramInspection found = InspectElfFile(program, path, executable, chain, head);
+        return found.Blocker is PreloadBlocker.NotExecutableFormat or PreloadBlocker.Unreadable ? found : found with { Architecture = ElfAbi.Name(head) };
+    }
+
+    private static ProgramInspection InspectElfFile(string program, string path, string executable, List<string> chain, byte[] head)
+    {
         string? loader;
         try
         {
@@ -138,12 +144,29 @@ public static class ProgramInspector
         bool isSetId = IsSetId(executable);
         string? interpreter = chain.Count == 0 ? null : string.Join(" -> ", chain);
         string runs = chain.Count == 0 ? $"'{path}'" : $"The interpreter '{executable}' of '{path}'";
+        ElfAbiKind abi = ElfAbi.Classify(head);
+        if (abi == ElfAbiKind.ForeignMachine)
+        {
+            return new ProgramInspection(program, path, executable, interpreter, loader, chain.Count > 0, IsStatic: loader is null, isSetId,
+                PreloadBlocker.ForeignMachine,
+                $"{runs} is built for {ElfAbi.Name(head)}, not for {ElfAbi.NativeName}: it can run here only under an emulator " +
+                "(binfmt_misc), whose sockets neither the preload shim nor the seccomp filter is known to reach.");
+        }
+
         if (loader is null)
         {
             return new ProgramInspection(program, path, executable, interpreter, null, chain.Count > 0, IsStatic: true, isSetId,
                 PreloadBlocker.StaticallyLinked,
                 $"{runs} is statically linked (no ELF interpreter), so LD_PRELOAD has no effect on it. " +
                 "Set keepalive another way (the program's own options, or its sockets' options from outside).");
+        }
+
+        if (abi == ElfAbiKind.Compat)
+        {
+            return new ProgramInspection(program, path, executable, interpreter, loader, chain.Count > 0, IsStatic: false, isSetId,
+                PreloadBlocker.ForeignAbi,
+                $"{runs} is a 32-bit {ElfAbi.Name(head)} program: the dynamic loader skips the {ElfAbi.NativeName} preload shim " +
+                "(wrong ELF class), so LD_PRELOAD has no effect on it.");
         }
 
         if (!isSetId && HasFileCapabilities(executable))

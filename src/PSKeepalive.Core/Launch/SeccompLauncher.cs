@@ -38,7 +38,7 @@ public static class SeccompLauncher
     /// <see cref="KeepaliveNotFoundException"/> naming where it looked.
     /// </summary>
     public static string LocateLauncher() =>
-        ShippedFile.Locate(LauncherFileName, "SeccompLauncher", "seccomp launcher", " on x86_64 and aarch64");
+        ShippedFile.Locate(LauncherFileName, "SeccompLauncher", "launcher", " on Linux");
 
     /// <summary>
     /// Whether this machine can run seccomp mode: x86_64 or aarch64, and a kernel with pidfd_getfd (probed: ENOSYS
@@ -157,7 +157,7 @@ public static class SeccompLauncher
 
             case LaunchMethod.Seccomp:
                 RequireSupport(support(), inspection, null);
-                if (inspection.Blocker is (PreloadBlocker.NotExecutableFormat or PreloadBlocker.Unreadable or PreloadBlocker.InterpreterLoop) && !request.Force)
+                if (inspection.Blocker is (PreloadBlocker.NotExecutableFormat or PreloadBlocker.Unreadable or PreloadBlocker.InterpreterLoop or PreloadBlocker.ForeignMachine) && !request.Force)
                 {
                     throw new KeepaliveInvalidTargetException(Subject, $"Not starting '{inspection.Path}': {inspection.Reason}", inspection.Path, 0);
                 }
@@ -201,7 +201,7 @@ public static class SeccompLauncher
                     return (LaunchMethod.Preload, inspection.Reason ?? "LD_PRELOAD cannot reach the program.");
                 }
 
-                if (inspection.Blocker == PreloadBlocker.StaticallyLinked)
+                if (inspection.Blocker is PreloadBlocker.StaticallyLinked or PreloadBlocker.ForeignAbi)
                 {
                     SeccompSupportStatus status = support();
                     if (status.IsSupported)

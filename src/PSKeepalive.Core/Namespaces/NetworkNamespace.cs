@@ -24,14 +24,17 @@ public static partial class NetworkNamespace
     /// /proc/PID/ns/net, or the kernel's name net:[INODE] as output objects carry it), or directly on the
     /// calling thread when <paramref name="path"/> is null, empty or names the caller's own namespace.
     /// </summary>
-    public static T Run<T>(string? path, Func<T> action)
+    public static T Run<T>(string? path, Func<T> action) => Run(path, action, Resolve);
+
+    /// <summary>As <see cref="Run{T}(string?, Func{T})"/> with another name resolution (tests give stale ones).</summary>
+    internal static T Run<T>(string? path, Func<T> action, Func<string, string> resolve)
     {
         if (string.IsNullOrEmpty(path) || path == Current())
         {
             return action();
         }
 
-        return RunOnDedicatedThread(() => Enter(path), action);
+        return RunOnDedicatedThread(() => Enter(path, resolve), action);
     }
 
     /// <summary>Runs <paramref name="action"/> on a fresh thread after <paramref name="prepare"/>; rethrows its exception as is.</summary>
@@ -62,46 +65,116 @@ public static partial class NetworkNamespace
     }
 
     /// <summary>Moves the calling thread into the network namespace at <paramref name="path"/>.</summary>
-    internal static void Enter(string path)
+    internal static void Enter(string path) => Enter(path, Resolve);
+
+    /// <summary>
+    /// Moves the calling thread into the namespace <paramref name="name"/> names. For the kernel's name
+    /// net:[INODE], the path it resolves to (a /run/netns entry or /proc/PID/ns/net of a process found in it) may
+    /// have changed by the time it is opened: the process may have exited and its ID been reused by a process in
+    /// another namespace. So the inode of the descriptor actually opened is compared with INODE before setns; a
+    /// stale answer is looked up again, and refused after a few tries with nothing done.
+    /// </summary>
+    internal static void Enter(string name, Func<string, string> resolve)
     {
-        path = Resolve(path);
-        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC);
-        if (fd < 0)
+        ulong? wanted = KernelNameInode(name);
+        for (int attempt = 1; ; attempt++)
         {
-            int errno = Libc.LastErrno;
-            if (errno == Errno.ENOENT)
+            string path = resolve(name);
+            int fd = Open(path);
+            try
             {
-                throw new KeepaliveNotFoundException(
-                    Subject,
-                    $"Cannot open the network namespace {path}: no such file or directory (ENOENT). Give /run/netns/NAME or just NAME (see 'ip netns list'), or /proc/PID/ns/net of a process in it.",
-                    path,
-                    errno);
-            }
-
-            throw Errno.ToException(errno, Subject, $"open the network namespace {path}", path, "root");
-        }
-
-        try
-        {
-            if (Libc.SetNs(fd, Libc.CLONE_NEWNET) != 0)
-            {
-                int errno = Libc.LastErrno;
-                if (errno == Errno.EINVAL)
+                if (wanted is ulong inode && FileStatus.InodeOf(fd) is ulong opened && opened != inode)
                 {
-                    throw new KeepaliveInvalidTargetException(
+                    if (attempt < MaxLookups)
+                    {
+                        continue;
+                    }
+
+                    throw new KeepaliveNotFoundException(
                         Subject,
-                        $"{path} is not a network namespace; give /run/netns/NAME or /proc/PID/ns/net.",
-                        path,
-                        errno);
+                        $"The network namespace {name} was found at {path}, but that is net:[{opened}] by now (the process found in {name} has exited and " +
+                        $"its ID names a process elsewhere). Nothing was done. Give /run/netns/NAME or /proc/PID/ns/net of a process that stays in it.",
+                        name,
+                        Errno.ESRCH);
                 }
 
-                throw Errno.ToException(errno, Subject, $"enter the network namespace {path}", path, "root (CAP_SYS_ADMIN)");
+                Join(fd, path);
+                return;
+            }
+            finally
+            {
+                Libc.Close(fd);
             }
         }
-        finally
+    }
+
+    /// <summary>How many times a stale net:[INODE] answer is looked up again.</summary>
+    private const int MaxLookups = 3;
+
+    /// <summary>INODE of "net:[INODE]"; null for any other name.</summary>
+    private static ulong? KernelNameInode(string name) =>
+        KernelName().IsMatch(name) && ulong.TryParse(name.AsSpan(5, name.Length - 6), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ulong inode)
+            ? inode
+            : null;
+
+    private static int Open(string path)
+    {
+        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC);
+        if (fd >= 0)
         {
-            Libc.Close(fd);
+            return fd;
         }
+
+        int errno = Libc.LastErrno;
+        if (errno == Errno.ENOENT)
+        {
+            throw new KeepaliveNotFoundException(
+                Subject,
+                $"Cannot open the network namespace {path}: no such file or directory (ENOENT). Give /run/netns/NAME or just NAME (see 'ip netns list'), or /proc/PID/ns/net of a process in it.",
+                path,
+                errno);
+        }
+
+        throw Errno.ToException(errno, Subject, $"open the network namespace {path}", path, OpenPrivilege(path, Libc.GetEUid() == 0));
+    }
+
+    private static void Join(int fd, string path)
+    {
+        if (Libc.SetNs(fd, Libc.CLONE_NEWNET) == 0)
+        {
+            return;
+        }
+
+        int errno = Libc.LastErrno;
+        if (errno == Errno.EINVAL)
+        {
+            throw new KeepaliveInvalidTargetException(
+                Subject,
+                $"{path} is not a network namespace; give /run/netns/NAME or /proc/PID/ns/net.",
+                path,
+                errno);
+        }
+
+        throw Errno.ToException(errno, Subject, $"enter the network namespace {path}", path, "root (CAP_SYS_ADMIN)");
+    }
+
+    /// <summary>
+    /// What opening <paramref name="path"/> needs, for a permission error. /proc/PID/ns/net is guarded by the kernel's
+    /// ptrace check on that process, which can refuse root too: then "root" is not what is missing.
+    /// </summary>
+    internal static string OpenPrivilege(string path, bool root)
+    {
+        if (!path.StartsWith("/proc/", StringComparison.Ordinal))
+        {
+            return "root";
+        }
+
+        return root
+            ? "ptrace read access to the process that holds it, which the kernel refuses although this process runs as root: the "
+              + "process belongs to an outer user namespace (such as a container host's PID 1) or a security module (AppArmor, SELinux, "
+              + "Yama) protects it. Name the namespace through /run/netns (ip netns) or another process in it"
+            : "root (or CAP_SYS_PTRACE over the process)";
+        // Pidfd.PtracePrivilege says the same for the process's descriptors.
     }
 
     /// <summary>

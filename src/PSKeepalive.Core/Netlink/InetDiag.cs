@@ -105,45 +105,21 @@ public static class InetDiag
     /// <summary>sizeof(struct inet_diag_bc_op).</summary>
     public const int BytecodeOpLength = 4;
 
-    /// <summary>The largest dump request written here: header, inet_diag_req (the one-walk request, 4 bytes longer than inet_diag_req_v2) and a filter on both ports.</summary>
+    /// <summary>A dump request of either kind (the one-walk request is 4 bytes longer) with a filter on one source and one destination port (a longer program needs <see cref="DumpRequestLength"/>).</summary>
     public const int MaxDumpRequestLength = NetlinkConstants.HeaderLength + OneWalkRequestLength + NetlinkConstants.AttributeHeaderLength + (8 * BytecodeOpLength);
 
     /// <summary>
     /// A filter program for the kernel (INET_DIAG_REQ_BYTECODE) keeping sockets whose source (local) and/or
-    /// destination (remote) port equal the given ones, so that non-matching sockets are never sent. Each
-    /// equality is "port &gt;= P" then "port &lt;= P" (ops supported by every kernel with inet_diag); each op
-    /// jumps 8 bytes on success and past the end (reject) on failure, as inet_diag_bc_audit requires. Empty
-    /// when no port is given.
+    /// destination (remote) port equal the given ones, so that non-matching sockets are never sent: each equality is
+    /// "port &gt;= P" then "port &lt;= P" (ops supported by every kernel with inet_diag). Empty when no port is given.
+    /// Several ports per side: <see cref="InetDiagBytecode.PortFilter"/>.
     /// </summary>
-    public static byte[] PortFilter(int? sourcePort, int? destinationPort)
-    {
-        var conditions = new List<(byte Code, ushort Port)>(4);
-        if (sourcePort is int source)
-        {
-            conditions.Add((BytecodeSourceGreaterOrEqual, checked((ushort)source)));
-            conditions.Add((BytecodeSourceLessOrEqual, (ushort)source));
-        }
+    public static byte[] PortFilter(int? sourcePort, int? destinationPort) =>
+        InetDiagBytecode.PortFilter(sourcePort is int s ? [s] : null, destinationPort is int d ? [d] : null);
 
-        if (destinationPort is int destination)
-        {
-            conditions.Add((BytecodeDestinationGreaterOrEqual, checked((ushort)destination)));
-            conditions.Add((BytecodeDestinationLessOrEqual, (ushort)destination));
-        }
-
-        int length = conditions.Count * 2 * BytecodeOpLength;
-        var program = new byte[length];
-        for (int i = 0; i < conditions.Count; i++)
-        {
-            int offset = i * 2 * BytecodeOpLength;
-            Span<byte> op = program.AsSpan(offset);
-            op[0] = conditions[i].Code;                                             // code
-            op[1] = 2 * BytecodeOpLength;                                           // yes: to the next condition (or the end: accept)
-            MemoryMarshal.Write(op.Slice(2), (ushort)(length - offset + 4));        // no: past the end: reject
-            MemoryMarshal.Write(op.Slice(BytecodeOpLength + 2), conditions[i].Port); // second op: the port in its "no" field
-        }
-
-        return program;
-    }
+    /// <summary>The bytes a dump request of either kind needs with a filter program of <paramref name="bytecodeLength"/> bytes (room for the longer, one-walk request).</summary>
+    public static int DumpRequestLength(int bytecodeLength) =>
+        NetlinkConstants.HeaderLength + OneWalkRequestLength + (bytecodeLength == 0 ? 0 : NetlinkConstants.AlignAttribute(NetlinkConstants.AttributeHeaderLength + bytecodeLength));
 
     /// <summary>
     /// Writes a TCPDIAG_GETSOCK dump request (see <see cref="TcpDiagGetSock"/>): every TCP socket of both families

@@ -152,7 +152,10 @@ public ref struct NetlinkAttributeReader
     }
 }
 
-/// <summary>struct nlmsgerr: the kernel's answer to a failed request, or the acknowledgement (error 0) of one.</summary>
+/// <summary>
+/// struct nlmsgerr: the kernel's answer to a failed request, or the acknowledgement (error 0) of one; also the
+/// status that ends a dump (NLMSG_DONE's int: 0, or the errno of a dump that failed midway).
+/// </summary>
 public readonly record struct NetlinkError(int Errno, string? ExtendedMessage)
 {
     /// <summary>Decodes the payload of an NLMSG_ERROR message (its header's flags say whether ack TLVs follow).</summary>
@@ -174,21 +177,46 @@ public readonly record struct NetlinkError(int Errno, string? ExtendedMessage)
             reader.Skip(Math.Min(NetlinkConstants.Align(echoedPayload) - echoedPayload, reader.Remaining), "padding");
         }
 
-        string? message = null;
-        if ((flags & NetlinkConstants.FlagAckTlvs) != 0)
+        string? message = (flags & NetlinkConstants.FlagAckTlvs) != 0 ? ExtendedText(reader.Rest, "NLMSG_ERROR") : null;
+        return new NetlinkError(-error, message);
+    }
+
+    /// <summary>
+    /// Decodes the payload of an NLMSG_DONE: the int that ends a dump, 0 when it completed and -errno when it
+    /// failed midway (netlink_dump_done), then with NLM_F_ACK_TLVS the kernel's text. An empty payload (very old
+    /// kernels) is a clean end; a positive value or a payload too short for its int is malformed.
+    /// </summary>
+    public static NetlinkError DecodeDone(ReadOnlySpan<byte> payload, ushort flags)
+    {
+        if (payload.IsEmpty)
         {
-            var attributes = new NetlinkAttributeReader(reader.Rest, "NLMSG_ERROR");
-            while (attributes.TryRead(out NetlinkAttribute attribute))
+            return new NetlinkError(0, null);
+        }
+
+        var reader = new NetlinkReader(payload, "NLMSG_DONE payload");
+        int error = reader.ReadInt32("the dump's end status");
+        if (error > 0 || error == int.MinValue)
+        {
+            throw new KeepaliveDataException(NetlinkSocket.Subject, $"Malformed netlink data: NLMSG_DONE carries {error}, not 0 or a negative errno.", error);
+        }
+
+        return new NetlinkError(-error, (flags & NetlinkConstants.FlagAckTlvs) != 0 ? ExtendedText(reader.Rest, "NLMSG_DONE") : null);
+    }
+
+    private static string? ExtendedText(ReadOnlySpan<byte> attributesBytes, string what)
+    {
+        string? message = null;
+        var attributes = new NetlinkAttributeReader(attributesBytes, what);
+        while (attributes.TryRead(out NetlinkAttribute attribute))
+        {
+            if (attribute.Type == NetlinkConstants.ErrorAttributeMessage)
             {
-                if (attribute.Type == NetlinkConstants.ErrorAttributeMessage)
-                {
-                    ReadOnlySpan<byte> text = attribute.Value;
-                    int end = text.IndexOf((byte)0);
-                    message = Encoding.UTF8.GetString(end >= 0 ? text.Slice(0, end) : text);
-                }
+                ReadOnlySpan<byte> text = attribute.Value;
+                int end = text.IndexOf((byte)0);
+                message = Encoding.UTF8.GetString(end >= 0 ? text.Slice(0, end) : text);
             }
         }
 
-        return new NetlinkError(-error, message);
+        return message;
     }
 }

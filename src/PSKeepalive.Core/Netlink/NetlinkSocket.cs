@@ -208,7 +208,13 @@ public sealed unsafe class NetlinkSocket : IDisposable
 
                 if (message.Header.Type == NetlinkConstants.MessageDone)
                 {
-                    return;
+                    NetlinkError status = NetlinkError.DecodeDone(message.Payload, message.Header.Flags);
+                    if (status.Errno == 0)
+                    {
+                        return;
+                    }
+
+                    throw ErrorFor(status, operation, target, privilegeHint);
                 }
             }
         }

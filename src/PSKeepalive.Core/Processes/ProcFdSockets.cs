@@ -7,8 +7,9 @@ namespace PSKeepalive.Core.Processes;
 /// The socket descriptors of one process: opens a /proc/PID/fd directory and yields (fd, inode) for every
 /// descriptor whose link is "socket:[INODE]", with getdents64 and one readlinkat per descriptor into the
 /// caller's buffers, so a descriptor costs one system call and no allocation. Descriptors closed between
-/// getdents64 and readlinkat are skipped. A failed open or getdents64 ends the walk and leaves its errno in
-/// <see cref="Errno"/>: the owner scan counts the process as denied or vanished, the retrofit throws.
+/// getdents64 and readlinkat are skipped. A failed open or getdents64, or a link that may not be read (EACCES,
+/// EPERM), ends the walk and leaves its errno in <see cref="Errno"/>: the owner scan counts the process as
+/// denied or vanished, the retrofit throws.
 /// Call <see cref="Dispose"/> in a finally (not with <c>using</c>, which would make MoveNext act on a copy).
 /// </summary>
 internal unsafe ref struct ProcFdSockets
@@ -93,7 +94,15 @@ internal unsafe ref struct ProcFdSockets
                 return true;
             }
 
-            // linkLength < 0: the descriptor was closed meanwhile, or the process is going away.
+            if (linkLength < 0 && Libc.LastErrno is int errno && errno is Interop.Errno.EACCES or Interop.Errno.EPERM)
+            {
+                // The directory could be listed but its links may not be read (the ptrace check on /proc/PID/fd/N):
+                // the process is unreadable, not socket-less. Root meets this too (PID 1 of some hosts).
+                _errno = errno;
+                return false;
+            }
+
+            // Otherwise (ENOENT): the descriptor was closed meanwhile, or the process is going away.
         }
 
         _errno = _entries.Errno;

@@ -30,7 +30,7 @@ internal static unsafe class ProcFdWalk
     private static readonly long ProgressInterval = System.Diagnostics.Stopwatch.Frequency / 4;
 
     /// <summary>What the threads found, and how many processes they read, were refused or saw end.</summary>
-    public sealed record Result(OwnerRecords[] Owners, int Scanned, int Denied, int Vanished, int Descriptors);
+    public sealed record Result(OwnerRecords[] Owners, int Scanned, int Denied, int Vanished, int Descriptors, IReadOnlyList<int> DeniedPids);
 
     /// <summary>Walks <paramref name="pids"/> under <paramref name="root"/> on up to <paramref name="maxWorkers"/> threads; the calling thread is one and reports progress.</summary>
     public static Result Run(List<int> pids, byte[] root, int maxWorkers, Action<SocketOwnerScanProgress>? progress, long started)
@@ -48,6 +48,7 @@ internal static unsafe class ProcFdWalk
         var results = new List<WorkerResult>(shared.HelperResults) { mine };
         var owners = new OwnerRecords[results.Count];
         int scanned = 0, denied = 0, vanished = 0, descriptors = 0;
+        var deniedPids = new List<int>();
         for (int i = 0; i < results.Count; i++)
         {
             owners[i] = results[i].Owners;
@@ -55,9 +56,11 @@ internal static unsafe class ProcFdWalk
             denied += results[i].Denied;
             vanished += results[i].Vanished;
             descriptors += results[i].Descriptors;
+            deniedPids.AddRange(results[i].DeniedPids);
         }
 
-        return new Result(owners, scanned, denied, vanished, descriptors);
+        deniedPids.Sort();
+        return new Result(owners, scanned, denied, vanished, descriptors, deniedPids.GetRange(0, Math.Min(deniedPids.Count, SocketOwnerScan.DeniedPidsKept)));
     }
 
     /// <summary>A range of one process's descriptors for another thread: [First, End).</summary>
@@ -135,6 +138,7 @@ internal static unsafe class ProcFdWalk
     private sealed class WorkerResult
     {
         public readonly OwnerRecords Owners = new();
+        public readonly List<int> DeniedPids = new();
         public int Scanned;
         public int Denied;
         public int Vanished;
@@ -243,7 +247,7 @@ internal static unsafe class ProcFdWalk
 
         if (sockets.Errno != 0)
         {
-            Count(sockets.Errno, result);
+            Count(pid, sockets.Errno, result);
             return;
         }
 
@@ -269,11 +273,15 @@ internal static unsafe class ProcFdWalk
         }
     }
 
-    private static void Count(int errno, WorkerResult result)
+    private static void Count(int pid, int errno, WorkerResult result)
     {
         if (errno is Errno.EACCES or Errno.EPERM)
         {
             result.Denied++;
+            if (result.DeniedPids.Count < SocketOwnerScan.DeniedPidsKept)
+            {
+                result.DeniedPids.Add(pid);
+            }
         }
         else
         {

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using PSKeepalive.Core.Errors;
 
 namespace PSKeepalive.Core.Processes;
 
@@ -20,6 +21,29 @@ public static class RunningProcesses
         }
     }
 
+    /// <summary>
+    /// True for a kernel thread (PF_KTHREAD in the flags of /proc/PID/stat): it holds no socket a user could change, so
+    /// it is no process to offer. False when the process vanished or cannot be read.
+    /// </summary>
+    public static bool IsKernelThread(int pid, string proc = "/proc")
+    {
+        const ulong PfKthread = 0x00200000;
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"{proc}/{pid}/stat");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+
+        // "PID (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold spaces and ')', so count from the last ')'.
+        int close = stat.LastIndexOf(')');
+        string[] fields = close < 0 ? [] : stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return fields.Length > 6 && ulong.TryParse(fields[6], NumberStyles.None, CultureInfo.InvariantCulture, out ulong flags) && (flags & PfKthread) != 0;
+    }
+
     /// <summary>The process's name (/proc/PID/comm), or null when it vanished or cannot be read.</summary>
     public static string? NameOf(int pid, string proc = "/proc")
     {
@@ -31,5 +55,43 @@ public static class RunningProcesses
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// Refuses the ID of a thread that is not its process's leader: /proc/TID exists (hidden from listings) and
+    /// shares the process's descriptors, but pidfd_open and the owner scan work by process, so such an ID would
+    /// quietly find nothing. Names the process to give instead. A PID that does not exist is left to the caller.
+    /// </summary>
+    /// <exception cref="KeepaliveValidationException">The ID is a thread's (error id ProcessInvalidArgument).</exception>
+    public static void CheckIsProcess(int pid, string parameterName, string proc = "/proc")
+    {
+        if (ThreadGroupOf(pid, proc) is int tgid && tgid != pid)
+        {
+            throw new KeepaliveValidationException(
+                "Process",
+                parameterName,
+                $"{pid} is a thread of process {tgid}, not a process: give {tgid} (threads share their process's sockets).",
+                pid);
+        }
+    }
+
+    /// <summary>Tgid from /proc/PID/status; null when the process is gone or cannot be read.</summary>
+    private static int? ThreadGroupOf(int pid, string proc)
+    {
+        try
+        {
+            foreach (string line in File.ReadLines($"{proc}/{pid.ToString(CultureInfo.InvariantCulture)}/status"))
+            {
+                if (line.StartsWith("Tgid:", StringComparison.Ordinal))
+                {
+                    return int.TryParse(line.AsSpan(5).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int tgid) ? tgid : null;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return null;
     }
 }

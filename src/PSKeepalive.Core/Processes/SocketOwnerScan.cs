@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Text;
 using PSKeepalive.Core.Connections;
 using PSKeepalive.Core.Interop;
@@ -50,11 +51,14 @@ public sealed class SocketOwnerMap
 {
     private readonly SocketOwnerTable _table;
     private readonly Dictionary<int, ProcessInfo> _processes = new();
+    private readonly bool _scannedAsRoot;
     private ProcessInfo? _lastProcess;
 
-    internal SocketOwnerMap(SocketOwnerTable table, int scanned, int denied, int vanished, int descriptors, TimeSpan elapsed, bool byKernelIterator = false)
+    internal SocketOwnerMap(SocketOwnerTable table, int scanned, int denied, int vanished, int descriptors, TimeSpan elapsed, IReadOnlyList<int>? deniedPids = null, bool byKernelIterator = false)
     {
         ByKernelIterator = byKernelIterator;
+        DeniedPids = deniedPids ?? Array.Empty<int>();
+        _scannedAsRoot = Interop.Libc.GetEUid() == 0; // who scanned decides what would have helped
         _table = table;
         ProcessesScanned = scanned;
         ProcessesDenied = denied;
@@ -71,6 +75,31 @@ public sealed class SocketOwnerMap
 
     /// <summary>Processes that ended between listing /proc and reading their descriptors.</summary>
     public int ProcessesVanished { get; }
+
+    /// <summary>The lowest PIDs of the processes that denied access (at most <see cref="SocketOwnerScan.DeniedPidsKept"/>).</summary>
+    public IReadOnlyList<int> DeniedPids { get; }
+
+    /// <summary>
+    /// What to tell the user when processes denied access, or null when none did: who they are, that their sockets show no
+    /// owner, and what would help; as root, that something beyond root refuses (the ptrace check on /proc/PID/fd).
+    /// </summary>
+    public string? DeniedMessage
+    {
+        get
+        {
+            if (ProcessesDenied == 0)
+            {
+                return null;
+            }
+
+            string which = string.Join(", ", DeniedPids) + (ProcessesDenied > DeniedPids.Count ? ", ..." : string.Empty);
+            string why = _scannedAsRoot
+                ? "access denied even to root: reading /proc/PID/fd passes the kernel's ptrace check, which refuses a process of an outer "
+                  + "user namespace (the container's host) or one a security module (AppArmor, SELinux, Yama) protects"
+                : "access denied: run as root, or with CAP_SYS_PTRACE, to see every owner";
+            return $"{ProcessesDenied} process(es) could not be read ({which}): {why}. Their sockets show no owning process.";
+        }
+    }
 
     /// <summary>Processes that could not be read, for any reason.</summary>
     public int ProcessesNotRead => ProcessesDenied + ProcessesVanished;
@@ -180,7 +209,14 @@ public static unsafe class SocketOwnerScan
     /// over up to <see cref="MaxWorkers"/> threads (never more than the processors), see <see cref="ProcFdWalk"/>;
     /// the calling thread is one of them and reports progress.
     /// </remarks>
-    public static SocketOwnerMap Scan(int? pid = null, Action<SocketOwnerScanProgress>? progress = null, string procRoot = "/proc")
+    public static SocketOwnerMap Scan(int? pid = null, Action<SocketOwnerScanProgress>? progress = null, string procRoot = "/proc") =>
+        Scan(pid is int one ? [one] : null, progress, procRoot);
+
+    /// <summary>Scans every process, or only <paramref name="pids"/> when given (null or empty: every process).</summary>
+    /// <param name="pids">The processes to scan (a process filter needs nothing else).</param>
+    /// <param name="progress">Called about every 250 ms during the walk, on the calling thread.</param>
+    /// <param name="procRoot">The proc mount (tests may point elsewhere).</param>
+    public static SocketOwnerMap Scan(IReadOnlyCollection<int>? pids, Action<SocketOwnerScanProgress>? progress = null, string procRoot = "/proc")
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         byte[] rootBytes = Encoding.UTF8.GetBytes(procRoot);
@@ -189,32 +225,36 @@ public static unsafe class SocketOwnerScan
             throw new ArgumentException("The proc root path is too long.", nameof(procRoot));
         }
 
-        List<int> pids = pid is int one ? new List<int> { one } : ListProcesses(procRoot);
-        if (pid is null && procRoot == "/proc")
+        bool everyProcess = pids is not { Count: > 0 };
+        List<int> toScan = everyProcess ? ListProcesses(procRoot) : pids!.Distinct().ToList();
+        if (everyProcess && procRoot == "/proc")
         {
             // Every process at once, in the kernel (one BPF iterator); it sees every process /proc lists here.
             using var found = new OwnerRecords();
             if (SocketOwnerIterator.TryScan(found, out int seen))
             {
-                progress?.Invoke(new SocketOwnerScanProgress(pids.Count, pids.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started)));
-                return Build(new[] { found }, pids.Count, 0, 0, seen, started, byKernelIterator: true);
+                progress?.Invoke(new SocketOwnerScanProgress(toScan.Count, toScan.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started)));
+                return Build(new[] { found }, toScan.Count, 0, 0, seen, started, null, byKernelIterator: true);
             }
         }
 
-        ProcFdWalk.Result walk = ProcFdWalk.Run(pids, rootBytes, Math.Min(Environment.ProcessorCount, MaxWorkers), progress, started);
-        SocketOwnerMap map = Build(walk.Owners, walk.Scanned, walk.Denied, walk.Vanished, walk.Descriptors, started);
+        ProcFdWalk.Result walk = ProcFdWalk.Run(toScan, rootBytes, Math.Min(Environment.ProcessorCount, MaxWorkers), progress, started);
+        SocketOwnerMap map = Build(walk.Owners, walk.Scanned, walk.Denied, walk.Vanished, walk.Descriptors, started, walk.DeniedPids);
         foreach (OwnerRecords owners in walk.Owners)
         {
             owners.Dispose();
         }
 
-        progress?.Invoke(new SocketOwnerScanProgress(pids.Count, pids.Count, map.Elapsed));
+        progress?.Invoke(new SocketOwnerScanProgress(toScan.Count, toScan.Count, map.Elapsed));
         return map;
     }
 
     /// <summary>The map of everything the scan found (an owner found twice is kept once).</summary>
-    private static SocketOwnerMap Build(IReadOnlyList<OwnerRecords> found, int scanned, int denied, int vanished, int descriptors, long started, bool byKernelIterator = false) =>
-        new(SocketOwnerTable.Build(found), scanned, denied, vanished, descriptors, System.Diagnostics.Stopwatch.GetElapsedTime(started), byKernelIterator);
+    private static SocketOwnerMap Build(IReadOnlyList<OwnerRecords> found, int scanned, int denied, int vanished, int descriptors, long started, IReadOnlyList<int>? deniedPids, bool byKernelIterator = false) =>
+        new(SocketOwnerTable.Build(found), scanned, denied, vanished, descriptors, System.Diagnostics.Stopwatch.GetElapsedTime(started), deniedPids, byKernelIterator);
+
+    /// <summary>The denied processes a map names, at most.</summary>
+    public const int DeniedPidsKept = 8;
 
     /// <summary>Threads for the walk at most (readlinkat on /proc scales until the processors are busy).</summary>
     public const int MaxWorkers = 4;

@@ -35,7 +35,7 @@ public static class ConnectionSocketOptions
                         KeepaliveEnabled = options.Enabled,
                         Idle = options.Idle,
                         Interval = options.Interval,
-                        Count = options.Count,
+                        ProbeCount = options.ProbeCount,
                         UserTimeout = options.UserTimeout,
                     };
             }

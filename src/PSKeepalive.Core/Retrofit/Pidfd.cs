@@ -16,10 +16,22 @@ internal static class Pidfd
 {
     private const string Subject = "Process";
 
-    /// <summary>What pidfd_getfd needs over the target (ptrace access mode PTRACE_MODE_ATTACH_REALCREDS).</summary>
-    public const string PtracePrivilege =
+    /// <summary>
+    /// What pidfd_getfd and /proc/PID/fd need over the target (the kernel's ptrace access check). As root the check can
+    /// still refuse (a process of an outer user namespace, a security module): then root is not what is missing.
+    /// </summary>
+    public static string PtracePrivilege => PtracePrivilegeFor(root: Libc.GetEUid() == 0);
+
+    /// <summary>What is missing when the ptrace check refuses a caller that is root, or is not.</summary>
+    internal static string PtracePrivilegeFor(bool root) => root ? PtraceRefusedToRoot : PtraceForUsers;
+
+    private const string PtraceForUsers =
         "ptrace access to the process: run as root, or with CAP_SYS_PTRACE; the same user is enough only when " +
         "kernel.yama.ptrace_scope is 0 or Yama is absent (and the process is not set-user-ID)";
+
+    private const string PtraceRefusedToRoot =
+        "ptrace access to the process, which the kernel refuses although this process runs as root: the process belongs to an " +
+        "outer user namespace (such as a container host's PID 1) or a security module (AppArmor, SELinux, Yama) protects it";
 
     /// <summary>Opens a pidfd for <paramref name="pid"/> (Linux 5.3+).</summary>
     /// <exception cref="KeepaliveNotFoundException">The process does not exist (any more): ESRCH.</exception>

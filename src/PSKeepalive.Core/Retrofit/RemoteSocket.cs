@@ -99,21 +99,15 @@ public sealed class RemoteSocket : IDisposable
         return StateName(info[0]);
     }
 
-    /// <summary>Kernel TCP state numbers (include/net/tcp_states.h) as names.</summary>
+    /// <summary>
+    /// Kernel TCP state numbers (include/net/tcp_states.h) as the <see cref="Connections.TcpState"/> names Get-TcpConnection
+    /// shows ("Established", "Closed", "Listen"), so results and listings use one set of words; TCP_NEW_SYN_RECV is
+    /// SynReceived there too.
+    /// </summary>
     public static string StateName(int state) => state switch
     {
-        1 => "Established",
-        2 => "SynSent",
-        3 => "SynReceived",
-        4 => "FinWait1",
-        5 => "FinWait2",
-        6 => "TimeWait",
-        7 => "Close",
-        8 => "CloseWait",
-        9 => "LastAck",
-        10 => "Listen",
-        11 => "Closing",
-        12 => "NewSynReceived",
+        >= (int)Connections.TcpState.Established and <= (int)Connections.TcpState.Closing => ((Connections.TcpState)state).ToString(),
+        Connections.TcpConnectionFactory.TcpNewSynRecv => nameof(Connections.TcpState.SynReceived),
         _ => "Unknown",
     };
 

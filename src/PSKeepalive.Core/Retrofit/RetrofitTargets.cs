@@ -81,9 +81,9 @@ public static class RetrofitTargets
     {
         var query = new TcpConnectionQuery
         {
-            LocalPort = localPort,
-            RemotePort = remotePort,
-            OwningProcess = owningProcess,
+            LocalPorts = localPort is int local ? [local] : null,
+            RemotePorts = remotePort is int remote ? [remote] : null,
+            OwningProcesses = [owningProcess],
             IncludeProcess = true,
             NetworkNamespace = networkNamespace,
         };
@@ -93,8 +93,8 @@ public static class RetrofitTargets
 
     /// <summary>
     /// Lists the connections with the given inodes again, in one dump, with owners and exact socket options: what
-    /// -PassThru returns after a pipeline of changes. Owners come from a scan of the one process involved, or of
-    /// every process when several are. Connections gone meanwhile are missing from the result.
+    /// -PassThru returns after a pipeline of changes. Owners come from a scan of the processes involved
+    /// only. Connections gone meanwhile are missing from the result.
     /// </summary>
     public static IEnumerable<TcpConnection> Reread(IReadOnlyCollection<(long Inode, int Pid)> changed, string? networkNamespace = null)
     {
@@ -105,7 +105,7 @@ public static class RetrofitTargets
 
         var pids = changed.Select(c => c.Pid).Distinct().ToList();
         var inodes = changed.Select(c => c.Inode).ToHashSet();
-        SocketOwnerMap owners = SocketOwnerScan.Scan(pids.Count == 1 ? pids[0] : null);
+        SocketOwnerMap owners = SocketOwnerScan.Scan(pids);
         var query = new TcpConnectionQuery { IncludeProcess = true, NetworkNamespace = networkNamespace };
         return ConnectionSocketOptions.Fill(TcpConnections.Enumerate(query, owners).Where(c => inodes.Contains(c.Inode)));
     }

@@ -121,6 +121,57 @@ public static class TcpConnectionCloser
         }
     }
 
+    /// <summary>
+    /// The Skipped result for a target that is better left alone, or null to close it: a TIME_WAIT socket (no program
+    /// holds it and it ends by itself; SOCK_DESTROY would only report success), and a listening socket unless
+    /// <paramref name="includeListeners"/> (a port filter means the connections of a server; destroying its listener
+    /// would stop it accepting for good). A target without a known state whose remote end is the any-address and
+    /// port 0 is taken for a listener. The CLI's close and Close-TcpConnection share this rule.
+    /// </summary>
+    public static TcpConnectionCloseResult? LeftAlone(TcpCloseTarget target, bool includeListeners)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        string? reason = null;
+        if (StateOf(target.State) == TcpState.TimeWait)
+        {
+            reason = "A TIME_WAIT socket: no program holds it and it ends by itself; left alone.";
+        }
+        else if (!includeListeners && IsListener(target))
+        {
+            reason = "A listening socket: closing it would stop its program accepting connections; left alone "
+                + "(give -IncludeListener, or --state listen to pskeepalive close, to close it).";
+        }
+
+        return reason is null
+            ? null
+            : new TcpConnectionCloseResult(
+                target.LocalAddress, target.LocalPort, target.RemoteAddress, target.RemotePort, target.State, target.Inode, target.Cookie, TcpCloseOutcome.Skipped, reason, null);
+    }
+
+    /// <summary>True for a listening socket: listed as Listen, or of unknown state with the any-address and port 0 as its remote end.</summary>
+    public static bool IsListener(TcpCloseTarget target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        TcpState? state = StateOf(target.State);
+        return state == TcpState.Listen || (state is null && IsAnyEndpoint(target.RemoteAddress, target.RemotePort));
+    }
+
+    /// <summary>The state a target was listed in; null when not given or not a state name.</summary>
+    private static TcpState? StateOf(string state)
+    {
+        try
+        {
+            return string.IsNullOrWhiteSpace(state) || state == "Unknown" ? null : TcpStateNames.Parse(state);
+        }
+        catch (KeepaliveValidationException)
+        {
+            return null;
+        }
+    }
+
+    private static bool IsAnyEndpoint(string address, int port) =>
+        port == 0 && IPAddress.TryParse(address.Trim('[', ']'), out IPAddress? parsed) && (parsed.Equals(IPAddress.Any) || parsed.Equals(IPAddress.IPv6Any));
+
     /// <summary>Closes one socket; see <see cref="Close(IEnumerable{TcpCloseTarget}, string?, ShouldProcess?)"/>.</summary>
     public static TcpConnectionCloseResult Close(TcpCloseTarget target, string? networkNamespace = null)
     {

@@ -22,13 +22,17 @@ public static class TcpKeepaliveRetrofit
     /// <summary>Asked before each write: (target description, action description) -> go ahead?</summary>
     public delegate bool ShouldProcess(string target, string action);
 
+    /// <summary>Asked with a socket's options before anything is written: a reason to leave it alone, or null to go on.</summary>
+    public delegate string? SkipWhen(SocketKeepaliveOptions before);
+
     /// <summary>Changes every TCP socket (connections and listeners) of process <paramref name="pid"/>.</summary>
-    /// <exception cref="KeepaliveValidationException">The change is empty or out of range (nothing is touched).</exception>
+    /// <exception cref="KeepaliveValidationException">The change is empty or out of range, or <paramref name="pid"/> is a thread's ID (nothing is touched).</exception>
     /// <exception cref="KeepaliveNotFoundException">The process does not exist.</exception>
     /// <exception cref="KeepalivePermissionException">The caller may not read the process's descriptors.</exception>
     public static IEnumerable<KeepaliveChangeResult> ApplyToProcess(int pid, SocketKeepaliveChange change, ShouldProcess? shouldProcess = null)
     {
         SocketKeepalive.Validate(change);
+        Processes.RunningProcesses.CheckIsProcess(pid, "ProcessId");
         IReadOnlyList<SocketDescriptor> descriptors = ProcessSockets.List(pid);
         return ApplyToProcessCore(pid, descriptors, change, shouldProcess);
     }
@@ -37,10 +41,15 @@ public static class TcpKeepaliveRetrofit
     /// Changes the sockets named by <paramref name="targets"/>. Targets with the same inode are one socket held by
     /// several descriptors (fork, dup): the first descriptor that can be reached is used, one result per inode.
     /// </summary>
-    public static IEnumerable<KeepaliveChangeResult> Apply(IEnumerable<SocketTarget> targets, SocketKeepaliveChange change, ShouldProcess? shouldProcess = null)
+    /// <param name="targets">The sockets.</param>
+    /// <param name="change">What to set.</param>
+    /// <param name="shouldProcess">Asked before each write.</param>
+    /// <param name="skipWhen">Asked with each socket's options as read just before the write (a keepalive policy leaves
+    /// sockets whose program switched keepalive on itself alone); a skipped socket's result says why.</param>
+    public static IEnumerable<KeepaliveChangeResult> Apply(IEnumerable<SocketTarget> targets, SocketKeepaliveChange change, ShouldProcess? shouldProcess = null, SkipWhen? skipWhen = null)
     {
         SocketKeepalive.Validate(change);
-        return ApplyCore(targets, change, shouldProcess);
+        return ApplyCore(targets, change, shouldProcess, skipWhen);
     }
 
     /// <summary>
@@ -97,7 +106,7 @@ public static class TcpKeepaliveRetrofit
         (change.Enabled is not bool e || options.Enabled == e)
         && (change.Idle is not int i || options.Idle == i)
         && (change.Interval is not int v || options.Interval == v)
-        && (change.Count is not int c || options.Count == c)
+        && (change.Count is not int c || options.ProbeCount == c)
         && (change.UserTimeout is not int u || options.UserTimeout == u);
 
     private static IEnumerable<KeepaliveChangeResult> ApplyToProcessCore(
@@ -151,7 +160,7 @@ public static class TcpKeepaliveRetrofit
         }
     }
 
-    private static IEnumerable<KeepaliveChangeResult> ApplyCore(IEnumerable<SocketTarget> targets, SocketKeepaliveChange change, ShouldProcess? shouldProcess)
+    private static IEnumerable<KeepaliveChangeResult> ApplyCore(IEnumerable<SocketTarget> targets, SocketKeepaliveChange change, ShouldProcess? shouldProcess, SkipWhen? skipWhen)
     {
         foreach (IGrouping<ulong, SocketTarget> owners in targets.GroupBy(t => t.Inode))
         {
@@ -177,7 +186,7 @@ public static class TcpKeepaliveRetrofit
 
                 using (pidfd)
                 {
-                    last = ApplyOne(pidfd, target, name, change, shouldProcess, onlyTcp: false);
+                    last = ApplyOne(pidfd, target, name, change, shouldProcess, onlyTcp: false, skipWhen);
                 }
 
                 // Another owner is worth trying only when this descriptor could not be reached.
@@ -196,7 +205,7 @@ public static class TcpKeepaliveRetrofit
 
     /// <summary>Null when declined by <paramref name="shouldProcess"/>, or (with <paramref name="onlyTcp"/>) when the socket is not TCP.</summary>
     private static KeepaliveChangeResult? ApplyOne(
-        SafeFileHandle pidfd, SocketTarget target, string? name, SocketKeepaliveChange change, ShouldProcess? shouldProcess, bool onlyTcp)
+        SafeFileHandle pidfd, SocketTarget target, string? name, SocketKeepaliveChange change, ShouldProcess? shouldProcess, bool onlyTcp, SkipWhen? skipWhen = null)
     {
         RemoteSocket socket;
         try
@@ -240,6 +249,13 @@ public static class TcpKeepaliveRetrofit
             catch (KeepaliveException)
             {
                 // Addresses only name the socket in the result; the ones listed (if any) stand.
+            }
+
+            if (skipWhen?.Invoke(before) is string skipReason)
+            {
+                return new KeepaliveChangeResult(
+                    target.Pid, name, target.Fd, target.Inode, state, localAddress, localPort, remoteAddress, remotePort,
+                    KeepaliveChangeOutcome.Skipped, skipReason, null, before, before);
             }
 
             if (AlreadySatisfies(before, change))
@@ -293,7 +309,7 @@ public static class TcpKeepaliveRetrofit
         text.Append(CultureInfo.InvariantCulture, $"process {pid}");
         if (name is not null)
         {
-            text.Append(" (").Append(name).Append(')');
+            text.Append(" (").Append(TerminalText.Escape(name)).Append(')'); // shown by -WhatIf and -Confirm
         }
 
         text.Append(CultureInfo.InvariantCulture, $" fd {fd} socket:[{inode}]");

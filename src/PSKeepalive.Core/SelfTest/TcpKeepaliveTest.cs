@@ -137,8 +137,26 @@ public static class TcpKeepaliveTest
         return text.ToString();
     }
 
-    /// <summary>Judges an outcome against the plan: pass or fail, and the sentence that says why.</summary>
-    internal static (bool Passed, string Message) Judge(TcpKeepaliveTestPlan plan, TimeSpan? measured, string? error, int probes, int retransmissions, TimeSpan waited)
+    /// <summary>
+    /// Judges an outcome against the plan: pass or fail, and the sentences that say why. A probe timeline off its
+    /// schedule (a late, early, missing or extra probe) fails a test that would otherwise pass, and names the probe
+    /// in a test that failed anyway.
+    /// </summary>
+    internal static (bool Passed, string Message) Judge(
+        TcpKeepaliveTestPlan plan, TimeSpan? measured, string? error, int probes, int retransmissions, TimeSpan waited, ProbeTimelineFinding? timeline = null)
+    {
+        (bool passed, string message) = JudgeDetection(plan, measured, error, probes, retransmissions, waited);
+        if (timeline?.Problem is string problem)
+        {
+            return passed
+                ? (false, $"The connection timed out after {Format(measured!.Value)} as expected ({Format(plan.Expected)}: {plan.Derivation}), but the probes did not keep to the schedule: {problem}")
+                : (false, $"{message} {problem}");
+        }
+
+        return passed && timeline?.Summary is string summary ? (true, $"{message} {summary}") : (passed, message);
+    }
+
+    private static (bool Passed, string Message) JudgeDetection(TcpKeepaliveTestPlan plan, TimeSpan? measured, string? error, int probes, int retransmissions, TimeSpan waited)
     {
         string expected = $"{Format(plan.Expected)} ({plan.Derivation})";
         string mechanism = plan.Mechanism switch
@@ -236,9 +254,14 @@ public static class TcpKeepaliveTest
         private readonly string _address;
         private readonly string _namespace;
         private readonly long _reference;
+        private readonly ProbingSocketDiag _diag;
+        private readonly ProbeTimeline _timeline;
 
-        private Session(Socket prober, Socket peer, TcpKeepaliveTestPlan plan, TimeSpan wait, bool usedSystemSettings, string address, string networkNamespace, long reference)
+        private Session(
+            Socket prober, Socket peer, TcpKeepaliveTestPlan plan, TimeSpan wait, bool usedSystemSettings, string address, string networkNamespace, long reference, ProbingSocketDiag diag)
         {
+            _diag = diag;
+            _timeline = new ProbeTimeline(TimeSpan.FromSeconds(plan.Interval));
             _prober = prober;
             _peer = peer;
             _plan = plan;
@@ -275,8 +298,10 @@ public static class TcpKeepaliveTest
 
             IPAddress address = options.IPv6 ? IPAddress.IPv6Loopback : IPAddress.Loopback;
             (Socket prober, Socket peer) = Connect(address, networkNamespace);
+            ProbingSocketDiag? diag = null;
             try
             {
+                diag = ProbingSocketDiag.Open(prober);
                 // The clock starts where the kernel's does, not when our own set-up (which JIT and load can stretch to
                 // hundreds of milliseconds) happens to finish: TCP_KEEPIDLE counts from the last segment received (the
                 // handshake), read back from TCP_INFO; SO_KEEPALIVE alone arms a full keepalive time when it is set;
@@ -303,10 +328,11 @@ public static class TcpKeepaliveTest
                 SocketKeepalive.Set(prober, change);
                 reference ??= options.UseSystemSettings ? beforeSet : KernelReference(prober, info => Math.Min(info.LastDataRecv, info.LastAckRecv));
 
-                return new Session(prober, peer, plan, wait, options.UseSystemSettings, address.ToString(), networkNamespace, reference.Value);
+                return new Session(prober, peer, plan, wait, options.UseSystemSettings, address.ToString(), networkNamespace, reference.Value, diag);
             }
             catch
             {
+                diag?.Dispose();
                 Abort(prober);
                 Abort(peer);
                 throw;
@@ -352,9 +378,19 @@ public static class TcpKeepaliveTest
             int retransmissions = 0;
             void Sample()
             {
+                // sock_diag first: its timer dates the newest probe exactly; tcp_info's counter covers the rest.
+                var diag = _diag.Sample();
                 TcpInfo info = TcpInfo.Read(_prober.SafeHandle, _prober);
+                long now = Stopwatch.GetTimestamp();
                 probes = Math.Max(probes, info.Probes);
                 retransmissions = (int)Math.Max(retransmissions, Math.Min(info.TotalRetrans, int.MaxValue));
+                // With data in flight sock_diag shows the retransmission timer (Sample gives null) and no probe is expected.
+                if (diag is var (diagProbes, left, timestamp))
+                {
+                    _timeline.Observe(Stopwatch.GetElapsedTime(_reference, timestamp), diagProbes, left);
+                }
+
+                _timeline.Observe(Stopwatch.GetElapsedTime(_reference, now), info.Probes, null);
             }
 
             TimeSpan? measured = null;
@@ -392,7 +428,8 @@ public static class TcpKeepaliveTest
 
             TimeSpan waited = Elapsed;
             Sample();
-            (bool passed, string message) = Judge(_plan, measured, error, probes, retransmissions, waited);
+            ProbeTimelineFinding timeline = _timeline.Judge(_plan, measured, error, waited);
+            (bool passed, string message) = Judge(_plan, measured, error, probes, retransmissions, waited, timeline);
             return new TcpKeepaliveTestResult(
                 _plan.Idle,
                 _plan.Interval,
@@ -411,11 +448,20 @@ public static class TcpKeepaliveTest
                 _plan.Mechanism,
                 _address,
                 _namespace,
-                message);
+                message)
+            {
+                ProbeTimes = timeline.ProbeTimes,
+                ExpectedProbeTimes = timeline.ExpectedProbeTimes,
+                LateProbes = timeline.LateProbes,
+                MissingProbes = timeline.MissingProbes,
+                TimelineResolution = timeline.Resolution,
+                Timeline = timeline.Text,
+            };
         }
 
         public void Dispose()
         {
+            _diag.Dispose();
             Abort(_prober);
             Abort(_peer);
         }

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 
 namespace PSKeepalive.Core.SelfTest;
 
@@ -23,7 +24,7 @@ public enum TcpKeepaliveTestMechanism
 /// </summary>
 /// <param name="Idle">TCP_KEEPIDLE in force on the probing end, seconds.</param>
 /// <param name="Interval">TCP_KEEPINTVL in force, seconds.</param>
-/// <param name="Count">TCP_KEEPCNT in force.</param>
+/// <param name="ProbeCount">TCP_KEEPCNT in force (not "Count", which would hide PowerShell's .Count).</param>
 /// <param name="UserTimeout">TCP_USER_TIMEOUT in force, milliseconds (0 = unset).</param>
 /// <param name="ExpectedDetection">When the settings say the connection should fail.</param>
 /// <param name="MeasuredDetection">When it did fail; null when it was still open at the end of the wait.</param>
@@ -42,7 +43,7 @@ public enum TcpKeepaliveTestMechanism
 public sealed record TcpKeepaliveTestResult(
     int Idle,
     int Interval,
-    int Count,
+    int ProbeCount,
     int UserTimeout,
     TimeSpan ExpectedDetection,
     TimeSpan? MeasuredDetection,
@@ -57,4 +58,27 @@ public sealed record TcpKeepaliveTestResult(
     TcpKeepaliveTestMechanism Mechanism,
     string Address,
     string NetworkNamespace,
-    string Message);
+    string Message)
+{
+    /// <summary>
+    /// When each keepalive probe went out, seconds after the last data (the moment TCP_KEEPIDLE counts from), to the
+    /// millisecond; in the order sent. Read from sock_diag's keepalive timer of the probing socket (exact to one
+    /// jiffy, see <see cref="TimelineResolution"/>), without privilege.
+    /// </summary>
+    public IReadOnlyList<double> ProbeTimes { get; init; } = Array.Empty<double>();
+
+    /// <summary>The schedule the probes should keep: Idle, Idle + Interval, ... (empty when no probe is expected).</summary>
+    public IReadOnlyList<double> ExpectedProbeTimes { get; init; } = Array.Empty<double>();
+
+    /// <summary>Numbers (from 1) of the probes that went out later than their step of the schedule allows.</summary>
+    public IReadOnlyList<int> LateProbes { get; init; } = Array.Empty<int>();
+
+    /// <summary>Numbers (from 1) of the expected probes that never went out.</summary>
+    public IReadOnlyList<int> MissingProbes { get; init; } = Array.Empty<int>();
+
+    /// <summary>The largest uncertainty of a probe time (one jiffy when read from the timer; half a sample interval otherwise).</summary>
+    public TimeSpan TimelineResolution { get; init; }
+
+    /// <summary>The timeline at a glance: "1.00 2.00 3.00 | reset 4.01" ("!" marks a probe off schedule, "-" a missing one).</summary>
+    public string Timeline { get; init; } = string.Empty;
+}

@@ -79,10 +79,13 @@ public static class SysctlConfigFile
         return output.ToString();
     }
 
+    /// <summary>What systemd-sysctl strips (its WHITESPACE): not Unicode's white space, since files are read as bytes.</summary>
+    private static readonly char[] Whitespace = [' ', '\t', '\n', '\r'];
+
     internal static bool TryParseLine(string line, out string key, out string value)
     {
         key = value = string.Empty;
-        string trimmed = line.Trim();
+        string trimmed = line.Trim(Whitespace);
         if (trimmed.Length == 0 || trimmed[0] == '#' || trimmed[0] == ';')
         {
             return false;
@@ -94,10 +97,10 @@ public static class SysctlConfigFile
             return false;
         }
 
-        string rawKey = trimmed[..equals].Trim();
+        string rawKey = trimmed[..equals].Trim(Whitespace);
         if (rawKey.StartsWith('-'))
         {
-            rawKey = rawKey[1..].TrimStart();
+            rawKey = rawKey[1..].TrimStart(Whitespace);
         }
 
         if (rawKey.Length == 0)
@@ -107,7 +110,7 @@ public static class SysctlConfigFile
 
         // sysctl.d allows "net/ipv4/x" as well as "net.ipv4.x"; compare in the dotted form.
         key = rawKey.Replace('/', '.');
-        value = trimmed[(equals + 1)..].Trim();
+        value = trimmed[(equals + 1)..].Trim(Whitespace);
         return true;
     }
 }

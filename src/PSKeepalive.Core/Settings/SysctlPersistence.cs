@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Runtime.InteropServices;
 using System.Text;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Interop;
@@ -31,6 +32,9 @@ public sealed class SysctlPersistence
 
     private const string Subject = "SysctlFile";
 
+    /// <summary>The kernel's limit of links followed in one path (MAXSYMLINKS).</summary>
+    private const int MaxLinks = 40;
+
     public static readonly IReadOnlyList<string> DefaultSearchDirectories =
         ["/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"];
 
@@ -45,14 +49,71 @@ public sealed class SysctlPersistence
         _sysctlConf = sysctlConf;
     }
 
-    /// <summary>Merges <paramref name="values"/> into <paramref name="path"/> atomically, then looks for overrides.</summary>
-    /// <summary>True when systemd-sysctl and 'sysctl --system' read <paramref name="path"/> at boot.</summary>
+    /// <summary>
+    /// True when systemd-sysctl and 'sysctl --system' read <paramref name="path"/> at boot, or the file that a
+    /// write to it changes (links are written through): directories are compared after resolving every link
+    /// (a link to /etc/sysctl.d, or /lib -> /usr/lib, names the same directory).
+    /// </summary>
     public bool IsReadAtBoot(string path)
     {
         string fullPath = System.IO.Path.GetFullPath(path);
-        string? directory = System.IO.Path.GetDirectoryName(fullPath);
-        return fullPath == _sysctlConf ||
-            (fullPath.EndsWith(".conf", StringComparison.Ordinal) && _searchDirectories.Any(d => SameDirectory(d, directory)));
+        return IsBootFile(Canonical(fullPath)) || IsBootFile(Canonical(FollowLinks(fullPath)));
+    }
+
+    private bool IsBootFile(string canonicalPath)
+    {
+        string? directory = System.IO.Path.GetDirectoryName(canonicalPath);
+        return (_sysctlConf is not null && canonicalPath == Canonical(System.IO.Path.GetFullPath(_sysctlConf))) ||
+            (canonicalPath.EndsWith(".conf", StringComparison.Ordinal) && _searchDirectories.Any(d => SameDirectory(Canonical(System.IO.Path.GetFullPath(d)), directory)));
+    }
+
+    /// <summary>
+    /// Checks, before anything changes, that <paramref name="path"/> can be written: links are followed, the
+    /// file is not a directory, the nearest existing directory on its way is a directory the caller may write
+    /// (it is created if missing), and an existing file can be read. Throws with "Nothing was changed".
+    /// </summary>
+    public void CheckTarget(string path)
+    {
+        string target = FollowLinks(System.IO.Path.GetFullPath(path));
+        string shown = target == System.IO.Path.GetFullPath(path) ? path : $"{path} (a link to {target})";
+        if (Directory.Exists(target))
+        {
+            throw new KeepaliveInvalidTargetException(Subject, $"Cannot persist to {shown}: it is a directory. Nothing was changed.", path, Errno.EISDIR);
+        }
+
+        string? directory = System.IO.Path.GetDirectoryName(target);
+        while (directory is not null && !Directory.Exists(directory))
+        {
+            if (File.Exists(directory))
+            {
+                throw new KeepaliveInvalidTargetException(
+                    Subject, $"Cannot persist to {shown}: {directory} is not a directory. Nothing was changed.", path, Errno.ENOTDIR);
+            }
+
+            directory = System.IO.Path.GetDirectoryName(directory);
+        }
+
+        if (directory is not null && Libc.Access(directory, Libc.W_OK | Libc.X_OK) != 0)
+        {
+            throw Refused(Libc.LastErrno, $"write to {directory}", shown, path);
+        }
+
+        if (File.Exists(target) && Libc.Access(target, Libc.R_OK) != 0)
+        {
+            throw Refused(Libc.LastErrno, $"read {target}", shown, path);
+        }
+    }
+
+    private static KeepaliveException Refused(int errno, string operation, string shown, string path)
+    {
+        KeepaliveException e = Errno.ToException(errno, Subject, operation, path, "root");
+        string message = $"Cannot persist to {shown}: {e.Message} Nothing was changed.";
+        return e switch
+        {
+            KeepalivePermissionException => new KeepalivePermissionException(Subject, message, path, errno),
+            KeepaliveReadOnlyException => new KeepaliveReadOnlyException(Subject, message, path, errno),
+            _ => new KeepaliveKernelException(Subject, message, path, errno),
+        };
     }
 
     /// <summary>
@@ -84,11 +145,27 @@ public sealed class SysctlPersistence
             networkNamespace);
     }
 
+    /// <summary>
+    /// Merges <paramref name="values"/> into <paramref name="path"/> (through a link, into the file it names, which
+    /// stays linked) atomically and under an exclusive lock, so that concurrent writers of other keys lose
+    /// nothing; every byte of the lines it does not own is kept, and so are the file's mode and owner. Then looks
+    /// for files that would override the values at boot. The result's path is the file written.
+    /// </summary>
     public SysctlPersistResult Persist(string path, IReadOnlyList<KeyValuePair<string, int>> values)
     {
         string fullPath = System.IO.Path.GetFullPath(path);
-        string existing = ReadExisting(fullPath);
-        WriteAtomically(fullPath, SysctlConfigFile.Merge(existing, values));
+        string target = FollowLinks(fullPath);
+        if (Directory.Exists(target))
+        {
+            throw new KeepaliveInvalidTargetException(Subject, $"Cannot persist to {path}: {target} is a directory.", path, Errno.EISDIR);
+        }
+
+        // Latin-1 maps each byte to one char and back: lines that are not ours, whatever their encoding, stay
+        // byte for byte; our keys and values are ASCII.
+        LockedFileReplacement.UpdateUnderLock(
+            target,
+            existing => Encoding.Latin1.GetBytes(SysctlConfigFile.Merge(Encoding.Latin1.GetString(existing), values)),
+            Subject);
 
         var keys = values.Select(v => v.Key).ToList();
         var warnings = new List<string>();
@@ -103,7 +180,7 @@ public sealed class SysctlPersistence
             warnings.Add($"{o.File} line {o.LineNumber} sets {o.Key} = {o.Value} and is read after {fullPath}, so its value wins at boot.");
         }
 
-        return new SysctlPersistResult(fullPath, overrides, warnings);
+        return new SysctlPersistResult(target, overrides, warnings);
     }
 
     /// <summary>Files read after <paramref name="path"/> at boot that set one of <paramref name="keys"/>.</summary>
@@ -179,80 +256,61 @@ public sealed class SysctlPersistence
         return files;
     }
 
-    private static string ReadExisting(string path)
+    /// <summary>
+    /// The file a write to <paramref name="path"/> changes: links followed one by one (each relative target
+    /// against the real directory of its link, as the kernel does), whether or not the last one exists.
+    /// </summary>
+    internal static string FollowLinks(string path)
     {
-        try
+        string current = Canonical(path);
+        for (int hops = 0; hops < MaxLinks; hops++)
         {
-            return File.Exists(path) ? File.ReadAllText(path) : string.Empty;
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new KeepalivePermissionException(Subject, $"Cannot read {path}: {e.Message} Persisting needs root.", path, Errno.EACCES);
-        }
-        catch (IOException e)
-        {
-            throw new KeepaliveKernelException(Subject, $"Cannot read {path}: {e.Message}", path, 0, e);
-        }
-    }
-
-    /// <summary>Temporary file in the same directory, fsync, rename over the target, fsync the directory.</summary>
-    internal static void WriteAtomically(string path, string content)
-    {
-        string directory = System.IO.Path.GetDirectoryName(path) ?? "/";
-        string temporary = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            Directory.CreateDirectory(directory);
-            var mode = File.Exists(path)
-                ? File.GetUnixFileMode(path)
-                : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
-            using (var stream = new FileStream(temporary, new FileStreamOptions
+            string? target;
+            try
             {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                UnixCreateMode = mode,
-            }))
+                target = new FileInfo(current).LinkTarget;
+            }
+            catch (IOException)
             {
-                byte[] bytes = Encoding.UTF8.GetBytes(content);
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
+                return current;
             }
 
-            File.Move(temporary, path, overwrite: true);
-            SyncDirectory(directory);
+            if (target is null)
+            {
+                return current;
+            }
+
+            current = Canonical(System.IO.Path.GetFullPath(target, System.IO.Path.GetDirectoryName(current) ?? "/"));
         }
-        catch (UnauthorizedAccessException e)
-        {
-            TryDelete(temporary);
-            throw new KeepalivePermissionException(Subject, $"Cannot write {path}: {e.Message} Persisting to {directory} needs root.", path, Errno.EACCES);
-        }
-        catch (IOException e)
-        {
-            TryDelete(temporary);
-            throw new KeepaliveKernelException(Subject, $"Cannot write {path}: {e.Message}", path, 0, e);
-        }
+
+        throw new KeepaliveInvalidTargetException(Subject, $"Cannot persist to {path}: too many levels of symbolic links.", path, Errno.ELOOP);
     }
 
-    private static void SyncDirectory(string directory)
+    /// <summary>The path with its directory's links resolved (realpath of the deepest existing directory); the name is kept.</summary>
+    internal static unsafe string Canonical(string fullPath)
     {
-        int fd = Libc.Open(directory, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
-        if (fd >= 0)
+        string? directory = System.IO.Path.GetDirectoryName(fullPath);
+        if (directory is null)
         {
-            Libc.FSync(fd);
-            Libc.Close(fd);
+            return fullPath;
         }
-    }
 
-    private static void TryDelete(string path)
-    {
-        try
+        string rest = System.IO.Path.GetFileName(fullPath);
+        while (directory is not null)
         {
-            File.Delete(path);
+            byte* resolved = Libc.RealPath(directory, null);
+            if (resolved is not null)
+            {
+                string real = Marshal.PtrToStringUTF8((nint)resolved)!;
+                Libc.Free(resolved);
+                return System.IO.Path.Join(real, rest);
+            }
+
+            rest = System.IO.Path.Join(System.IO.Path.GetFileName(directory), rest);
+            directory = System.IO.Path.GetDirectoryName(directory);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Best effort: the original error is the one worth reporting.
-        }
+
+        return fullPath;
     }
 
     private static string ResolveLinks(string path)

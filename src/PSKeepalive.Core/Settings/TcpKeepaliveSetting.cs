@@ -23,3 +23,11 @@ public sealed record TcpKeepaliveSettingChange(int? Time = null, int? Interval =
 {
     public bool IsEmpty => Time is null && Interval is null && Probes is null;
 }
+
+/// <summary>
+/// A setting piped to Set-TcpKeepaliveSetting, as its properties read: Get-TcpKeepaliveSetting's output, the same
+/// deserialized from another computer, or a row of Import-Csv.
+/// </summary>
+/// <param name="NetworkNamespace">The namespace it was read in ("net:[4026532281]"); null or empty when it names none.</param>
+/// <param name="ComputerName">PSComputerName, which PowerShell remoting adds: the computer it was read on; null for this one.</param>
+public sealed record PipedTcpKeepaliveSetting(int Time, int Interval, int Probes, string? NetworkNamespace, string? ComputerName);

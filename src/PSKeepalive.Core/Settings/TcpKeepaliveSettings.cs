@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Namespaces;
@@ -52,6 +53,48 @@ public sealed class TcpKeepaliveSettings
         }
     }
 
+    /// <summary>
+    /// What a setting piped to Set-TcpKeepaliveSetting changes, and where. As with Get-Service | Set-Service, the target
+    /// is the object piped: the namespace it was read in (<see cref="PipedTcpKeepaliveSetting.NetworkNamespace"/>), never
+    /// the caller's by accident. Its values travel with it, and the values typed override only what they name, so a
+    /// saved setting piped back restores it. Copying it elsewhere takes an explicit <paramref name="networkNamespace"/>,
+    /// and so does a setting read on another computer, whose namespace name means nothing here.
+    /// </summary>
+    /// <param name="piped">The piped setting; null when nothing was piped (only <paramref name="typed"/> counts).</param>
+    /// <param name="typed">The values given as parameters.</param>
+    /// <param name="networkNamespace">-NetworkNamespace as given; null when not given.</param>
+    /// <returns>The values to write and the namespace to write them in (null: the caller's).</returns>
+    /// <exception cref="KeepaliveInvalidTargetException">A setting of another computer without <paramref name="networkNamespace"/>.</exception>
+    public static (TcpKeepaliveSettingChange Change, string? NetworkNamespace) ChangeFor(
+        PipedTcpKeepaliveSetting? piped, TcpKeepaliveSettingChange typed, string? networkNamespace)
+    {
+        ArgumentNullException.ThrowIfNull(typed);
+        if (piped is null)
+        {
+            return (typed, networkNamespace);
+        }
+
+        var change = new TcpKeepaliveSettingChange(typed.Time ?? piped.Time, typed.Interval ?? piped.Interval, typed.Probes ?? piped.Probes);
+        if (!string.IsNullOrEmpty(networkNamespace))
+        {
+            return (change, networkNamespace);
+        }
+
+        if (!string.IsNullOrEmpty(piped.ComputerName))
+        {
+            throw new KeepaliveInvalidTargetException(
+                "NetworkNamespace",
+                $"The piped setting was read on computer '{piped.ComputerName}' (PowerShell remoting): its network namespace "
+                + $"{piped.NetworkNamespace ?? "(none named)"} is one of that computer, not of this one, so nothing was changed. Change it there "
+                + $"(Invoke-Command -HostName {piped.ComputerName} {{ Set-TcpKeepaliveSetting ... }}), or give -NetworkNamespace to copy its values "
+                + "to a namespace of this computer (/proc/self/ns/net for this process's own).",
+                piped.ComputerName,
+                0);
+        }
+
+        return (change, string.IsNullOrEmpty(piped.NetworkNamespace) ? null : piped.NetworkNamespace);
+    }
+
     /// <summary>The sysctl names and values a change writes, in write order.</summary>
     public static IReadOnlyList<KeyValuePair<string, int>> Assignments(TcpKeepaliveSettingChange change)
     {
@@ -83,6 +126,52 @@ public sealed class TcpKeepaliveSettings
             WriteAllOrNothing(Assignments(change));
             return ReadHere();
         });
+    }
+
+    /// <summary>
+    /// Persists a change that was just written live (<paramref name="persist"/>). When persisting fails, the
+    /// changed keys get their <paramref name="previous"/> values back, so that the system is as it was, and the
+    /// error says so; if even that fails, it names the values that are live but not persisted.
+    /// </summary>
+    public SysctlPersistResult PersistOrRestore(
+        TcpKeepaliveSettingChange change, TcpKeepaliveSetting previous, string? networkNamespace, System.Func<SysctlPersistResult> persist)
+    {
+        System.ArgumentNullException.ThrowIfNull(change);
+        System.ArgumentNullException.ThrowIfNull(previous);
+        System.ArgumentNullException.ThrowIfNull(persist);
+        try
+        {
+            return persist();
+        }
+        catch (KeepaliveException failure)
+        {
+            var restore = new TcpKeepaliveSettingChange(
+                change.Time is null ? null : previous.Time,
+                change.Interval is null ? null : previous.Interval,
+                change.Probes is null ? null : previous.Probes);
+            var restored = new List<string>();
+            foreach (var (key, value) in Assignments(restore))
+            {
+                restored.Add($"{key} = {value}");
+            }
+
+            try
+            {
+                Set(restore, networkNamespace);
+            }
+            catch (KeepaliveException)
+            {
+                var live = new List<string>();
+                foreach (var (key, value) in Assignments(change))
+                {
+                    live.Add($"{key} (live value {value}, should be {(key == TimeKey ? previous.Time : key == IntervalKey ? previous.Interval : previous.Probes)})");
+                }
+
+                throw new SysctlPersistException(failure, [], live);
+            }
+
+            throw new SysctlPersistException(failure, restored, []);
+        }
     }
 
     private TcpKeepaliveSetting ReadHere() => new(
@@ -141,6 +230,15 @@ public sealed class SysctlWriteException : KeepaliveRollbackException
 {
     public SysctlWriteException(KeepaliveException failure, IReadOnlyList<string> restored, IReadOnlyList<string> notRestored)
         : base(failure, restored, notRestored, "values already written", "; set them by hand")
+    {
+    }
+}
+
+/// <summary>Persisting failed after the values were written live; the live values were put back (or the message says which are not).</summary>
+public sealed class SysctlPersistException : KeepaliveRollbackException
+{
+    public SysctlPersistException(KeepaliveException failure, IReadOnlyList<string> restored, IReadOnlyList<string> notRestored)
+        : base(failure, restored, notRestored, "live values (nothing is changed)", "; the new values are live but not persisted")
     {
     }
 }

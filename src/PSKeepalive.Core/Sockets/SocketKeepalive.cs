@@ -29,7 +29,7 @@ public static class SocketKeepalive
     public static SocketKeepaliveOptions Get(Socket socket)
     {
         ArgumentNullException.ThrowIfNull(socket);
-        return WithHandle(socket.SafeHandle, socket, fd => GetCore(fd, Describe(socket, fd), socket));
+        return WithEndpoints(WithHandle(socket.SafeHandle, socket, fd => GetCore(fd, Describe(socket, fd), socket)), socket);
     }
 
     /// <summary>Applies <paramref name="change"/> to the socket open as <paramref name="fd"/>, all or nothing; returns the values read back.</summary>
@@ -51,7 +51,33 @@ public static class SocketKeepalive
     {
         ArgumentNullException.ThrowIfNull(socket);
         Validate(change);
-        return WithHandle(socket.SafeHandle, socket, fd => SetCore(fd, change, Describe(socket, fd), socket));
+        return WithEndpoints(WithHandle(socket.SafeHandle, socket, fd => SetCore(fd, change, Describe(socket, fd), socket)), socket);
+    }
+
+    /// <summary>The options with the socket's endpoints, so that a row says which socket it is.</summary>
+    private static SocketKeepaliveOptions WithEndpoints(SocketKeepaliveOptions options, Socket socket)
+    {
+        try
+        {
+            if (socket.LocalEndPoint is not System.Net.IPEndPoint local)
+            {
+                return options;
+            }
+
+            var remote = socket.RemoteEndPoint as System.Net.IPEndPoint;
+            string any = local.AddressFamily == AddressFamily.InterNetworkV6 ? "::" : "0.0.0.0";
+            return options with
+            {
+                LocalAddress = local.Address.ToString(),
+                LocalPort = local.Port,
+                RemoteAddress = remote?.Address.ToString() ?? any,
+                RemotePort = remote?.Port ?? 0,
+            };
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return options;
+        }
     }
 
     /// <summary>
@@ -117,7 +143,7 @@ public static class SocketKeepalive
 
         throw new KeepaliveInvalidTargetException(
             Subject,
-            $"{description} is a {FamilyName(domain)} {TypeName(type)} socket ({ProtocolName(protocol)}); keepalive options "
+            $"{description} is {WithArticle(FamilyName(domain))} {TypeName(type)} socket ({ProtocolName(protocol)}); keepalive options "
                 + "apply only to TCP sockets (AF_INET or AF_INET6, SOCK_STREAM, IPPROTO_TCP). Nothing was read or changed.",
             target,
             0);
@@ -167,7 +193,7 @@ public static class SocketKeepalive
 
         if (change.Count is int count)
         {
-            writes.Add(new(IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", count, previous.Count));
+            writes.Add(new(IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", count, previous.ProbeCount));
         }
 
         if (change.UserTimeout is int userTimeout)

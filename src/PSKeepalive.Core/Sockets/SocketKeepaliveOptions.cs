@@ -1,3 +1,5 @@
+using System;
+
 namespace PSKeepalive.Core.Sockets;
 
 /// <summary>
@@ -7,12 +9,35 @@ namespace PSKeepalive.Core.Sockets;
 /// <param name="Enabled">SO_KEEPALIVE: without it nothing is probed, whatever the other values say.</param>
 /// <param name="Idle">TCP_KEEPIDLE: idle seconds before the first probe.</param>
 /// <param name="Interval">TCP_KEEPINTVL: seconds between unanswered probes.</param>
-/// <param name="Count">TCP_KEEPCNT: unanswered probes before the connection is dropped.</param>
+/// <param name="ProbeCount">TCP_KEEPCNT: unanswered probes before the connection is dropped (not "Count", which would hide
+/// the Count PowerShell gives every object).</param>
 /// <param name="UserTimeout">TCP_USER_TIMEOUT in milliseconds; 0 means the system default (retransmission limits decide).</param>
-public sealed record SocketKeepaliveOptions(bool Enabled, int Idle, int Interval, int Count, int UserTimeout)
+public sealed record SocketKeepaliveOptions(bool Enabled, int Idle, int Interval, int ProbeCount, int UserTimeout)
 {
-    /// <summary>Seconds an idle connection to a silent peer survives when keepalive is on: Idle + Interval x Count.</summary>
-    public long DeadPeerDetectionSeconds => Idle + ((long)Interval * Count);
+    /// <summary>Seconds an idle connection to a silent peer survives when keepalive is on: Idle + Interval x ProbeCount.</summary>
+    public long DeadPeerDetectionSeconds => Idle + ((long)Interval * ProbeCount);
+
+    /// <summary>
+    /// The socket's local address, so that a row says which socket it is (read from a .NET Socket by Get-/Set-SocketKeepalive);
+    /// null when not known (the Before/After of a change, whose result names the socket itself) or not bound.
+    /// </summary>
+    public string? LocalAddress { get; init; }
+
+    /// <summary>The socket's local port; null when not known.</summary>
+    public int? LocalPort { get; init; }
+
+    /// <summary>The peer's address: the any-address ("0.0.0.0", "::") for a socket that is not connected, as Get-TcpConnection shows it; null when not known.</summary>
+    public string? RemoteAddress { get; init; }
+
+    /// <summary>The peer's port: 0 for a socket that is not connected; null when not known.</summary>
+    public int? RemotePort { get; init; }
+
+    /// <summary>Equal when the options are: the endpoints only say which socket a row is (and are not always known).</summary>
+    public bool Equals(SocketKeepaliveOptions? other) =>
+        other is not null && Enabled == other.Enabled && Idle == other.Idle && Interval == other.Interval && ProbeCount == other.ProbeCount
+        && UserTimeout == other.UserTimeout;
+
+    public override int GetHashCode() => HashCode.Combine(Enabled, Idle, Interval, ProbeCount, UserTimeout);
 }
 
 /// <summary>The options to change on a socket; null leaves an option as it is.</summary>

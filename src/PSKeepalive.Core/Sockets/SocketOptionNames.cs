@@ -27,6 +27,10 @@ internal static class SocketOptionNames
     public const int TCP_INFO = 11;
     public const int TCP_USER_TIMEOUT = 18;
 
+    /// <summary>"an IPv4 (AF_INET)", "a Unix-domain (AF_UNIX)", "an address family 7": the article as the words are spoken.</summary>
+    public static string WithArticle(string words) =>
+        (words.Length > 0 && "AEIOaeio".Contains(words[0]) ? "an " : "a ") + words;
+
     public static string FamilyName(int family) => family switch
     {
         AF_UNIX => "Unix-domain (AF_UNIX)",

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using PSKeepalive.Completion;
+using PSKeepalive.Core.Connections;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Retrofit;
 
@@ -12,8 +13,10 @@ namespace PSKeepalive.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Close, "TcpConnection", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(TcpConnectionCloseResult))]
-public sealed class CloseTcpConnectionCommand : PSCmdlet
+public sealed class CloseTcpConnectionCommand : PipelineInputCommand
 {
+    private int _listenersLeft;
+
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string LocalAddress { get; set; } = string.Empty;
@@ -57,14 +60,40 @@ public sealed class CloseTcpConnectionCommand : PSCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
+
+    /// <summary>Also close listening sockets; without it a listener is skipped with the reason (as pskeepalive close does without --state listen).</summary>
+    [Parameter]
+    public SwitchParameter IncludeListener { get; set; }
+
     /// <summary>Write a TcpConnectionCloseResult per connection.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
     protected override void ProcessRecord()
     {
+        if (RefusedFromAnotherComputer("Connection", $"{TcpConnection.Endpoint(LocalAddress, LocalPort)} -> {TcpConnection.Endpoint(RemoteAddress, RemotePort)}", "Get-TcpConnection ... | Close-TcpConnection"))
+        {
+            return;
+        }
+
         var target = new TcpCloseTarget(
             LocalAddress, LocalPort, RemoteAddress, RemotePort, Cookie ?? TcpConnectionCloser.AnyCookie, InterfaceIndex, State ?? "Unknown", Inode);
+        if (TcpConnectionCloser.LeftAlone(target, IncludeListener) is { } leftAlone)
+        {
+            if (TcpConnectionCloser.IsListener(target))
+            {
+                _listenersLeft++;
+            }
+
+            WriteVerbose($"Skipped {target}: {leftAlone.Reason}");
+            if (PassThru)
+            {
+                WriteObject(leftAlone);
+            }
+
+            return;
+        }
+
         if (!ShouldProcess(target.ToString(), "Close (SOCK_DESTROY: reset the peer, abort the owner's socket)"))
         {
             return;
@@ -99,6 +128,15 @@ public sealed class CloseTcpConnectionCommand : PSCmdlet
         if (PassThru)
         {
             WriteObject(result);
+        }
+    }
+
+    protected override void EndProcessing()
+    {
+        if (_listenersLeft > 0)
+        {
+            WriteWarning(
+                $"{_listenersLeft} listening socket(s) left alone: closing one stops its program accepting connections. Give -IncludeListener to close them.");
         }
     }
 }

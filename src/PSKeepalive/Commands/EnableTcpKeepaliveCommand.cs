@@ -17,6 +17,7 @@ public sealed class EnableTcpKeepaliveCommand : RetrofitCommandBase
 {
     /// <summary>TCP_KEEPIDLE seconds.</summary>
     [Parameter]
+    [Alias("Time")]
     [ValidateRange(KeepaliveLimits.MinIdle, KeepaliveLimits.MaxIdle)]
     public int? Idle { get; set; }
 
@@ -27,6 +28,7 @@ public sealed class EnableTcpKeepaliveCommand : RetrofitCommandBase
 
     /// <summary>TCP_KEEPCNT probes.</summary>
     [Parameter]
+    [Alias("Probes", "ProbeCount")]
     [ValidateRange(KeepaliveLimits.MinCount, KeepaliveLimits.MaxCount)]
     public int? Count { get; set; }
 

@@ -1,5 +1,8 @@
 using System;
+using System.Collections.Generic;
+using System.Text.RegularExpressions;
 using System.Management.Automation;
+using System.Management.Automation.Runspaces;
 using PSKeepalive.Completion;
 using PSKeepalive.Core.Connections;
 using PSKeepalive.Core.Errors;
@@ -13,38 +16,42 @@ namespace PSKeepalive.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "TcpConnection")]
 [OutputType(typeof(TcpConnection))]
-public sealed class GetTcpConnectionCommand : PSCmdlet
+public sealed class GetTcpConnectionCommand : ConnectionFilterCommandBase
 {
     private const int ProgressActivityId = 4;
 
-    /// <summary>Only these states; filtered by the kernel.</summary>
-    [Parameter(Position = 0)]
-    [ValidateNotNullOrEmpty]
-    public TcpState[]? State { get; set; }
+    /// <summary>An owner property read on the command line (not a parameter -ProcessId or a variable $ProcessId).</summary>
+    private static readonly Regex OwnerPropertyRead = new(@"(?<![-$\w])(OwningProcess|ProcessId|ProcessName|Processes)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
 
-    /// <summary>Only this local IPv4/IPv6 address (an IPv4 address also matches its IPv4-mapped form).</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? LocalAddress { get; set; }
+    /// <summary>Sessions (runspaces) already told why the owner properties are empty.</summary>
+    private static readonly HashSet<Guid> WarnedSessions = new();
 
-    [Parameter]
-    [ValidateRange(TcpConnectionQuery.MinPort, TcpConnectionQuery.MaxPort)]
-    public int? LocalPort { get; set; }
+    private readonly List<int> _pipedProcesses = new();
+    private bool _owningProcessTyped;
 
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? RemoteAddress { get; set; }
+    // State, LocalAddress, LocalPort, RemoteAddress, RemotePort, NoKeepalive and NetworkNamespace: ConnectionFilterCommandBase.
 
-    [Parameter]
-    [ValidateRange(TcpConnectionQuery.MinPort, TcpConnectionQuery.MaxPort)]
-    public int? RemotePort { get; set; }
-
-    /// <summary>Only sockets held by this process; binds Get-Process output by its Id (Get-Process nginx | Get-TcpConnection).</summary>
+    /// <summary>
+    /// Only sockets held by these processes; binds Get-Process output by its Id (Get-Process nginx | Get-TcpConnection:
+    /// the piped processes are listed together, in one pass, at the end).
+    /// </summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("Id", "Pid")]
+    [ValidateNotNullOrEmpty]
     [ValidateRange(1, int.MaxValue)]
     [ArgumentCompleter(typeof(ProcessIdCompleter))]
-    public int OwningProcess { get; set; }
+    public int[]? OwningProcess { get; set; }
+
+
+    /// <summary>
+    /// Set by PowerShell remoting on objects from another computer (PSComputerName): a process of another computer is
+    /// refused, as its id means nothing here (see <see cref="PipelineInputCommand"/>; this cmdlet derives from the
+    /// filters it shares with Watch-TcpConnection). Not meant to be typed.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+    [AllowNull]
+    [AllowEmptyString]
+    public string? PSComputerName { get; set; }
 
     /// <summary>Look up the processes holding each socket (one scan of /proc/*/fd).</summary>
     [Parameter]
@@ -58,40 +65,55 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
     [Parameter]
     public SwitchParameter IncludeSocketOption { get; set; }
 
-    /// <summary>
-    /// Only connections without keepalive: ESTABLISHED with no timer armed; with -IncludeSocketOption, SO_KEEPALIVE
-    /// off as read from the socket (listeners and sockets with data in flight included). As --no-keepalive.
-    /// </summary>
-    [Parameter]
-    public SwitchParameter NoKeepalive { get; set; }
 
-    /// <summary>/run/netns/NAME or /proc/PID/ns/net; the caller's namespace when omitted.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
-    public string? NetworkNamespace { get; set; }
+
+    protected override void BeginProcessing() => _owningProcessTyped = MyInvocation.BoundParameters.ContainsKey(nameof(OwningProcess));
 
     protected override void ProcessRecord()
     {
-        var query = new TcpConnectionQuery
+        if (PipelineInputCommand.Refused(this, PSComputerName, "Process", $"process {string.Join(", ", OwningProcess ?? [])}", "Get-Process ... | Get-TcpConnection"))
         {
-            States = State,
-            LocalAddress = LocalAddress,
-            LocalPort = LocalPort,
-            RemoteAddress = RemoteAddress,
-            RemotePort = RemotePort,
-            OwningProcess = MyInvocation.BoundParameters.ContainsKey(nameof(OwningProcess)) ? OwningProcess : null,
+            return;
+        }
+
+        if (!_owningProcessTyped && OwningProcess is { Length: > 0 } piped)
+        {
+            // A piped process: gather them all and list once at the end (one dump and one owner scan, not one per process).
+            _pipedProcesses.AddRange(piped);
+            return;
+        }
+
+        List(OwningProcess);
+    }
+
+    protected override void EndProcessing()
+    {
+        if (_pipedProcesses.Count > 0)
+        {
+            List(_pipedProcesses);
+        }
+    }
+
+    private void List(IReadOnlyCollection<int>? owningProcesses)
+    {
+        // -NoKeepalive: ESTABLISHED with no timer armed; with -IncludeSocketOption, SO_KEEPALIVE off as read from the
+        // socket (listeners and sockets with data in flight included). As --no-keepalive.
+        var query = FilterQuery(owningProcesses) with
+        {
             IncludeProcess = IncludeProcess.IsPresent || IncludeSocketOption.IsPresent,
             IncludeInfo = IncludeInfo.IsPresent,
             IncludeSocketOption = IncludeSocketOption.IsPresent,
-            NoKeepaliveOnly = NoKeepalive.IsPresent,
-            NetworkNamespace = NetworkNamespace,
         };
 
         try
         {
             query.Validate();
-            SocketOwnerMap? owners = query.NeedsOwners ? ScanOwners(query.OwningProcess) : null;
+            SocketOwnerMap? owners = query.NeedsOwners ? ScanOwners(query.OwningProcesses) : null;
+            if (owners is null)
+            {
+                WarnIfOwnersAreRead();
+            }
+
             foreach (TcpConnection connection in TcpConnections.Enumerate(query, owners))
             {
                 WriteObject(connection);
@@ -103,11 +125,40 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
         }
     }
 
-    private SocketOwnerMap ScanOwners(int? pid)
+    /// <summary>
+    /// OwningProcess (and ProcessId, ProcessName, Processes) stay empty unless owners are looked up, which costs a walk of
+    /// every /proc/PID/fd: on a busy host hundreds of times the cost of a port lookup, so it is not done by default.
+    /// When the command line running this reads one of them anyway, say so, once per session.
+    /// </summary>
+    private void WarnIfOwnersAreRead()
+    {
+        // The line the command is on: its pipeline and any member access ((Get-TcpConnection ...).OwningProcess).
+        string? line = MyInvocation.Line;
+        if (line is null || !OwnerPropertyRead.IsMatch(line))
+        {
+            return;
+        }
+
+        Guid session = Runspace.DefaultRunspace?.InstanceId ?? Guid.Empty;
+        lock (WarnedSessions)
+        {
+            if (!WarnedSessions.Add(session))
+            {
+                return;
+            }
+        }
+
+        WriteWarning(
+            "OwningProcess, ProcessId, ProcessName and Processes are empty: Get-TcpConnection looks up the processes holding "
+            + "each socket only with -IncludeProcess (or -OwningProcess, -IncludeSocketOption), because that takes a walk of "
+            + "every /proc/PID/fd. Add -IncludeProcess to fill them.");
+    }
+
+    private SocketOwnerMap ScanOwners(IReadOnlyCollection<int>? pids)
     {
         var progress = new ProgressRecord(ProgressActivityId, "Finding socket owners", "Reading /proc/*/fd");
         bool shown = false;
-        SocketOwnerMap map = SocketOwnerScan.Scan(pid, p =>
+        SocketOwnerMap map = SocketOwnerScan.Scan(pids, p =>
         {
             if (p.ProcessesDone < p.ProcessesTotal)
             {
@@ -127,10 +178,9 @@ public sealed class GetTcpConnectionCommand : PSCmdlet
         WriteVerbose(
             $"Owner scan: {map.ProcessesScanned} processes, {map.DescriptorsScanned} descriptors, {map.SocketCount} sockets in {map.Elapsed.TotalMilliseconds:0} ms; " +
             $"{map.ProcessesVanished} ended during the scan, {map.ProcessesDenied} denied access.");
-        if (map.ProcessesDenied > 0)
+        if (map.DeniedMessage is string denied)
         {
-            WriteWarning(
-                $"{map.ProcessesDenied} process(es) could not be read (access denied; run as root to see every owner): their sockets show no OwningProcess.");
+            WriteWarning(denied);
         }
 
         return map;

@@ -23,6 +23,7 @@ public sealed class SetSocketKeepaliveCommand : PSCmdlet
 
     /// <summary>TCP_KEEPIDLE, seconds.</summary>
     [Parameter]
+    [Alias("Time")]
     [ValidateRange(KeepaliveLimits.MinIdle, KeepaliveLimits.MaxIdle)]
     public int? Idle { get; set; }
 
@@ -33,6 +34,7 @@ public sealed class SetSocketKeepaliveCommand : PSCmdlet
 
     /// <summary>TCP_KEEPCNT, probes.</summary>
     [Parameter]
+    [Alias("Probes", "ProbeCount")]
     [ValidateRange(KeepaliveLimits.MinCount, KeepaliveLimits.MaxCount)]
     public int? Count { get; set; }
 

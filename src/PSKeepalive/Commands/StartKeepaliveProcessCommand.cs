@@ -1,4 +1,7 @@
+using System;
+using System.Collections.Generic;
 using System.Diagnostics;
+using System.Linq;
 using System.Management.Automation;
 using PSKeepalive.Core;
 using PSKeepalive.Core.Errors;
@@ -22,12 +25,16 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string FilePath { get; set; } = string.Empty;
 
-    /// <summary>The program's arguments; everything after the program name binds here.</summary>
+    /// <summary>
+    /// The program's arguments. After the program name (or after --) each word is one argument as PowerShell passed it;
+    /// typed as -ArgumentList, as Start-Process takes it: joined with spaces and split again, double quotes grouping.
+    /// </summary>
     [Parameter(Position = 1, ValueFromRemainingArguments = true)]
     [Alias("Args")]
     public string[]? ArgumentList { get; set; }
 
     [Parameter]
+    [Alias("Time")]
     [ValidateRange(KeepaliveLimits.MinIdle, KeepaliveLimits.MaxIdle)]
     public int? Idle { get; set; }
 
@@ -36,6 +43,7 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
     public int? Interval { get; set; }
 
     [Parameter]
+    [Alias("Probes", "ProbeCount")]
     [ValidateRange(KeepaliveLimits.MinCount, KeepaliveLimits.MaxCount)]
     public int? Count { get; set; }
 
@@ -48,7 +56,8 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
     public PreloadMode Mode { get; set; } = PreloadMode.All;
 
     /// <summary>How the options reach the program: Preload (LD_PRELOAD shim, default), Seccomp (pskeepalive-seccomp
-    /// supervisor; static and Go programs too, Linux 5.6+), Auto (Preload when the shim reaches the program, else Seccomp).</summary>
+    /// supervisor; static and Go programs too, Linux 5.6+), Cgroup (a cgroup of its own with a keepalive policy; root),
+    /// Auto (Cgroup where available, else Preload when the shim reaches the program, else Seccomp).</summary>
     [Parameter]
     public LaunchMethod Method { get; set; } = LaunchMethod.Preload;
 
@@ -69,8 +78,18 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
 
     protected override void EndProcessing()
     {
+        ProgramCommandLine? typed = ProgramCommandLine.Read(MyInvocation, nameof(FilePath), nameof(ArgumentList));
+        if (typed is { Swallowed.Count: > 0 })
+        {
+            ThrowTerminatingError(ErrorRecords.From(Swallowed(typed)));
+            return;
+        }
+
+        IReadOnlyList<string> arguments = typed is { ArgumentListByName: true }
+            ? ProgramCommandLine.SplitLikeStartProcess(ArgumentList ?? [])
+            : ArgumentList ?? [];
         string location = SessionState.Path.CurrentFileSystemLocation.ProviderPath;
-        var request = new KeepaliveLaunchRequest(FilePath, ArgumentList ?? [])
+        var request = new KeepaliveLaunchRequest(FilePath, arguments)
         {
             Idle = Idle,
             Interval = Interval,
@@ -102,8 +121,17 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
             WriteWarning($"{launch.Inspection.Reason} Starting it anyway (-Force): its sockets will not get the keepalive options.");
         }
 
-        if (!ShouldProcess(launch.CommandLine, $"Start with keepalive ({string.Join(" ", launch.EnvironmentVariables)})"))
+        string action = launch.Method == LaunchMethod.Cgroup
+            ? $"Start in a cgroup of its own with a keepalive policy ({CgroupLauncher.Describe(launch)})"
+            : $"Start with keepalive ({string.Join(" ", launch.EnvironmentVariables)})";
+        if (!ShouldProcess(TerminalText.Escape(ProgramCommandLine.Display(launch.FilePath, launch.ArgumentList)), action))
         {
+            return;
+        }
+
+        if (launch.Method == LaunchMethod.Cgroup)
+        {
+            StartInCgroup(launch);
             return;
         }
 
@@ -140,4 +168,78 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
     }
 
     protected override void StopProcessing() => stopping = true;
+
+    /// <summary>The refusal: which program flags PowerShell took for this cmdlet's parameters, and the -- form that passes them on.</summary>
+    private static KeepaliveValidationException Swallowed(ProgramCommandLine typed)
+    {
+        string flags = string.Join(", ", typed.Swallowed.Select(s => $"{s.Typed} (as -{s.Parameter})"));
+        return new KeepaliveValidationException(
+            "Program",
+            "ArgumentList",
+            $"After the program name, PowerShell took {flags} for Start-KeepaliveProcess's own parameters, so the program would "
+            + "not get them; nothing was started. Options after the program name belong to the program: put -- before the program "
+            + $"so that PowerShell passes them on:{Environment.NewLine}    {typed.DashDashForm}{Environment.NewLine}"
+            + "or give them as -FilePath PROGRAM -ArgumentList '...' (as Start-Process takes them). A parameter meant for "
+            + "Start-KeepaliveProcess goes before the program name.",
+            typed.DashDashForm);
+    }
+
+    /// <summary>
+    /// Cgroup mode: the program runs in a cgroup of its own with a keepalive policy. Without -Wait (or when waiting is
+    /// stopped with Ctrl+C) a background thread waits for it and removes the cgroup when it ends.
+    /// </summary>
+    private void StartInCgroup(KeepaliveProcessLaunch launch)
+    {
+        CgroupRun run;
+        try
+        {
+            run = CgroupLauncher.Start(launch);
+        }
+        catch (KeepaliveException e)
+        {
+            ThrowTerminatingError(ErrorRecords.From(e));
+            return;
+        }
+
+        WriteVerbose($"Cgroup {run.Cgroup}, keepalive policy program {run.Policy.ProgramId}.");
+        Process? process = null;
+        try
+        {
+            process = Process.GetProcessById(run.Process.Id);
+        }
+        catch (ArgumentException)
+        {
+            // Ended already; -PassThru has nothing to show.
+        }
+
+        if (Wait)
+        {
+            while (!run.Process.WaitForExit(200))
+            {
+                if (stopping)
+                {
+                    run.CleanUpWhenDone();
+                    return;
+                }
+            }
+
+            int exitCode = run.Process.WaitForExitCode();
+            run.Dispose();
+            if (run.LeftBehind is string note)
+            {
+                WriteWarning(note);
+            }
+
+            SessionState.PSVariable.Set("global:LASTEXITCODE", exitCode);
+        }
+        else
+        {
+            run.CleanUpWhenDone();
+        }
+
+        if (PassThru && process is not null)
+        {
+            WriteObject(process);
+        }
+    }
 }

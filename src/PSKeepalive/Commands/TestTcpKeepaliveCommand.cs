@@ -24,6 +24,7 @@ public sealed class TestTcpKeepaliveCommand : PSCmdlet, IDisposable
 
     /// <summary>TCP_KEEPIDLE for the probing end, seconds.</summary>
     [Parameter(ParameterSetName = ExplicitSet)]
+    [Alias("Time")]
     [ValidateRange(KeepaliveLimits.MinIdle, KeepaliveLimits.MaxIdle)]
     public int Idle { get; set; } = TcpKeepaliveTest.DefaultIdle;
 
@@ -34,6 +35,7 @@ public sealed class TestTcpKeepaliveCommand : PSCmdlet, IDisposable
 
     /// <summary>TCP_KEEPCNT for the probing end.</summary>
     [Parameter(ParameterSetName = ExplicitSet)]
+    [Alias("Probes", "ProbeCount")]
     [ValidateRange(KeepaliveLimits.MinCount, KeepaliveLimits.MaxCount)]
     public int Count { get; set; } = TcpKeepaliveTest.DefaultCount;
 

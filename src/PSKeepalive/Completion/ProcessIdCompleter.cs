@@ -9,7 +9,7 @@ using PSKeepalive.Core.Processes;
 
 namespace PSKeepalive.Completion;
 
-/// <summary>Completes process ids, showing each process's name; matches on the id or the name.</summary>
+/// <summary>Completes process ids, showing each process's name; matches on the id or the name. Kernel threads hold no sockets and are not offered.</summary>
 public sealed class ProcessIdCompleter : IArgumentCompleter
 {
     public IEnumerable<CompletionResult> CompleteArgument(
@@ -24,7 +24,8 @@ public sealed class ProcessIdCompleter : IArgumentCompleter
         {
             string text = pid.ToString(CultureInfo.InvariantCulture);
             string? name = RunningProcesses.NameOf(pid);
-            if (name is null || !(text.StartsWith(typed, StringComparison.Ordinal) || name.StartsWith(typed, StringComparison.OrdinalIgnoreCase)))
+            if (name is null || !(text.StartsWith(typed, StringComparison.Ordinal) || name.StartsWith(typed, StringComparison.OrdinalIgnoreCase))
+                || RunningProcesses.IsKernelThread(pid))
             {
                 continue;
             }

@@ -141,6 +141,25 @@ public sealed class SettingsCliTests
         }
     }
 
+    [RootFact]
+    public void Set_PersistPathAlone_ImpliesPersist()
+    {
+        // Naming the file says where to persist; it used to be ignored without --persist.
+        using var ns = new PrivateNetworkNamespace();
+        string persistPath = Path.Combine(Path.GetTempPath(), $"pskeepalive-cli-persist-{System.Guid.NewGuid():N}.conf");
+        try
+        {
+            var result = CliRunner.Run("set", "--probes", "5", "--netns", ns.Path, "--persist-path", persistPath);
+
+            Assert.True(result.ExitCode == 0, result.ToString());
+            Assert.Contains("net.ipv4.tcp_keepalive_probes = 5\n", File.ReadAllText(persistPath));
+        }
+        finally
+        {
+            File.Delete(persistPath);
+        }
+    }
+
     [Fact]
     public void Settings_BadNamespace_ExitsOneWithAClearMessage()
     {

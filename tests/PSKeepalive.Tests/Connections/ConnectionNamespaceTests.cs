@@ -24,17 +24,17 @@ public sealed class ConnectionNamespaceTests
         using var sockets = ns.Run(() => new LoopbackSockets(IPAddress.Loopback));
         var (client, server) = ns.Run(() => sockets.Connect());
 
-        var inside = TcpConnections.Enumerate(new TcpConnectionQuery { NetworkNamespace = ns.Path, LocalPort = LoopbackSockets.PortOf(client) }).ToList();
+        var inside = TcpConnections.Enumerate(new TcpConnectionQuery { NetworkNamespace = ns.Path, LocalPorts = [LoopbackSockets.PortOf(client)] }).ToList();
         TcpConnection listed = Assert.Single(inside);
         Assert.Equal(ns.Path, listed.NetworkNamespace);
         using var here = new LoopbackSockets(IPAddress.Loopback);
-        TcpConnection mine = Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = here.ListenerPort }));
+        TcpConnection mine = Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [here.ListenerPort] }));
         Assert.Null(mine.NetworkNamespace);
 
         TcpConnectionCloseResult closed = TcpConnectionCloser.Close(TcpCloseTarget.From(listed), listed.NetworkNamespace);
 
         Assert.Equal(TcpCloseOutcome.Closed, closed.Outcome);
-        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { NetworkNamespace = ns.Path, LocalPort = LoopbackSockets.PortOf(client), States = [TcpState.Established] }));
+        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { NetworkNamespace = ns.Path, LocalPorts = [LoopbackSockets.PortOf(client)], States = [TcpState.Established] }));
         GC.KeepAlive(server);
     }
 
@@ -123,18 +123,25 @@ public sealed class ProcessNamespaceTests
             Assert.True(ready.Wait(TimeSpan.FromSeconds(20)), "the socket holder did not start within 20 s");
             int port = int.Parse(ready.Result!, System.Globalization.CultureInfo.InvariantCulture);
 
-            TcpConnection listener = Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { OwningProcess = holder.Id }));
+            TcpConnection listener = Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { OwningProcesses = [holder.Id] }));
 
             Assert.Equal(port, listener.LocalPort);
             Assert.Equal(TcpState.Listen, listener.State);
             Assert.Equal($"/proc/{holder.Id}/ns/net", listener.NetworkNamespace);
             Assert.Equal(holder.Id, listener.OwningProcess);
 
+            // Processes of two namespaces: each namespace is listed in turn, each connection carries its own.
+            using var here = new LoopbackSockets(IPAddress.Loopback);
+            var both = TcpConnections.Enumerate(new TcpConnectionQuery { OwningProcesses = [holder.Id, Environment.ProcessId], LocalPorts = [port, here.ListenerPort] }).ToList();
+            Assert.Equal(2, both.Count);
+            Assert.Equal($"/proc/{holder.Id}/ns/net", Assert.Single(both, c => c.LocalPort == port).NetworkNamespace);
+            Assert.Null(Assert.Single(both, c => c.LocalPort == here.ListenerPort).NetworkNamespace);
+
             string pid = holder.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
             CliResult closed = CliRunner.Run("close", "--process", pid, "--state", "listen", "--json");
             Assert.True(closed.ExitCode == 0, closed.ToString());
             Assert.Contains("\"outcome\":\"Closed\"", closed.StandardOutput.Replace(" ", string.Empty, StringComparison.Ordinal), StringComparison.Ordinal);
-            Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { OwningProcess = holder.Id }));
+            Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { OwningProcesses = [holder.Id] }));
         }
         finally
         {

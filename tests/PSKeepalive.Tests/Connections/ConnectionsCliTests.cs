@@ -35,6 +35,9 @@ public sealed class ConnectionsCliTests
         Assert.Equal(sockets.ListenerPort, plainJson.GetProperty("remotePort").GetInt32());
         Assert.Equal(Environment.ProcessId, plainJson.GetProperty("owningProcess").GetInt32());
         Assert.Equal(Environment.ProcessId, plainJson.GetProperty("processes")[0].GetProperty("pid").GetInt32());
+        // The owner flat too, as the cmdlet's ProcessId and ProcessName.
+        Assert.Equal(Environment.ProcessId, plainJson.GetProperty("processId").GetInt32());
+        Assert.Equal(plainJson.GetProperty("processes")[0].GetProperty("name").GetString(), plainJson.GetProperty("processName").GetString());
 
         var keptJson = byPort[LoopbackSockets.PortOf(kept)];
         Assert.Equal("keepalive", keptJson.GetProperty("timer").GetString());
@@ -76,7 +79,31 @@ public sealed class ConnectionsCliTests
         Assert.Equal(LoopbackSockets.PortOf(plain), Assert.Single(none.RootElement.EnumerateArray()).GetProperty("localPort").GetInt32());
     }
 
+    [Fact]
+    public void Filters_TakeListsWildcardsAndCidrBlocks_AsTheCmdletDoes()
+    {
+        using var one = new LoopbackSockets(IPAddress.Loopback);
+        using var two = new LoopbackSockets(IPAddress.Loopback);
+        one.Connect();
+        two.Connect();
+        string ports = $"{one.ListenerPort},{two.ListenerPort}";
+
+        var commaList = Parse(CliRunner.Run("connections", "--json", "--state", "listen", "--local-port", ports, "--local-address", "127.*"));
+        var repeated = Parse(CliRunner.Run("connections", "--json", "--state", "listen", "--local-port", one.ListenerPort.ToString(), "--local-port", two.ListenerPort.ToString(), "--local-address", "127.0.0.0/8"));
+        // Established only: a TIME_WAIT left on the host by an earlier user of the same port would match too.
+        var remote = Parse(CliRunner.Run("connections", "--json", "--state", "established", "--remote-port", ports, "--remote-address", "10.0.0.0/8,127.0.0.1"));
+        var none = Parse(CliRunner.Run("connections", "--json", "--local-port", ports, "--local-address", "10.*"));
+
+        Assert.Equal(2, commaList.RootElement.GetArrayLength());
+        Assert.Equal(2, repeated.RootElement.GetArrayLength());
+        Assert.Equal(2, remote.RootElement.GetArrayLength());
+        Assert.Equal(0, none.RootElement.GetArrayLength());
+    }
+
     [Theory]
+    [InlineData("--local-address", "127.0.0.0/33", "prefix length")]
+    [InlineData("--local-port", "80,abc", "whole number")]
+    [InlineData("--process", "0", "ConnectionInvalidArgument")]
     [InlineData("--state", "bogus", "ConnectionInvalidArgument")]
     [InlineData("--local-port", "70000", "ConnectionInvalidArgument")]
     [InlineData("--remote-address", "nope", "ConnectionInvalidArgument")]

@@ -22,7 +22,7 @@ public sealed class EnumerateTests
         var (plainClient, _) = sockets.Connect();
         var (keepaliveClient, _) = sockets.Connect(keepaliveIdleSeconds: 600);
 
-        var found = TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = address, LocalPort = sockets.ListenerPort }).ToList();
+        var found = TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = [address], LocalPorts = [sockets.ListenerPort] }).ToList();
         var listener = Assert.Single(found, c => c.State == TcpState.Listen);
         Assert.Equal(address, listener.LocalAddress);
         Assert.Equal(TcpTimer.None, listener.Timer);
@@ -93,21 +93,21 @@ public sealed class EnumerateTests
         int port = v4.ListenerPort;
 
         // Everything on the listener's port, seen from either side.
-        var remoteSide = TcpConnections.Enumerate(new TcpConnectionQuery { RemotePort = port, RemoteAddress = "127.0.0.1", LocalAddress = "127.0.0.1" }).ToList();
+        var remoteSide = TcpConnections.Enumerate(new TcpConnectionQuery { RemotePorts = [port], RemoteAddresses = ["127.0.0.1"], LocalAddresses = ["127.0.0.1"] }).ToList();
         Assert.Equal(new[] { LoopbackSockets.PortOf(plain), LoopbackSockets.PortOf(kept) }.Order(), remoteSide.Select(c => c.LocalPort).Order());
 
-        Assert.Equal(new[] { TcpState.Listen }, TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = port, States = new[] { TcpState.Listen } }).Select(c => c.State));
-        Assert.Equal(2, TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = port, States = new[] { TcpState.Established } }).Count());
-        Assert.Equal(3, TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = port, States = new[] { TcpState.Established, TcpState.Listen } }).Count());
-        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = port, States = new[] { TcpState.TimeWait } }));
+        Assert.Equal(new[] { TcpState.Listen }, TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [port], States = new[] { TcpState.Listen } }).Select(c => c.State));
+        Assert.Equal(2, TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [port], States = new[] { TcpState.Established } }).Count());
+        Assert.Equal(3, TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [port], States = new[] { TcpState.Established, TcpState.Listen } }).Count());
+        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [port], States = new[] { TcpState.TimeWait } }));
 
         // Certainly without keepalive: the plain client and both accepted sockets (they did not set it).
-        var noKeepalive = TcpConnections.Enumerate(new TcpConnectionQuery { RemoteAddress = "127.0.0.1", RemotePort = port, NoKeepaliveOnly = true }).ToList();
+        var noKeepalive = TcpConnections.Enumerate(new TcpConnectionQuery { RemoteAddresses = ["127.0.0.1"], RemotePorts = [port], NoKeepaliveOnly = true }).ToList();
         Assert.Equal(LoopbackSockets.PortOf(plain), Assert.Single(noKeepalive).LocalPort);
 
-        Assert.Equal(3, TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = port, LocalAddress = "127.0.0.1" }).Count());
-        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = port, LocalAddress = "127.0.0.2" }));
-        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = port, LocalAddress = "::1", RemotePort = 0 }));
+        Assert.Equal(3, TcpConnections.Enumerate(new TcpConnectionQuery { LocalPorts = [port], LocalAddresses = ["127.0.0.1"] }).Count());
+        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPorts = [port], LocalAddresses = ["127.0.0.2"] }));
+        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPorts = [port], LocalAddresses = ["::1"], RemotePorts = [0] }));
         Assert.Equal(
             new[] { LoopbackSockets.PortOf(plain) },
             TcpConnections.Enumerate(v4.QueryFor(plain)).Select(c => c.LocalPort));
@@ -150,12 +150,12 @@ public sealed class EnumerateTests
         using var sockets = new LoopbackSockets(IPAddress.Loopback);
         sockets.Connect();
 
-        var mine = TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = sockets.ListenerPort, OwningProcess = Environment.ProcessId }).ToList();
+        var mine = TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [sockets.ListenerPort], OwningProcesses = [Environment.ProcessId] }).ToList();
         Assert.Equal(2, mine.Count); // the listener and the accepted socket
         Assert.All(mine, c => Assert.Equal(Environment.ProcessId, c.OwningProcess));
 
         // PID 1 holds none of the sockets this test made.
-        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = sockets.ListenerPort, OwningProcess = 1 }));
+        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [sockets.ListenerPort], OwningProcesses = [1] }));
     }
 
     [Fact]
@@ -195,7 +195,12 @@ public sealed class EnumerateTests
     [InlineData(null, null, 0)]
     public void InvalidQuery_IsRefusedBeforeAnythingIsRead(int? port, string? address, int? pid)
     {
-        var query = new TcpConnectionQuery { LocalPort = port, RemoteAddress = address, OwningProcess = pid };
+        var query = new TcpConnectionQuery
+        {
+            LocalPorts = port is int p ? [p] : null,
+            RemoteAddresses = address is null ? null : [address],
+            OwningProcesses = pid is int owner ? [owner] : null,
+        };
 
         var error = Assert.Throws<KeepaliveValidationException>(() => TcpConnections.Enumerate(query));
 
@@ -223,7 +228,7 @@ public sealed class EnumerateTests
         Assert.Equal((2 * Pairs) - (Pairs / 2), inside.Count(c => c.NoKeepalive == true));
         var cookies = inside.Select(c => c.Cookie).ToHashSet();
         Assert.Equal(inside.Count, cookies.Count);
-        Assert.DoesNotContain(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPort = sockets.ListenerPort }), c => cookies.Contains(c.Cookie));
+        Assert.DoesNotContain(TcpConnections.Enumerate(new TcpConnectionQuery { LocalPorts = [sockets.ListenerPort] }), c => cookies.Contains(c.Cookie));
     }
 
     [RootFact]

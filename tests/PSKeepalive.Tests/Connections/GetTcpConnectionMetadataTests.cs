@@ -52,7 +52,7 @@ public sealed class GetTcpConnectionMetadataTests
     [Fact]
     public void Parameters_AreTheDocumentedOnes()
     {
-        string[] expected = { "State", "LocalAddress", "LocalPort", "RemoteAddress", "RemotePort", "OwningProcess", "IncludeProcess", "IncludeInfo", "IncludeSocketOption", "NoKeepalive", "NetworkNamespace" };
+        string[] expected = { "State", "LocalAddress", "LocalPort", "RemoteAddress", "RemotePort", "OwningProcess", "IncludeProcess", "IncludeInfo", "IncludeSocketOption", "NoKeepalive", "NetworkNamespace", "PSComputerName" };
         var actual = Cmdlet.GetProperties().Where(p => p.GetCustomAttributesData().Any(a => a.AttributeType.Name == "ParameterAttribute")).Select(p => p.Name);
 
         Assert.Equal(expected.Order(), actual.Order());

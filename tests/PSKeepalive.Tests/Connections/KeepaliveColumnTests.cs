@@ -24,8 +24,8 @@ public sealed class KeepaliveColumnTests
     [Fact]
     public void OptionsRead_Enabled_ShowsIdleIntervalCount_EvenWhileTheTimerRuns()
     {
-        var running = Established with { Timer = TcpTimer.Keepalive, TimerExpires = TimeSpan.FromSeconds(29), KeepaliveEnabled = true, Idle = 30, Interval = 5, Count = 3 };
-        var listener = Established with { State = TcpState.Listen, KeepaliveEnabled = true, Idle = 32767, Interval = 32767, Count = 127 };
+        var running = Established with { Timer = TcpTimer.Keepalive, TimerExpires = TimeSpan.FromSeconds(29), KeepaliveEnabled = true, Idle = 30, Interval = 5, ProbeCount = 3 };
+        var listener = Established with { State = TcpState.Listen, KeepaliveEnabled = true, Idle = 32767, Interval = 32767, ProbeCount = 127 };
 
         Assert.Equal("on 30/5/3", TcpConnectionText.Keepalive(running));
         Assert.Equal("on 32767/32767/127", TcpConnectionText.Keepalive(listener));
@@ -35,7 +35,7 @@ public sealed class KeepaliveColumnTests
     [Fact]
     public void OptionsRead_Disabled_ShowsOff()
     {
-        Assert.Equal("off", TcpConnectionText.Keepalive(Established with { State = TcpState.Listen, KeepaliveEnabled = false, Idle = 7200, Interval = 75, Count = 9 }));
+        Assert.Equal("off", TcpConnectionText.Keepalive(Established with { State = TcpState.Listen, KeepaliveEnabled = false, Idle = 7200, Interval = 75, ProbeCount = 9 }));
     }
 
     [Fact]
@@ -57,7 +57,7 @@ public sealed class KeepaliveColumnTests
             Established with { Timer = TcpTimer.Retransmit, TimerExpires = TimeSpan.FromSeconds(1.2) },
             Established with { State = TcpState.TimeWait, Timer = TcpTimer.TimeWait, TimerExpires = TimeSpan.FromSeconds(59) },
             Established with { Timer = TcpTimer.ZeroWindowProbe, TimerExpires = TimeSpan.FromSeconds(3), ProbesSent = 2 },
-            Established with { KeepaliveEnabled = true, Idle = 30, Interval = 5, Count = 3 },
+            Established with { KeepaliveEnabled = true, Idle = 30, Interval = 5, ProbeCount = 3 },
             Established with { KeepaliveEnabled = true },
             Established with { KeepaliveEnabled = false },
             Established with { State = TcpState.Listen },
@@ -67,7 +67,7 @@ public sealed class KeepaliveColumnTests
         {
             Assert.Equal(
                 TcpConnectionText.Keepalive(c),
-                TcpConnectionText.Keepalive(c.KeepaliveEnabled, c.Idle, c.Interval, c.Count, c.Timer, c.TimerExpires, c.ProbesSent, c.NoKeepalive));
+                TcpConnectionText.Keepalive(c.KeepaliveEnabled, c.Idle, c.Interval, c.ProbeCount, c.Timer, c.TimerExpires, c.ProbesSent, c.NoKeepalive));
         }
     }
 

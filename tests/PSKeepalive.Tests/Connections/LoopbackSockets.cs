@@ -51,10 +51,10 @@ public sealed class LoopbackSockets : IDisposable
     /// <summary>Exactly one connected socket of this set, by its full loopback 4-tuple (other sockets on the host never match).</summary>
     public PSKeepalive.Core.Connections.TcpConnectionQuery QueryFor(Socket connected) => new()
     {
-        LocalAddress = Address.ToString(),
-        LocalPort = PortOf(connected),
-        RemoteAddress = Address.ToString(),
-        RemotePort = ((IPEndPoint)connected.RemoteEndPoint!).Port,
+        LocalAddresses = [Address.ToString()],
+        LocalPorts = [PortOf(connected)],
+        RemoteAddresses = [Address.ToString()],
+        RemotePorts = [((IPEndPoint)connected.RemoteEndPoint!).Port],
     };
 
     public static int PortOf(Socket socket) => ((IPEndPoint)socket.LocalEndPoint!).Port;

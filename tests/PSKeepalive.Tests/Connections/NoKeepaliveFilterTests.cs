@@ -26,7 +26,8 @@ public sealed class NoKeepaliveFilterTests
         busyClient.Send(new byte[100]); // never acknowledged: the retransmit timer hides the keepalive state
         WaitForRetransmitTimer(sockets.QueryFor(busyClient));
 
-        var query = new TcpConnectionQuery { LocalAddress = "127.0.0.1", NoKeepaliveOnly = true, IncludeSocketOption = true };
+        // Only this process's sockets: on a host with many loopback sockets another one can share an ephemeral port.
+        var query = new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], OwningProcesses = [Environment.ProcessId], NoKeepaliveOnly = true, IncludeSocketOption = true };
         int[] ports = [sockets.ListenerPort, LoopbackSockets.PortOf(plainClient), LoopbackSockets.PortOf(keptClient), LoopbackSockets.PortOf(busyClient)];
         // A busy host reuses a local port for connections to other peers: only this process's sockets are ours.
         var mine = TcpConnections.Enumerate(query)

@@ -34,7 +34,7 @@ public sealed class OwnerScanTests
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         socket.Listen(1);
-        var listener = Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = ((IPEndPoint)socket.LocalEndPoint!).Port, States = new[] { TcpState.Listen } }));
+        var listener = Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [((IPEndPoint)socket.LocalEndPoint!).Port], States = new[] { TcpState.Listen } }));
 
         SocketOwnerMap map = SocketOwnerScan.Scan(Environment.ProcessId);
 
@@ -52,7 +52,7 @@ public sealed class OwnerScanTests
         using var socket = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.IPv6Loopback, 0));
         socket.Listen(1);
-        var listener = Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "::1", LocalPort = ((IPEndPoint)socket.LocalEndPoint!).Port, States = new[] { TcpState.Listen } }));
+        var listener = Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["::1"], LocalPorts = [((IPEndPoint)socket.LocalEndPoint!).Port], States = new[] { TcpState.Listen } }));
         SocketOwnerScanProgress last = default;
 
         SocketOwnerMap map = SocketOwnerScan.Scan(progress: p => last = p);

@@ -141,6 +141,18 @@ public sealed class HelpCompilerTests
     }
 
     [Fact]
+    public void ASyntaxHeadingWhoseSetHasNoParameterOfItsOwn_StillGetsItsSyntaxItem()
+    {
+        // Get-TcpKeepalivePolicy lists every policy when neither -Cgroup nor -ProcessId is given: set All has no parameter.
+        string page = Page.Replace("## SYNTAX\n", "## SYNTAX\n\n### Everything\n```\nGet-Demo [-Force] [<CommonParameters>]\n```\n", System.StringComparison.Ordinal);
+
+        var items = Compile(page).Element(Command + "syntax")!.Elements(Command + "syntaxItem").ToList();
+
+        Assert.Equal(3, items.Count);
+        Assert.Equal(["Force"], items[0].Elements(Command + "parameter").Select(p => p.Element(Maml + "name")!.Value));
+    }
+
+    [Fact]
     public void Parameters_CarryTheirYaml_AndText_AsMarkdownParagraphs()
     {
         var command = Compile(Page);

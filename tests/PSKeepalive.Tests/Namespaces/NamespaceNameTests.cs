@@ -20,6 +20,29 @@ public sealed class NamespaceNameTests
     }
 
     [Fact]
+    public void PermissionError_NamesWhatIsReallyMissing_EvenForRoot()
+    {
+        // /proc/1/ns/net can be denied to root (an outer user namespace's PID 1): "this needs root" would mislead.
+        string asRoot = NetworkNamespace.OpenPrivilege("/proc/1/ns/net", root: true);
+        string asUser = NetworkNamespace.OpenPrivilege("/proc/1/ns/net", root: false);
+
+        Assert.Contains("ptrace", asRoot, StringComparison.Ordinal);
+        Assert.Contains("although this process runs as root", asRoot, StringComparison.Ordinal);
+        Assert.Contains("/run/netns", asRoot, StringComparison.Ordinal);
+        Assert.StartsWith("root", asUser, StringComparison.Ordinal);
+        Assert.Equal("root", NetworkNamespace.OpenPrivilege("/run/netns/blue", root: true));
+    }
+
+    [RootFact]
+    public void PermissionError_ForAnotherUsersProcessNamespace_AsksForRootOrPtrace()
+    {
+        var error = Unprivileged.Run(() => Record.Exception(() => NetworkNamespace.Run("/proc/1/ns/net", NetworkNamespace.Current)));
+
+        var permission = Assert.IsType<PSKeepalive.Core.Errors.KeepalivePermissionException>(error);
+        Assert.Contains("CAP_SYS_PTRACE", permission.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Cli_UnknownNamespace_SaysWhatToGive()
     {
         string name = "pskeepalive-none-" + Guid.NewGuid().ToString("N")[..8];

@@ -72,12 +72,12 @@ public sealed class DecoderTests
         byte[] datagram = Fixtures.Ipv4WithInfo[0];
 
         Assert.Single(DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { States = new[] { TcpState.Listen } }, out _, out _));
-        Assert.Equal(2, DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { RemotePort = 40001 }, out _, out _).Count);
-        Assert.Single(DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { RemotePort = 40001, NoKeepaliveOnly = true }, out _, out _));
-        Assert.Equal(5, DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { LocalAddress = "127.0.0.1" }, out _, out _).Count);
-        Assert.Equal(5, DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { LocalAddress = "::ffff:127.0.0.1" }, out _, out _).Count);
-        Assert.Empty(DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { LocalAddress = "127.0.0.2" }, out _, out _));
-        Assert.Single(DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { RemoteAddress = "0.0.0.0" }, out _, out _));
+        Assert.Equal(2, DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { RemotePorts = [40001] }, out _, out _).Count);
+        Assert.Single(DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { RemotePorts = [40001], NoKeepaliveOnly = true }, out _, out _));
+        Assert.Equal(5, DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"] }, out _, out _).Count);
+        Assert.Equal(5, DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { LocalAddresses = ["::ffff:127.0.0.1"] }, out _, out _).Count);
+        Assert.Empty(DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { LocalAddresses = ["127.0.0.2"] }, out _, out _));
+        Assert.Single(DumpParser.ParseDatagram(datagram, Fixtures.Sequence, new TcpConnectionQuery { RemoteAddresses = ["0.0.0.0"] }, out _, out _));
     }
 
     [Fact]
@@ -180,6 +180,82 @@ public sealed class DecoderTests
 
         var error = Assert.Throws<KeepaliveDataException>(() => DumpParser.ParseDatagram(datagram, Fixtures.Sequence, All, out _, out _));
         Assert.Contains("NLMSG_DONE", error.Message);
+    }
+
+    [Fact]
+    public void DoneCarryingAnError_RaisesTheErrno_InsteadOfEndingTheDumpCleanly()
+    {
+        // A dump that failed midway ends with NLMSG_DONE whose int payload is -errno (here -ENOMEM).
+        byte[] datagram = Done(-12);
+
+        var error = Assert.Throws<KeepaliveKernelException>(() => DumpParser.ParseDatagram(datagram, Fixtures.Sequence, All, out _, out _));
+        Assert.Equal("NetlinkKernelFailure", error.ErrorId);
+        Assert.Equal(12, error.Errno);
+        Assert.Contains("incomplete", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DoneCarryingAnErrorAndTheKernelsText_NamesBoth()
+    {
+        byte[] text = "dump went wrong\0"u8.ToArray();
+        byte[] datagram = Done(-13, NetlinkConstants.FlagMulti | NetlinkConstants.FlagAckTlvs, [.. Attribute(NetlinkConstants.ErrorAttributeMessage, text)]);
+
+        var error = Assert.Throws<KeepalivePermissionException>(() => DumpParser.ParseDatagram(datagram, Fixtures.Sequence, All, out _, out _));
+        Assert.Equal(13, error.Errno);
+        Assert.Contains("dump went wrong", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DoneWithZeroOrNoPayload_EndsTheDump()
+    {
+        foreach (byte[] datagram in new[] { Done(0), Done(null) })
+        {
+            Assert.Empty(DumpParser.ParseDatagram(datagram, Fixtures.Sequence, All, out bool done, out _));
+            Assert.True(done);
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void DoneWithAPayloadTooShortForItsInt_IsInvalidData(int length)
+    {
+        byte[] datagram = Done(0)[..(16 + length)];
+        BinaryPrimitives.WriteUInt32LittleEndian(datagram, (uint)datagram.Length);
+
+        Assert.Throws<KeepaliveDataException>(() => DumpParser.ParseDatagram(datagram, Fixtures.Sequence, All, out _, out _));
+    }
+
+    [Fact]
+    public void DoneWithAPositiveValue_IsInvalidData()
+    {
+        Assert.Throws<KeepaliveDataException>(() => DumpParser.ParseDatagram(Done(5), Fixtures.Sequence, All, out _, out _));
+    }
+
+    /// <summary>NLMSG_DONE of the fixtures' sequence with the given int payload (none when null) and trailing bytes.</summary>
+    internal static byte[] Done(int? errno, ushort flags = NetlinkConstants.FlagMulti, byte[]? trailing = null)
+    {
+        int payload = (errno is null ? 0 : 4) + (trailing?.Length ?? 0);
+        var datagram = new byte[16 + payload];
+        new NetlinkHeader((uint)datagram.Length, NetlinkConstants.MessageDone, flags, Fixtures.Sequence, 0).Write(datagram);
+        if (errno is int value)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(datagram.AsSpan(16), value);
+        }
+
+        trailing?.CopyTo(datagram, 16 + (errno is null ? 0 : 4));
+        return datagram;
+    }
+
+    /// <summary>One attribute, padded to 4 bytes.</summary>
+    internal static byte[] Attribute(ushort type, byte[] value)
+    {
+        var attribute = new byte[NetlinkConstants.AlignAttribute(4 + value.Length)];
+        BinaryPrimitives.WriteUInt16LittleEndian(attribute, (ushort)(4 + value.Length));
+        BinaryPrimitives.WriteUInt16LittleEndian(attribute.AsSpan(2), type);
+        value.CopyTo(attribute, 4);
+        return attribute;
     }
 
     [Fact]

@@ -28,7 +28,7 @@ public sealed class LaunchChoiceTests
         CliResult result = CliRunner.Run("run", "--method", "ptrace", "--", "true");
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains("--method takes one of preload, seccomp, auto; 'ptrace' is none of them.", result.StandardError, StringComparison.Ordinal);
+        Assert.Contains("--method takes one of preload, seccomp, cgroup, auto; 'ptrace' is none of them.", result.StandardError, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -53,7 +53,7 @@ public sealed class LaunchChoiceTests
         CliResult result = CliRunner.Run("run", "--method", method, "--", program);
 
         Assert.Equal(1, result.ExitCode);
-        Assert.Contains("[ProcessPermissionDenied]", result.StandardError, StringComparison.Ordinal);
+        Assert.Contains("[ProgramPermissionDenied]", result.StandardError, StringComparison.Ordinal);
         Assert.Contains("chmod +x", result.StandardError, StringComparison.Ordinal);
     }
 

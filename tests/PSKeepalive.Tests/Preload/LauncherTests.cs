@@ -288,7 +288,7 @@ public sealed class LauncherTests
 
         var e = Assert.ThrowsAny<KeepaliveException>(() => PreloadLauncher.Start(launch).Dispose());
 
-        Assert.Equal("Process", e.Subject);
+        Assert.Equal("Program", e.Subject); // about_PSKeepalive: Program errors are about the program given
     }
 
     [Fact]

@@ -1,7 +1,6 @@
 using System;
-using System.Diagnostics;
 using System.Globalization;
-using System.Threading.Tasks;
+using PSKeepalive.Core.Launch;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
@@ -23,6 +22,54 @@ public sealed class RunSignalTests
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal(0UL, IgnoredMask(result.StandardOutput) & SigpipeBit);
     }
+
+    [Fact]
+    public void Run_Forced_AStaticProgramToo_StartsWithSigpipeAtItsDefault()
+    {
+        // The shim never loads into a static program, so it cannot be what restores SIGPIPE.
+        CliResult result = CliRunner.Run("run", "--force", "--", StaticStatusReader.Value, "SigIgn");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(0UL, IgnoredMask(result.StandardOutput) & SigpipeBit);
+    }
+
+    [Fact]
+    public void Start_Forced_AStaticProgram_StartsWithSigpipeAtItsDefault()
+    {
+        // Start-KeepaliveProcess's path: a forced static program goes through the launcher's --exec, which becomes it.
+        var request = new KeepaliveLaunchRequest(StaticStatusReader.Value, ["SigIgn"]) { Force = true };
+        ProgramRun run = PreloadPrograms.Run(PreloadLauncher.CreateStartInfo(PreloadLauncher.Prepare(request)), TimeSpan.FromSeconds(30));
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(0UL, IgnoredMask(run.StandardOutput) & SigpipeBit);
+    }
+
+    [Fact]
+    public void Run_Seccomp_ProgramStartsWithSigpipeAtItsDefault()
+    {
+        CliResult result = CliRunner.Run("run", "--method", "seccomp", "--", StaticStatusReader.Value, "SigIgn");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(0UL, IgnoredMask(result.StandardOutput) & SigpipeBit);
+    }
+
+    /// <summary>A static program that prints the line of /proc/self/status starting with its argument.</summary>
+    private static readonly Lazy<string> StaticStatusReader = new(() => CCompiler.Compile(
+        """
+        #include <stdio.h>
+        #include <string.h>
+        int main(int argc, char **argv)
+        {
+            char line[256];
+            FILE *f = fopen("/proc/self/status", "r");
+            while (argc > 1 && f != NULL && fgets(line, sizeof(line), f) != NULL)
+                if (strncmp(line, argv[1], strlen(argv[1])) == 0)
+                    fputs(line, stdout);
+            return 0;
+        }
+        """,
+        "status-reader-static",
+        "-static"));
 
     [Fact]
     public void Run_Preload_PipelineWhoseReaderQuits_EndsQuietly()
@@ -51,24 +98,10 @@ public sealed class RunSignalTests
     public void Run_Preload_OtherIgnoredSignalsAreInherited()
     {
         // nohup-style: a caller that ignores SIGHUP expects the program to ignore it too (POSIX exec semantics).
-        var start = new ProcessStartInfo("sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string argument in new[] { "-c", "trap '' HUP; exec dotnet \"$0\" run -- grep SigIgn /proc/self/status", CliRunner.DllPath })
-        {
-            start.ArgumentList.Add(argument);
-        }
+        CliResult result = CliRunner.RunProgram("sh", ["-c", "trap '' HUP; exec dotnet \"$0\" run -- grep SigIgn /proc/self/status", CliRunner.DllPath], TimeSpan.FromSeconds(60));
 
-        using var process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException("pskeepalive run did not exit within 60 s.");
-        }
-
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, stderr.Result);
-        ulong mask = IgnoredMask(stdout.Result);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        ulong mask = IgnoredMask(result.StandardOutput);
         Assert.Equal(1UL << 0, mask & (1UL << 0)); // SIGHUP (1) kept ignored
         Assert.Equal(0UL, mask & SigpipeBit);
     }

@@ -168,6 +168,51 @@ public sealed unsafe class ProcFdSocketsTests : IDisposable
         Assert.Contains("CAP_SYS_PTRACE", permission.Message);
     }
 
+    [RootFact]
+    public void ListableDirectoryWithUnreadableLinks_IsDenied_NotSocketless()
+    {
+        // As /proc/1/fd can be even for root: getdents64 works, every readlinkat fails with EACCES. Simulated as nobody
+        // on a directory it may read but not search (mode 0444): the process must count as denied, never as empty.
+        string fdDirectory = MakeFakeFdDirectory(("3", "socket:[77]"), ("5", "socket:[99]"));
+        File.SetUnixFileMode(_root, (UnixFileMode)0b111_101_101);
+        File.SetUnixFileMode(Path.GetDirectoryName(fdDirectory)!, (UnixFileMode)0b111_101_101);
+        File.SetUnixFileMode(fdDirectory, (UnixFileMode)0b100_100_100);
+
+        (List<(int Fd, ulong Inode)> found, _, int errno) = Unprivileged.Run(() => Walk(fdDirectory, 32 * 1024));
+        SocketOwnerMap map = Unprivileged.Run(() => SocketOwnerScan.Scan((int?)null, null, _root));
+        Exception? listing = Unprivileged.Run(() => Record.Exception(() => ProcessSockets.List(FakePid, _root)));
+
+        Assert.Empty(found);
+        Assert.Equal(Errno.EACCES, errno);
+        Assert.Equal(1, map.ProcessesDenied);
+        Assert.Equal([FakePid], map.DeniedPids);
+        Assert.Contains($"({FakePid})", map.DeniedMessage, StringComparison.Ordinal);
+        Assert.Contains("CAP_SYS_PTRACE", map.DeniedMessage, StringComparison.Ordinal); // nobody is told to become root
+        Assert.Equal(0, map.SocketCount);
+        Assert.IsType<KeepalivePermissionException>(listing);
+    }
+
+    [RootFact]
+    public void PtraceRefusal_AsRoot_DoesNotAskForRoot()
+    {
+        // Enable-TcpKeepalive -ProcessId 1 as root on a host whose PID 1 refuses ptrace said "run as root".
+        string asRoot = Pidfd.PtracePrivilege;
+        string asNobody = Unprivileged.Run(() => Pidfd.PtracePrivilege);
+
+        Assert.Contains("although this process runs as root", asRoot, StringComparison.Ordinal);
+        Assert.DoesNotContain("run as root", asRoot, StringComparison.Ordinal);
+        Assert.Contains("run as root, or with CAP_SYS_PTRACE", asNobody, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadableScan_HasNoDeniedMessage()
+    {
+        SocketOwnerMap map = SocketOwnerScan.Scan(Environment.ProcessId);
+
+        Assert.Equal(0, map.ProcessesDenied);
+        Assert.Null(map.DeniedMessage);
+    }
+
     private static (List<(int Fd, ulong Inode)> Found, int Descriptors, int Errno) Walk(string directory, int bufferSize)
     {
         byte[] path = Encoding.UTF8.GetBytes(directory + "\0");

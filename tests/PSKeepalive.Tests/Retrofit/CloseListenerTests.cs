@@ -13,6 +13,34 @@ namespace PSKeepalive.Tests.Retrofit;
 /// <summary>`close` leaves a server's listening socket alone unless --state listen asks for it; states are ss names.</summary>
 public sealed class CloseListenerTests
 {
+    [Theory]
+    [InlineData("Listen", "0.0.0.0", 0, false, "listening")]
+    [InlineData("listen", "::", 0, false, "listening")]
+    [InlineData("Unknown", "0.0.0.0", 0, false, "listening")] // typed by hand: the any-address and port 0 are a listener's
+    [InlineData("Unknown", "::", 0, false, "listening")]
+    [InlineData("TimeWait", "127.0.0.1", 40000, false, "TIME_WAIT")]
+    [InlineData("TimeWait", "127.0.0.1", 40000, true, "TIME_WAIT")]
+    [InlineData("Listen", "0.0.0.0", 0, true, null)]
+    [InlineData("Established", "127.0.0.1", 40000, false, null)]
+    [InlineData("Unknown", "127.0.0.1", 40000, false, null)]
+    public void LeftAlone_SkipsTimeWaitAlways_AndListenersUnlessIncluded(string state, string remote, int remotePort, bool includeListeners, string? reason)
+    {
+        var target = new PSKeepalive.Core.Retrofit.TcpCloseTarget("127.0.0.1", 5432, remote, remotePort, State: state);
+
+        var result = PSKeepalive.Core.Retrofit.TcpConnectionCloser.LeftAlone(target, includeListeners);
+
+        if (reason is null)
+        {
+            Assert.Null(result);
+            return;
+        }
+
+        Assert.NotNull(result);
+        Assert.Equal(PSKeepalive.Core.Retrofit.TcpCloseOutcome.Skipped, result.Outcome);
+        Assert.Contains(reason, result.Reason, StringComparison.Ordinal);
+        Assert.Null(result.ErrorId);
+    }
+
     [RootFact]
     public void Close_ByLocalPort_ClosesTheConnections_KeepsTheListener_UntilAskedByState()
     {
@@ -32,14 +60,14 @@ public sealed class CloseListenerTests
 
         Assert.Contains("1 listening socket(s) left alone", first.StandardError, StringComparison.Ordinal);
         Assert.Contains("--state listen", first.StandardError, StringComparison.Ordinal);
-        var left = TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = sockets.ListenerPort }).ToList();
+        var left = TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [sockets.ListenerPort] }).ToList();
         Assert.Equal(TcpState.Listen, Assert.Single(left).State);
 
         CliResult second = CliRunner.Run("close", "--local-address", "127.0.0.1", "--local-port", port, "--state", "listen");
 
         Assert.True(second.ExitCode == 0, second.ToString());
         Assert.Contains("listen ", second.StandardOutput, StringComparison.Ordinal);
-        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = sockets.ListenerPort, States = [TcpState.Listen] }));
+        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [sockets.ListenerPort], States = [TcpState.Listen] }));
         GC.KeepAlive(client);
         GC.KeepAlive(server);
     }

@@ -23,7 +23,7 @@ public sealed class ConnectionRetrofitTests
         TcpKeepaliveRetrofit.Apply(new[] { new SocketTarget(child.Pid, on.Fd, on.Inode) }, new SocketKeepaliveChange(true, 50, 5, 3, 1234)).ToList();
 
         var listed = ConnectionSocketOptions.Fill(
-            TcpConnections.Enumerate(new TcpConnectionQuery { OwningProcess = child.Pid, IncludeProcess = true })).ToList();
+            TcpConnections.Enumerate(new TcpConnectionQuery { OwningProcesses = [child.Pid], IncludeProcess = true })).ToList();
 
         Assert.Equal(3, listed.Count); // two connections and the listener
         var seen = child.Options();
@@ -34,7 +34,7 @@ public sealed class ConnectionRetrofitTests
             Assert.Equal(own.Enabled, c.KeepaliveEnabled);
             Assert.Equal(own.Idle, c.Idle);
             Assert.Equal(own.Interval, c.Interval);
-            Assert.Equal(own.Count, c.Count);
+            Assert.Equal(own.Count, c.ProbeCount);
             Assert.Equal(own.UserTimeout, c.UserTimeout);
             Assert.Equal(!own.Enabled, c.NoKeepalive);
         }
@@ -53,7 +53,7 @@ public sealed class ConnectionRetrofitTests
         using var child = new SocketHolderChild(connections: 1);
         HeldSocket held = child.Connections[0];
         TcpConnection listed = Assert.Single(TcpConnections.Enumerate(
-            new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = held.LocalPort, RemotePort = child.ListenerPort }));
+            new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [held.LocalPort], RemotePorts = [child.ListenerPort] }));
         Assert.Empty(listed.Processes);
         Assert.Empty(RetrofitTargets.Of(listed));
 
@@ -75,8 +75,8 @@ public sealed class ConnectionRetrofitTests
         // The batch form (what -PassThru does at the end of a pipeline): one dump for every changed socket.
         var batch = RetrofitTargets.Reread(new[] { (listed.Inode, child.Pid) }).ToList();
         var same = Assert.Single(batch);
-        Assert.Equal((again.Cookie, again.KeepaliveEnabled, again.Idle, again.Interval, again.Count, again.UserTimeout, again.OwningProcess),
-            (same.Cookie, same.KeepaliveEnabled, same.Idle, same.Interval, same.Count, same.UserTimeout, same.OwningProcess));
+        Assert.Equal((again.Cookie, again.KeepaliveEnabled, again.Idle, again.Interval, again.ProbeCount, again.UserTimeout, again.OwningProcess),
+            (same.Cookie, same.KeepaliveEnabled, same.Idle, same.Interval, same.ProbeCount, same.UserTimeout, same.OwningProcess));
         Assert.Equal(again.Processes.Select(p => (p.Pid, p.Fd)), same.Processes.Select(p => (p.Pid, p.Fd)));
 
         var unowned = RetrofitTargets.Unowned(0, "127.0.0.1", 1, "127.0.0.1", 2, "TimeWait");
@@ -103,7 +103,7 @@ public sealed class ConnectionRetrofitTests
     {
         using var child = new SocketHolderChild(connections: 2);
         HeldSocket doomed = child.Connections[0], twin = child.Connections[1];
-        TcpConnection listed = Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = doomed.LocalPort, RemotePort = child.ListenerPort }));
+        TcpConnection listed = Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [doomed.LocalPort], RemotePorts = [child.ListenerPort] }));
 
         var result = Assert.Single(TcpConnectionCloser.Close(new[] { TcpCloseTarget.From(listed) }));
 
@@ -115,9 +115,9 @@ public sealed class ConnectionRetrofitTests
         peer.ReceiveTimeout = 5000;
         var error = Assert.Throws<SocketException>(() => peer.Receive(new byte[16]));
         Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
-        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = doomed.LocalPort, RemotePort = child.ListenerPort, States = new[] { TcpState.Established } }));
+        Assert.Empty(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [doomed.LocalPort], RemotePorts = [child.ListenerPort], States = new[] { TcpState.Established } }));
         Assert.False(child.HasClosed(twin.Fd));
-        Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddress = "127.0.0.1", LocalPort = twin.LocalPort, RemotePort = child.ListenerPort }));
+        Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [twin.LocalPort], RemotePorts = [child.ListenerPort] }));
 
         // Closing it again finds nothing: skipped, not failed.
         var again = Assert.Single(TcpConnectionCloser.Close(new[] { TcpCloseTarget.From(listed) }));
@@ -172,7 +172,7 @@ public sealed class ConnectionRetrofitTests
     {
         var local = (IPEndPoint)client.LocalEndPoint!;
         var remote = (IPEndPoint)client.RemoteEndPoint!;
-        return new TcpConnectionQuery { LocalAddress = local.Address.ToString(), LocalPort = local.Port, RemoteAddress = remote.Address.ToString(), RemotePort = remote.Port };
+        return new TcpConnectionQuery { LocalAddresses = [local.Address.ToString()], LocalPorts = [local.Port], RemoteAddresses = [remote.Address.ToString()], RemotePorts = [remote.Port] };
     }
 
     [Fact]

@@ -185,7 +185,7 @@ public sealed class RetrofitCliTests
                     c.GetProperty("keepaliveEnabled").GetBoolean(),
                     c.GetProperty("idle").GetInt32(),
                     c.GetProperty("interval").GetInt32(),
-                    c.GetProperty("count").GetInt32(),
+                    c.GetProperty("probeCount").GetInt32(),
                     c.GetProperty("userTimeout").GetInt32()));
             Assert.False(c.GetProperty("noKeepalive").GetBoolean());
             if (c.GetProperty("state").GetString() == "listen")

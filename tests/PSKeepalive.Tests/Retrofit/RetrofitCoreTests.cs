@@ -18,6 +18,21 @@ public sealed class RetrofitCoreTests
 {
     private static readonly SocketKeepaliveChange Enable112 = new(Enabled: true, Idle: 1, Interval: 1, Count: 2, UserTimeout: 0);
 
+    [Theory]
+    [InlineData(1, "Established")]
+    [InlineData(7, "Closed")]
+    [InlineData(10, "Listen")]
+    [InlineData(12, "SynReceived")]
+    [InlineData(13, "Unknown")]
+    public void StateName_UsesTheWordsOfGetTcpConnection(int kernelState, string expected)
+    {
+        Assert.Equal(expected, RemoteSocket.StateName(kernelState));
+        if (expected != "Unknown")
+        {
+            Assert.True(Enum.TryParse(expected, out PSKeepalive.Core.Connections.TcpState _));
+        }
+    }
+
     [RootFact]
     public void ApplyToProcess_TheChildSeesExactlyTheNewValues_OnConnectionsAndListener()
     {
@@ -233,9 +248,12 @@ public sealed class RetrofitCoreTests
         Assert.Contains("Linux 5.3", Assert.IsType<KeepaliveNotSupportedException>(Pidfd.OpenError(PSKeepalive.Core.Interop.Errno.ENOSYS, 42)).Message);
 
         var permission = Assert.IsType<KeepalivePermissionException>(Pidfd.GetFdError(PSKeepalive.Core.Interop.Errno.EPERM, 42, 7));
-        Assert.Contains("CAP_SYS_PTRACE", permission.Message);
-        Assert.Contains("root", permission.Message);
-        Assert.Contains("ptrace_scope", permission.Message);
+        Assert.Contains(Pidfd.PtracePrivilege, permission.Message); // worded for whoever runs the test (root or not)
+        string forUsers = Pidfd.PtracePrivilegeFor(root: false);
+        Assert.Contains("CAP_SYS_PTRACE", forUsers);
+        Assert.Contains("root", forUsers);
+        Assert.Contains("ptrace_scope", forUsers);
+        Assert.Contains("although this process runs as root", Pidfd.PtracePrivilegeFor(root: true));
 
         Assert.Contains("exited", Assert.IsType<KeepaliveNotFoundException>(Pidfd.GetFdError(PSKeepalive.Core.Interop.Errno.ESRCH, 42, 7)).Message);
         Assert.Contains("closed it", Assert.IsType<KeepaliveNotFoundException>(Pidfd.GetFdError(PSKeepalive.Core.Interop.Errno.EBADF, 42, 7)).Message);

@@ -89,6 +89,24 @@ public sealed class LauncherProcess : IDisposable
 
     public Process Process => _process;
 
+    /// <summary>
+    /// Builds the launcher from its sources (linked into the test output as Preload/shim-src) with extra flags:
+    /// sanitizers, or the PSK_TEST_* switches that stand in for older kernels.
+    /// </summary>
+    public static string CompileFromSource(string name, params string[] flags)
+    {
+        string directory = System.IO.Path.Combine(AppContext.BaseDirectory, "Preload", "shim-src");
+        string main = System.IO.Path.Combine(directory, "pskeepalive_seccomp.c");
+        string[] others = ["launcher_settings.c", "seccomp_supervisor.c", "seccomp_filter.c"];
+        others = others.Select(file => System.IO.Path.Combine(directory, file)).ToArray();
+        if (!File.Exists(main) || !others.All(File.Exists))
+        {
+            throw new FileNotFoundException($"The launcher's sources are missing from {directory} (the tests link src/preload/*.c and *.h there).");
+        }
+
+        return Support.CCompiler.Compile(File.ReadAllText(main), name, ["-I", directory, .. others, .. flags]);
+    }
+
     public int Pid => _process.Id;
 
     public static LauncherProcess Start(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>

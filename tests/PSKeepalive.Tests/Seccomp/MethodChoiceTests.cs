@@ -190,7 +190,7 @@ public sealed class MethodChoiceTests
     public void PreparedSeccompLaunch_RunsTheLauncherInFront_WithTheVariables_AndNoPreload()
     {
         var environment = new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin", ["PSKEEPALIVE_OFF"] = "1", ["LD_PRELOAD"] = "/other.so" };
-        KeepaliveProcessLaunch launch = PreloadLauncher.Prepare(Request(SeccompProbe.Path, LaunchMethod.Auto) with { Environment = environment });
+        KeepaliveProcessLaunch launch = PreloadLauncher.Prepare(Request(SeccompProbe.Path, LaunchMethod.Seccomp) with { Environment = environment });
         Assert.Equal(LaunchMethod.Seccomp, launch.Method);
         Assert.Equal(SeccompLauncher.LocateLauncher(), launch.SeccompLauncher);
         Assert.Equal(string.Empty, launch.PreloadLibrary);
@@ -207,9 +207,16 @@ public sealed class MethodChoiceTests
     }
 
     [Fact]
-    public void PreparedAutoLaunch_ForADynamicProgram_IsPreload_WithItsReason()
+    public void PreparedAutoLaunch_ForADynamicProgram_IsCgroupWhereAvailable_ElsePreload_WithItsReason()
     {
         KeepaliveProcessLaunch launch = PreloadLauncher.Prepare(Request(SeccompProbe.DynamicPath, LaunchMethod.Auto));
+        if (CgroupLauncher.CheckSupport().IsSupported)
+        {
+            Assert.Equal(LaunchMethod.Cgroup, launch.Method);
+            Assert.Contains("cgroup of its own", launch.MethodReason, StringComparison.Ordinal);
+            return;
+        }
+
         Assert.Equal(LaunchMethod.Preload, launch.Method);
         Assert.Null(launch.SeccompLauncher);
         Assert.Contains("dynamically linked", launch.MethodReason, StringComparison.Ordinal);
@@ -218,8 +225,8 @@ public sealed class MethodChoiceTests
 
     [Theory]
     [InlineData(LaunchMethod.Seccomp, false)]
-    [InlineData(LaunchMethod.Auto, false)]
-    [InlineData(LaunchMethod.Auto, true)]
+    [InlineData(LaunchMethod.Seccomp, true)]
+    [InlineData(LaunchMethod.Preload, true)]
     public void Started_ThroughCore_TheProgramGetsTheOptions(LaunchMethod method, bool dynamicProgram)
     {
         string program = dynamicProgram ? SeccompProbe.DynamicPath : SeccompProbe.Path;
@@ -240,7 +247,6 @@ public sealed class MethodChoiceTests
 
     [Theory]
     [InlineData("seccomp")]
-    [InlineData("auto")]
     [InlineData("SECCOMP")]
     public void Cli_RunWithMethod_StaticProgramGetsTheOptions(string method)
     {
@@ -255,7 +261,7 @@ public sealed class MethodChoiceTests
     }
 
     [Fact]
-    public void Cli_RunWithMethodAuto_DynamicProgramGoesThroughThePreloadShim()
+    public void Cli_RunWithMethodAuto_DynamicProgram_GetsTheOptionsOnItsOutgoingConnection()
     {
         CliResult result = CliRunner.Run(["run", "--method", "auto", "--mode", "outgoing", "--idle", "23", "--", SeccompProbe.DynamicPath, "loop4"], Bound);
         Assert.True(result.ExitCode == 0, result.ToString());
@@ -335,7 +341,7 @@ public sealed class MethodChoiceTests
         Assert.Equal(typeof(LaunchMethod).FullName, method!.PropertyType.FullName);
         CustomAttributeData parameter = method.GetCustomAttributesData().Single(a => a.AttributeType.Name == "ParameterAttribute");
         Assert.DoesNotContain(parameter.NamedArguments, a => a.MemberName == "Mandatory" && (bool)a.TypedValue.Value!);
-        Assert.Equal(new[] { "Preload", "Seccomp", "Auto" }, Enum.GetNames<LaunchMethod>());
+        Assert.Equal(new[] { "Preload", "Seccomp", "Auto", "Cgroup" }, Enum.GetNames<LaunchMethod>());
     }
 
     /// <summary>The module is loaded from its own output folder in its own context (its name clashes with the CLI's).</summary>

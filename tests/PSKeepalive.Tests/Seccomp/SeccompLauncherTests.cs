@@ -229,9 +229,8 @@ public sealed class SeccompLauncherTests
     public void SanitizedLauncher_ReportsNothing(params string[] scenario)
     {
         // The launcher built with AddressSanitizer and UndefinedBehaviorSanitizer (errors are fatal), debug output on.
-        string source = Path.Combine(AppContext.BaseDirectory, "Preload", "shim-src", "pskeepalive_seccomp.c");
-        string sanitized = CCompiler.Compile(
-            File.ReadAllText(source), "pskeepalive-seccomp-asan", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all");
+        string sanitized = LauncherProcess.CompileFromSource(
+            "pskeepalive-seccomp-asan", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all");
         using LauncherProcess launcher = LauncherProcess.StartProgram(sanitized, With(AllOptions, ("PSKEEPALIVE_DEBUG", "1")), [SeccompProbe.Path, .. scenario]);
         LauncherResult result = launcher.WaitForExit(Bound);
         Assert.True(result.ExitCode == 0, result.ToString());
@@ -245,9 +244,7 @@ public sealed class SeccompLauncherTests
     public void Threads_AreCovered_AlsoOnKernelsBeforePidfdThread_ThroughTheThreadGroupLeader()
     {
         // The launcher built as on a kernel older than 6.9: without PIDFD_THREAD it opens the thread group leader.
-        string source = Path.Combine(AppContext.BaseDirectory, "Preload", "shim-src", "pskeepalive_seccomp.c");
-        Assert.True(File.Exists(source), $"{source} is missing (the tests link src/preload/*.c there)");
-        string legacy = CCompiler.Compile(File.ReadAllText(source), "pskeepalive-seccomp-legacy", "-DPSK_TEST_WITHOUT_PIDFD_THREAD");
+        string legacy = LauncherProcess.CompileFromSource("pskeepalive-seccomp-legacy", "-DPSK_TEST_WITHOUT_PIDFD_THREAD");
         using LauncherProcess launcher = LauncherProcess.StartProgram(legacy, AllOptions, SeccompProbe.Path, "threads", "8");
         LauncherResult result = launcher.WaitForExit(Bound);
         Assert.True(result.ExitCode == 0, result.ToString());
@@ -469,7 +466,10 @@ public sealed class SeccompLauncherTests
         Assert.Contains("unknown option --idle", unknown.StandardError, StringComparison.Ordinal);
         LauncherResult help = LauncherProcess.Run(new Dictionary<string, string>(), Bound, "--help");
         Assert.Equal(0, help.ExitCode);
-        Assert.Contains("usage: pskeepalive-seccomp [--default-sigpipe] [--] PROGRAM", help.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("usage: pskeepalive-seccomp [--default-sigpipe] [--ld-preload LIST [--exec]] [--] PROGRAM", help.StandardOutput, StringComparison.Ordinal);
+        LauncherResult execAlone = LauncherProcess.Run(new Dictionary<string, string>(), Bound, "--exec", "--", "true");
+        Assert.Equal(2, execAlone.ExitCode);
+        Assert.Contains("--exec needs --ld-preload", execAlone.StandardError, StringComparison.Ordinal);
         LauncherResult dashdash = LauncherProcess.Run(AllOptions, Bound, "--", SeccompProbe.Path, "loop4");
         AssertApplied(ProbedOptions.All(dashdash.StandardOutput)["client"]);
     }

@@ -42,7 +42,7 @@ public sealed class SelfTestKernelTests
         Assert.Equal("::1", ipv6.Result.Address);
         Assert.Equal("127.0.0.1", idle1.Result.Address);
         AssertKeepalivePassed(defaults.Result, TimeSpan.FromSeconds(4), probes: 3);
-        Assert.Equal((1, 1, 3), (defaults.Result.Idle, defaults.Result.Interval, defaults.Result.Count));
+        Assert.Equal((1, 1, 3), (defaults.Result.Idle, defaults.Result.Interval, defaults.Result.ProbeCount));
 
         // Data in flight: keepalive never probes; TCP_USER_TIMEOUT ends it at about 2.4 s (2 s from the first retransmission), sooner than keepalive's 4 s.
         var data = dataWithUserTimeout.Result;
@@ -56,6 +56,8 @@ public sealed class SelfTestKernelTests
         AssertWithin(data.MeasuredDetection, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(3.4));
         Assert.True(data.MeasuredDetection < TimeSpan.FromSeconds(3.5), "TCP_USER_TIMEOUT should end it before keepalive's 4 s would");
         Assert.Contains("did not fire", data.Message);
+        Assert.Empty(data.ProbeTimes);
+        Assert.StartsWith("no probes | reset ", data.Timeline);
 
         // Keepalive with TCP_USER_TIMEOUT 2.5 s: dies at the probe timer at 3 s after 2 probes; TCP_KEEPCNT 5 (6 s) does not apply.
         var userTimeout = keepaliveWithUserTimeout.Result;
@@ -64,6 +66,7 @@ public sealed class SelfTestKernelTests
         Assert.Equal(TimeSpan.FromSeconds(3), userTimeout.ExpectedDetection);
         Assert.Equal("ETIMEDOUT", userTimeout.Error);
         Assert.Equal(2, userTimeout.ProbesSent);
+        AssertOnSchedule(userTimeout);
         AssertWithin(userTimeout.MeasuredDetection, TimeSpan.FromSeconds(2.5), TimeSpan.FromSeconds(4));
 
         // Run one after another they would take 21 s.
@@ -148,6 +151,27 @@ public sealed class SelfTestKernelTests
         Assert.Equal(TimeSpan.FromSeconds(1), result.Tolerance);
         AssertWithin(result.MeasuredDetection, expected - TimeSpan.FromSeconds(0.5), expected + TimeSpan.FromSeconds(1.5));
         Assert.StartsWith("net:[", result.NetworkNamespace);
+        AssertOnSchedule(result);
+    }
+
+    /// <summary>
+    /// Probe k at Idle + (k - 1) x Interval after the last data: never earlier (timers do not fire early; the reference
+    /// and each probe time are exact to a jiffy, 4 ms here), and later by at most the step tolerance per step so far.
+    /// </summary>
+    private static void AssertOnSchedule(TcpKeepaliveTestResult result)
+    {
+        Assert.Equal(result.ProbesSent, result.ProbeTimes.Count);
+        Assert.Equal(result.ExpectedProbeTimes.Count, result.ProbeTimes.Count);
+        Assert.Empty(result.LateProbes);
+        Assert.Empty(result.MissingProbes);
+        Assert.InRange(result.TimelineResolution, TimeSpan.Zero, ProbeTimeline.JiffyBound);
+        double tolerance = ProbeTimeline.StepTolerance(TimeSpan.FromSeconds(result.Interval)).TotalSeconds;
+        for (int k = 0; k < result.ProbeTimes.Count; k++)
+        {
+            Assert.InRange(result.ProbeTimes[k], result.ExpectedProbeTimes[k] - 0.02, result.ExpectedProbeTimes[k] + ((k + 1) * tolerance));
+        }
+
+        Assert.Matches(@"^(\d+\.\d\d ){" + result.ProbeTimes.Count + @"}\| reset \d+\.\d\d$", result.Timeline);
     }
 
     private static void AssertWithin(TimeSpan? measured, TimeSpan low, TimeSpan high)

@@ -26,7 +26,7 @@ public sealed class SelfTestNamespaceTests
 
         Assert.True(result.Passed, result.Message);
         Assert.True(result.UsedSystemSettings);
-        Assert.Equal((1, 1, 2), (result.Idle, result.Interval, result.Count));
+        Assert.Equal((1, 1, 2), (result.Idle, result.Interval, result.ProbeCount));
         Assert.Equal(TimeSpan.FromSeconds(3), result.ExpectedDetection);
         Assert.Equal(2, result.ProbesSent);
         Assert.Equal("ETIMEDOUT", result.Error);

@@ -35,7 +35,8 @@ public sealed class TestCommandCliTests
             Assert.True(root.GetProperty("passed").GetBoolean());
             Assert.Equal(1, root.GetProperty("idle").GetInt32());
             Assert.Equal(1, root.GetProperty("interval").GetInt32());
-            Assert.Equal(3, root.GetProperty("count").GetInt32());
+            Assert.Equal(3, root.GetProperty("probeCount").GetInt32());
+            Assert.False(root.TryGetProperty("count", out _), "a \"count\" key would hide .Count of the object ConvertFrom-Json makes");
             Assert.Equal(0, root.GetProperty("userTimeout").GetInt32());
             Assert.Equal(4.0, root.GetProperty("expectedDetectionSeconds").GetDouble());
             Assert.InRange(root.GetProperty("measuredDetectionSeconds").GetDouble(), 3.5, 5.0);
@@ -45,6 +46,20 @@ public sealed class TestCommandCliTests
             Assert.Equal(0.5, root.GetProperty("earlyToleranceSeconds").GetDouble());
             Assert.Equal("Keepalive", root.GetProperty("mechanism").GetString());
             Assert.False(string.IsNullOrWhiteSpace(root.GetProperty("message").GetString()));
+
+            // The timeline beside the existing keys: one offset per probe near 1, 2, 3 s, none late or missing.
+            double[] probeTimes = root.GetProperty("probeTimes").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            Assert.Equal(3, probeTimes.Length);
+            Assert.Equal(new[] { 1.0, 2.0, 3.0 }, root.GetProperty("expectedProbeTimes").EnumerateArray().Select(e => e.GetDouble()));
+            for (int k = 0; k < 3; k++)
+            {
+                Assert.InRange(probeTimes[k], k + 1 - 0.02, k + 1 + ((k + 1) * 0.375));
+            }
+
+            Assert.Equal(0, root.GetProperty("lateProbes").GetArrayLength());
+            Assert.Equal(0, root.GetProperty("missingProbes").GetArrayLength());
+            Assert.InRange(root.GetProperty("timelineResolutionSeconds").GetDouble(), 0, 0.01);
+            Assert.Matches(@"^\d\.\d\d \d\.\d\d \d\.\d\d \| reset \d\.\d\d$", root.GetProperty("timeline").GetString());
         }
 
         Assert.True(human.Result.ExitCode == 0, human.Result.ToString());
@@ -52,6 +67,7 @@ public sealed class TestCommandCliTests
         Assert.StartsWith("Passed", lines[0]);
         Assert.StartsWith("yes", lines[1]);
         Assert.Contains("Keepalive ended the connection", human.Result.StandardOutput);
+        Assert.Matches(@"Timeline \(s after the last data\): \d\.\d\d \d\.\d\d \| reset \d\.\d\d", human.Result.StandardOutput);
 
         Assert.True(data.Result.ExitCode == 0, data.Result.ToString());
         using (var document = JsonDocument.Parse(data.Result.StandardOutput))
@@ -61,6 +77,8 @@ public sealed class TestCommandCliTests
             Assert.True(root.GetProperty("withDataInFlight").GetBoolean());
             Assert.Equal(0, root.GetProperty("probesSent").GetInt32());
             Assert.InRange(root.GetProperty("measuredDetectionSeconds").GetDouble(), 0.9, 2.4);
+            Assert.Equal(0, root.GetProperty("probeTimes").GetArrayLength());
+            Assert.StartsWith("no probes | reset ", root.GetProperty("timeline").GetString());
         }
 
         AssertBadArguments(badIdle.Result, "Idle must be between 1 and 32767");

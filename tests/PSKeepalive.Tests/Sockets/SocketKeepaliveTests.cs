@@ -44,7 +44,7 @@ public sealed class SocketKeepaliveTests
         Assert.False(options.Enabled);
         Assert.Equal(ReadHostSysctl("tcp_keepalive_time"), options.Idle);
         Assert.Equal(ReadHostSysctl("tcp_keepalive_intvl"), options.Interval);
-        Assert.Equal(ReadHostSysctl("tcp_keepalive_probes"), options.Count);
+        Assert.Equal(ReadHostSysctl("tcp_keepalive_probes"), options.ProbeCount);
         Assert.Equal(0, options.UserTimeout);
     }
 
@@ -68,7 +68,7 @@ public sealed class SocketKeepaliveTests
         var result = SocketKeepalive.Set(pair.Client, new SocketKeepaliveChange(Enabled: false));
 
         Assert.False(result.Enabled);
-        Assert.Equal((30, 5, 3), (result.Idle, result.Interval, result.Count));
+        Assert.Equal((30, 5, 3), (result.Idle, result.Interval, result.ProbeCount));
     }
 
     [Fact]
@@ -97,7 +97,7 @@ public sealed class SocketKeepaliveTests
         // SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPCNT and TCP_USER_TIMEOUT are documented as inherited; TCP_KEEPINTVL is too on 6.x.
         Assert.True(accepted.Enabled);
         Assert.Equal(123, accepted.Idle);
-        Assert.Equal(6, accepted.Count);
+        Assert.Equal(6, accepted.ProbeCount);
         Assert.Equal(4567, accepted.UserTimeout);
         Assert.Equal(17, accepted.Interval);
         Assert.False(SocketKeepalive.Get(pair.Client).Enabled);

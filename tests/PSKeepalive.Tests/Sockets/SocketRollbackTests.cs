@@ -47,7 +47,7 @@ public sealed partial class SocketRollbackTests
             Assert.Throws<SocketOptionWriteException>(() => SocketKeepalive.Set(fd, new SocketKeepaliveChange(Count: 4))).Errno);
 
         Assert.Equal(1, refused);
-        Assert.Equal(4, SocketKeepalive.Set(fd, new SocketKeepaliveChange(Count: 4)).Count);
+        Assert.Equal(4, SocketKeepalive.Set(fd, new SocketKeepaliveChange(Count: 4)).ProbeCount);
     }
 
     /// <summary>setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, ...) fails with EPERM on this thread; everything else is allowed.</summary>

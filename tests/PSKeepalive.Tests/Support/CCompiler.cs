@@ -1,7 +1,9 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Threading.Tasks;
 
 namespace PSKeepalive.Tests.Support;
@@ -120,6 +122,16 @@ public static class CCompiler
             // Gone already, or another run is sweeping it at the same time.
         }
     }
+
+    /// <summary>
+    /// Compiles and runs a program that prints "NAME=VALUE" lines (sizeof, offsetof and constants from C headers), and
+    /// returns the values by name: what the struct-layout tests compare Core's constants with.
+    /// </summary>
+    public static Dictionary<string, long> PrintedValues(string source, string name) =>
+        RunToCompletion(Compile(source, name), TimeSpan.FromSeconds(10))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split('='))
+            .ToDictionary(parts => parts[0], parts => long.Parse(parts[1], CultureInfo.InvariantCulture));
 
     /// <summary>Runs a compiled program and returns its stdout; fails on a non-zero exit or after <paramref name="timeout"/>.</summary>
     public static string RunToCompletion(string program, TimeSpan timeout, params string[] arguments)

@@ -21,16 +21,22 @@ public static class CliRunner
 
     public static CliResult Run(params string[] arguments) => Run(arguments, TimeSpan.FromSeconds(60));
 
-    public static CliResult Run(IReadOnlyList<string> arguments, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
+    public static CliResult Run(IReadOnlyList<string> arguments, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null) =>
+        RunProgram("dotnet", [DllPath, .. arguments], timeout, environment);
+
+    /// <summary>
+    /// Runs any program (a shell or python3 that sets something up, then execs the CLI) with stdin closed and
+    /// output captured; the whole process tree is killed after <paramref name="timeout"/>.
+    /// </summary>
+    public static CliResult RunProgram(string program, IReadOnlyList<string> arguments, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(DllPath);
         foreach (string argument in arguments)
         {
             start.ArgumentList.Add(argument);
@@ -44,14 +50,14 @@ public static class CliRunner
             }
         }
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start");
         process.StandardInput.Close();
         Task<string> stdout = process.StandardOutput.ReadToEndAsync();
         Task<string> stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(timeout))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"pskeepalive {string.Join(' ', arguments)} did not exit within {timeout.TotalSeconds} s.");
+            throw new TimeoutException($"{program} {string.Join(' ', arguments)} did not exit within {timeout.TotalSeconds} s.");
         }
 
         process.WaitForExit();

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace PSKeepalive.Tests.Support;
 
-/// <summary>libc calls only tests need (namespaces, fsuid, interface flags).</summary>
+/// <summary>libc calls only tests need (namespaces, fsuid, interface flags, signals).</summary>
 internal static unsafe partial class TestLibc
 {
     internal const int CLONE_NEWNET = 0x40000000;
@@ -34,4 +34,27 @@ internal static unsafe partial class TestLibc
 
     [LibraryImport("libc", EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Chown(string path, uint owner, uint group);
+
+    internal const int SIGINT = 2;
+    internal const int SIGTERM = 15;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    internal static partial int Kill(int pid, int signal);
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    /// <summary>Owner and group of a file, without following a last link (statx: one layout on every architecture).</summary>
+    internal static (uint Uid, uint Gid) OwnerOf(string path)
+    {
+        const int AtFdCwd = -100, AtSymlinkNoFollow = 0x100;
+        const uint StatxUid = 0x8, StatxGid = 0x10;
+        byte* buffer = stackalloc byte[256];
+        if (Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxUid | StatxGid, buffer) != 0)
+        {
+            throw new System.IO.IOException($"statx {path} failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+
+        return (*(uint*)(buffer + 20), *(uint*)(buffer + 24));
+    }
 }
