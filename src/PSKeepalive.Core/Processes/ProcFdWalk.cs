@@ -63,6 +63,86 @@ internal static unsafe class ProcFdWalk
         return new Result(owners, scanned, denied, vanished, descriptors, deniedPids.GetRange(0, Math.Min(deniedPids.Count, SocketOwnerScan.DeniedPidsKept)));
     }
 
+    /// <summary>Of the processes probed: how many this caller may read, which refused (the lowest named) and how many ended; their owners are left out.</summary>
+    public sealed record Access(int Readable, int Denied, IReadOnlyList<int> DeniedPids, int Vanished, IReadOnlySet<int> LeftOut);
+
+    /// <summary>
+    /// Opens the fd directory of every process in <paramref name="pids"/> and of every other process holding one
+    /// of <paramref name="found"/>, as the walk would (no entry read): what this caller may read there, which is
+    /// what the kernel iterator's owners are held to.
+    /// </summary>
+    public static Access Probe(List<int> pids, OwnerRecords found, byte[] root)
+    {
+        var all = new HashSet<int>(pids);
+        foreach (ReadOnlyMemory<SocketOwnerScan.RawOwner> chunk in found.Chunks())
+        {
+            foreach (SocketOwnerScan.RawOwner owner in chunk.Span)
+            {
+                all.Add(owner.Pid);
+            }
+        }
+
+        var denied = new List<int>();
+        var leftOut = new HashSet<int>();
+        int readable = 0, vanished = 0;
+        byte* path = stackalloc byte[256];
+        byte* dents = stackalloc byte[1024];
+        byte* link = stackalloc byte[ProcFdSockets.LinkBufferSize];
+        foreach (int pid in all)
+        {
+            WriteFdPath(path, 256, root, pid);
+            switch (FirstLinkErrno(path, dents, 1024, link))
+            {
+                case 0:
+                    readable++;
+                    break;
+                case Errno.EACCES or Errno.EPERM:
+                    denied.Add(pid);
+                    leftOut.Add(pid);
+                    break;
+                default:
+                    vanished++;
+                    leftOut.Add(pid);
+                    break;
+            }
+        }
+
+        denied.Sort();
+        return new Access(readable, denied.Count, denied.GetRange(0, Math.Min(denied.Count, SocketOwnerScan.DeniedPidsKept)), vanished, leftOut);
+    }
+
+    /// <summary>
+    /// What the walk would meet first in an fd directory: the errno of opening it, listing it, or reading its first
+    /// link (the ptrace check refuses the links even where the directory lists, as PID 1 of some hosts does to
+    /// root); 0 when readable, also with no descriptor at all.
+    /// </summary>
+    private static int FirstLinkErrno(byte* path, byte* dents, int dentsSize, byte* link)
+    {
+        int directory = Libc.OpenAt(Libc.AT_FDCWD, path, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+        if (directory < 0)
+        {
+            return Libc.LastErrno;
+        }
+
+        try
+        {
+            var entries = new DirectoryEntries(directory, dents, dentsSize);
+            while (entries.MoveNext())
+            {
+                if (entries.Name[0] != (byte)'.')
+                {
+                    return Libc.ReadLinkAt(directory, entries.Name, link, ProcFdSockets.LinkBufferSize) >= 0 ? 0 : Libc.LastErrno is int errno && errno == Errno.ENOENT ? 0 : Libc.LastErrno;
+                }
+            }
+
+            return entries.Errno;
+        }
+        finally
+        {
+            Libc.Close(directory);
+        }
+    }
+
     /// <summary>A range of one process's descriptors for another thread: [First, End).</summary>
     private readonly record struct Range(int Pid, int First, int End);
 

@@ -229,12 +229,15 @@ public static unsafe class SocketOwnerScan
         List<int> toScan = everyProcess ? ListProcesses(procRoot) : pids!.Distinct().ToList();
         if (everyProcess && procRoot == "/proc")
         {
-            // Every process at once, in the kernel (one BPF iterator); it sees every process /proc lists here.
+            // Every process at once, in the kernel (one BPF iterator). The iterator sees every process, also those
+            // whose /proc/PID/fd this caller may not read (the ptrace check, a security module) and those that ended
+            // since: their owners are left out and counted as the walk would count them, so it never shows more.
             using var found = new OwnerRecords();
             if (SocketOwnerIterator.TryScan(found, out int seen))
             {
+                ProcFdWalk.Access access = ProcFdWalk.Probe(toScan, found, rootBytes);
                 progress?.Invoke(new SocketOwnerScanProgress(toScan.Count, toScan.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started)));
-                return Build(new[] { found }, toScan.Count, 0, 0, seen, started, null, byKernelIterator: true);
+                return Build(new[] { found }, access.Readable, access.Denied, access.Vanished, seen, started, access.DeniedPids, byKernelIterator: true, access.LeftOut);
             }
         }
 
@@ -250,8 +253,8 @@ public static unsafe class SocketOwnerScan
     }
 
     /// <summary>The map of everything the scan found (an owner found twice is kept once).</summary>
-    private static SocketOwnerMap Build(IReadOnlyList<OwnerRecords> found, int scanned, int denied, int vanished, int descriptors, long started, IReadOnlyList<int>? deniedPids, bool byKernelIterator = false) =>
-        new(SocketOwnerTable.Build(found), scanned, denied, vanished, descriptors, System.Diagnostics.Stopwatch.GetElapsedTime(started), deniedPids, byKernelIterator);
+    private static SocketOwnerMap Build(IReadOnlyList<OwnerRecords> found, int scanned, int denied, int vanished, int descriptors, long started, IReadOnlyList<int>? deniedPids, bool byKernelIterator = false, IReadOnlySet<int>? leaveOut = null) =>
+        new(SocketOwnerTable.Build(found, leaveOut), scanned, denied, vanished, descriptors, System.Diagnostics.Stopwatch.GetElapsedTime(started), deniedPids, byKernelIterator);
 
     /// <summary>The denied processes a map names, at most.</summary>
     public const int DeniedPidsKept = 8;

@@ -25,8 +25,8 @@ internal sealed class SocketOwnerTable
     /// <summary>Distinct socket inodes.</summary>
     public int Count { get; private set; }
 
-    /// <summary>The table of everything in <paramref name="found"/>.</summary>
-    public static SocketOwnerTable Build(IReadOnlyList<OwnerRecords> found)
+    /// <summary>The table of everything in <paramref name="found"/>, but the owners whose pid is in <paramref name="leaveOut"/>.</summary>
+    public static SocketOwnerTable Build(IReadOnlyList<OwnerRecords> found, IReadOnlySet<int>? leaveOut = null)
     {
         long total = 0;
         foreach (OwnerRecords owners in found)
@@ -41,7 +41,10 @@ internal sealed class SocketOwnerTable
             {
                 foreach (SocketOwnerScan.RawOwner owner in chunk.Span)
                 {
-                    table.Add(owner.Inode, owner.Pid, owner.Fd);
+                    if (leaveOut is null || !leaveOut.Contains(owner.Pid))
+                    {
+                        table.Add(owner.Inode, owner.Pid, owner.Fd);
+                    }
                 }
             }
         }
