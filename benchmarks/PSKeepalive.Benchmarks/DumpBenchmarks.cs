@@ -15,37 +15,8 @@ namespace PSKeepalive.Benchmarks;
 [MemoryDiagnoser]
 public class DumpBenchmarks
 {
-    private readonly byte[] _request = new byte[InetDiag.RequestMessageLength];
-
     [Benchmark(Baseline = true)]
-    public int Floor_CountMessagesOnly()
-    {
-        using NetlinkSocket socket = NetlinkSocket.Open(NetlinkConstants.ProtocolSockDiag);
-        int count = 0;
-        foreach (byte family in new[] { InetDiag.AfInet, InetDiag.AfInet6 })
-        {
-            uint sequence = socket.NextSequence();
-            InetDiag.WriteDumpRequest(_request, family, InetDiag.AllStates, withInfo: false, sequence);
-            socket.Send(_request);
-            bool done = false;
-            while (!done)
-            {
-                var reader = new NetlinkMessageReader(socket.Receive());
-                while (reader.TryRead(out NetlinkMessage message))
-                {
-                    if (message.Header.Type == NetlinkConstants.MessageDone)
-                    {
-                        done = true;
-                        break;
-                    }
-
-                    count++;
-                }
-            }
-        }
-
-        return count;
-    }
+    public int Floor_CountMessagesOnly() => KernelDump.CountMessages(InetDiag.AfInet) + KernelDump.CountMessages(InetDiag.AfInet6);
 
     /// <summary>What Get-TcpConnection and `pskeepalive connections` do: every socket as a TcpConnection.</summary>
     [Benchmark]

@@ -1,40 +1,51 @@
 #!/usr/bin/env bash
-# run-listers-compare.sh: `pskeepalive connections` against ss and the sock_diag floor, as whole processes,
-# while ../shared/bench/conn-farm holds N loopback pairs (2N ESTABLISHED sockets, keepalive on 25 % of clients).
+# run-listers-compare.sh: `pskeepalive connections` against `ss -tan` and the sock_diag floors, as whole
+# processes, while ../shared/bench/conn-farm holds N loopback pairs (2N ESTABLISHED sockets, keepalive on
+# 25 % of clients). One run prints, per N, every command's wall clock, CPU time (user + system) and peak RSS,
+# and their ratios to `ss -tan` and to the floor, with the machine's load.
 #
-# For each N: start the farm, check the counts (ss and our own --json agree with the farm's ready file),
-# run ONE hyperfine comparison (each command in two passes, list order then reversed, pooled), measure peak
-# memory (max RSS) of the CLI, optionally run the in-process BenchmarkDotNet dump suite, stop the farm.
-# Writes OUTDIR/{env.txt, compare-N.json, memory-N.txt, check-N.txt, summary.md}.
+# For each N: start the farm, check exact results (check-counts.py: the farm's sockets as ss lists them, as
+# we list them, and their owners), run all commands in alternation (alternate.py: one run of each per round,
+# order rotated, wait4 for CPU and max RSS), optionally run the BenchmarkDotNet stage suite, stop the farm.
+# Writes OUTDIR/{env.txt, check-N.txt, runs-N.json, table-N.md, summary.md}.
 #
-# Usage: benchmarks/listers/run-listers-compare.sh [-o OUTDIR] [-r RUNS] [-b] [N ...]
-#   N       default 10000 50000
-#   -r      runs per pass (default 10 at N <= 10000, 5 above; ss -tanp takes seconds per run at 50k)
-#   -b      also run the BenchmarkDotNet dump suite (in-process enumeration vs floor) at the largest N
+# Usage: benchmarks/listers/run-listers-compare.sh [-o OUTDIR] [-r ROUNDS] [-c CLI] [-B OTHER_CLI] [-p] [-b] [N ...]
+#   N       default 10000 50000 100000 (100k pairs = 200k sockets: conn-farm spreads them over processes)
+#   -r      rounds (default 10 at N <= 10000, 7 above)
+#   -c      time this pskeepalive binary instead of publishing the tree (Native AOT, dotnet publish)
+#   -B      also time another pskeepalive binary (e.g. the previous commit's) in the same rounds
+#   -p      also time `ss -tanp` (seconds per run at 50k pairs, ~25 s at 100k)
+#   -b      also run the BenchmarkDotNet stage suite (DumpStageBenchmarks) at the largest N
 #   SHARED  where ../shared is (default: next to the repository)
-# Needs: python3, hyperfine, ss (iproute2), gcc, dotnet SDK, /usr/bin/time.
+# Needs: python3, ss (iproute2), gcc, dotnet SDK.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../lib/shared-bench.sh
 . "$HERE/../lib/shared-bench.sh"
 OUT="$ROOT/benchmarks/results/$(date -u +%F)"
-RUNS=""
+ROUNDS=""
+CLI=""
+OTHER=""
+SSP=0
 BDN=0
-while getopts "o:r:bh" opt; do
+while getopts "o:r:c:B:pbh" opt; do
   case $opt in
     o) OUT=$OPTARG ;;
-    r) RUNS=$OPTARG ;;
+    r) ROUNDS=$OPTARG ;;
+    c) CLI=$(realpath "$OPTARG") ;;
+    B) OTHER=$(realpath "$OPTARG") ;;
+    p) SSP=1 ;;
     b) BDN=1 ;;
-    *) sed -n '2,15p' "$0"; exit 1 ;;
+    *) sed -n '2,21p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
 COUNTS=("$@")
-[ ${#COUNTS[@]} -eq 0 ] && COUNTS=(10000 50000)
+[ ${#COUNTS[@]} -eq 0 ] && COUNTS=(10000 50000 100000)
 
-for t in python3 hyperfine ss gcc dotnet /usr/bin/time; do
-  command -v "$t" >/dev/null || { echo "run-listers-compare: $t not found (apt-get install -y hyperfine iproute2 gcc time)" >&2; exit 1; }
+for t in python3 ss gcc dotnet; do
+  command -v "$t" >/dev/null || { echo "run-listers-compare: $t not found (apt-get install -y iproute2 gcc python3)" >&2; exit 1; }
 done
 [ -x "$BENCH/conn-farm" ] || { echo "run-listers-compare: $BENCH/conn-farm not found; set SHARED" >&2; exit 1; }
 mkdir -p "$OUT"
@@ -53,105 +64,67 @@ cleanup() {                       # stop the farm we started (by its pid), remov
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The floor: one sock_diag dump of every TCP socket, counted, nothing parsed.
+# The floors: the kernel's dump with every message counted and nothing parsed. nl-dump-floor does what ss
+# does (one SOCK_DIAG_BY_FAMILY dump per family); nl-dump-one-walk asks for both families in one walk.
 FLOOR=$WORK/nl-dump-floor
+ONEWALK=$WORK/nl-dump-one-walk
 gcc -O2 -o "$FLOOR" "$BENCH/nl-dump-floor.c"
+gcc -O2 -o "$ONEWALK" "$HERE/nl-dump-one-walk.c"
+MEASURE=$WORK/measure
+gcc -O2 -o "$MEASURE" "$HERE/measure.c"
 
-# The CLI as users get it: Native AOT (PublishAot in the project); framework-dependent fallback if AOT is unavailable.
-CLI_DIR=$WORK/cli
-if dotnet publish "$ROOT/src/PSKeepalive.Cli" -c Release -o "$CLI_DIR" >"$WORK/publish.log" 2>&1 && [ -x "$CLI_DIR/pskeepalive" ] && file "$CLI_DIR/pskeepalive" | grep -q ELF; then
-  CLI="$CLI_DIR/pskeepalive"; CLI_KIND="Native AOT"
+# The CLI as users get it: Native AOT (PublishAot in the project).
+if [ -z "$CLI" ]; then
+  CLI_DIR=$WORK/cli
+  if dotnet publish "$ROOT/src/PSKeepalive.Cli" -c Release -o "$CLI_DIR" >"$WORK/publish.log" 2>&1 && [ -x "$CLI_DIR/pskeepalive" ]; then
+    CLI="$CLI_DIR/pskeepalive"
+  else
+    echo "run-listers-compare: dotnet publish failed:" >&2; tail -20 "$WORK/publish.log" >&2; exit 1
+  fi
+  COMMIT=$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src || echo "+changes")
 else
-  echo "run-listers-compare: AOT publish failed (see below); using the framework-dependent build" >&2; tail -5 "$WORK/publish.log" >&2
-  dotnet publish "$ROOT/src/PSKeepalive.Cli" -c Release -p:PublishAot=false -o "$CLI_DIR" >/dev/null
-  CLI="dotnet $CLI_DIR/pskeepalive.dll"; CLI_KIND="framework-dependent (dotnet pskeepalive.dll)"
+  COMMIT="given binary $CLI"
 fi
+# Copies under short names, so that tables read "pskeepalive", not a temporary path.
+mkdir -p "$WORK/bin"
+cp "$CLI" "$WORK/bin/pskeepalive"; CLI="$WORK/bin/pskeepalive"
+if [ -n "$OTHER" ]; then cp "$OTHER" "$WORK/bin/pskeepalive-other"; OTHER="$WORK/bin/pskeepalive-other"; fi
+cp "$FLOOR" "$ONEWALK" "$WORK/bin/"
+export PATH="$WORK/bin:$PATH"
 
 { echo "date: $(date -u -Is)"; echo "host: $(uname -n)"; echo "nproc: $(nproc)"; echo "kernel: $(uname -r)";
-  echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"; echo "ss: $(ss -V)"; echo "hyperfine: $(hyperfine --version)";
-  echo "dotnet: $(dotnet --version)"; echo "cli: $CLI_KIND"; echo "commit: $(git -C "$ROOT" rev-parse --short HEAD)"; } > "$OUT/env.txt"
+  echo "uptime at start: $(uptime)"; echo "ss: $(ss -V)"; echo "dotnet: $(dotnet --version)";
+  echo "cli: Native AOT, $COMMIT"; [ -n "$OTHER" ] && echo "other cli: pskeepalive-other"; true; } > "$OUT/env.txt"
+cat "$OUT/env.txt"
 
 for N in "${COUNTS[@]}"; do
-  if [ -n "$RUNS" ]; then R=$RUNS; elif [ "$N" -le 10000 ]; then R=10; else R=5; fi
+  if [ -n "$ROUNDS" ]; then R=$ROUNDS; elif [ "$N" -le 10000 ]; then R=10; else R=7; fi
 
   READY=$(mktemp -u /tmp/conn-farm.XXXXXX.json)
-  "$BENCH/conn-farm" --count "$N" --keepalive-fraction 0.25 --hold-seconds 900 --ready-file "$READY" --quiet &
+  "$BENCH/conn-farm" --count "$N" --keepalive-fraction 0.25 --hold-seconds 1800 --ready-file "$READY" --quiet &
   FARM=$!
-  for _ in $(seq 1 600); do [ -s "$READY" ] && break; kill -0 "$FARM" 2>/dev/null || break; sleep 0.2; done
-  [ -s "$READY" ] || { echo "run-listers-compare: conn-farm did not get ready for N=$N within 120 s" >&2; exit 1; }
+  for _ in $(seq 1 900); do [ -s "$READY" ] && break; kill -0 "$FARM" 2>/dev/null || break; sleep 0.2; done
+  [ -s "$READY" ] || { echo "run-listers-compare: conn-farm did not get ready for N=$N within 180 s" >&2; exit 1; }
   cp "$READY" "$OUT/farm-$N.json"
 
-  # Counts: ESTABLISHED sockets and those certainly without keepalive, by ss and by us (host sockets add a few).
-  python3 - "$READY" "$CLI" > "$OUT/check-$N.txt" <<'PY'
-import json, subprocess, sys
-farm = json.load(open(sys.argv[1]))
-cli = sys.argv[2].split()
-ss = subprocess.run(["ss", "-tan", "state", "established"], capture_output=True, text=True).stdout.count("\n") - 1
-ours = json.loads(subprocess.run(cli + ["connections", "--json", "--state", "established"], capture_output=True, text=True, check=True).stdout)
-ka = sum(1 for c in ours if c["timer"] == "keepalive")
-nok = sum(1 for c in ours if c["noKeepalive"] is True)
-print(f"farm: established {farm['established_sockets']}, keepalive {farm['keepalive_sockets']}")
-print(f"ss -tan state established: {ss}")
-print(f"pskeepalive connections --state established: {len(ours)} (keepalive timer {ka}, noKeepalive {nok})")
-ok = len(ours) >= farm["established_sockets"] and ka >= farm["keepalive_sockets"] and abs(len(ours) - ss) <= 50
-print("OK" if ok else "MISMATCH")
-PY
-  cat "$OUT/check-$N.txt"
+  echo "== $N pairs"
+  python3 "$HERE/check-counts.py" "$READY" pskeepalive | tee "$OUT/check-$N.txt"
 
-  # Peak memory of the CLI (max RSS, KiB); "--local-port 1" runs the whole dump but makes no objects.
-  { for args in "connections --json --local-port 1" "connections --json" "connections" "connections --json --include-process"; do
-      /usr/bin/time -f "%M KiB max RSS: pskeepalive $args" $CLI $args > /dev/null 2>> "$WORK/rss.txt" || true
-      tail -1 "$WORK/rss.txt"
-    done; } > "$OUT/memory-$N.txt"
-  cat "$OUT/memory-$N.txt"
-
-  CMDS=("ss -tan" "ss -tano" "ss -tanp" "$FLOOR"
-        "$CLI connections --json" "$CLI connections" "$CLI connections --json --include-process")
-  REV=(); for ((i=${#CMDS[@]}-1; i>=0; i--)); do REV+=("${CMDS[i]}"); done
-  hyperfine -N --warmup 1 --runs "$R" --export-json "$WORK/pass1.json" "${CMDS[@]}" > /dev/null
-  hyperfine -N --warmup 1 --runs "$R" --export-json "$WORK/pass2.json" "${REV[@]}" > /dev/null
-  python3 - "$WORK/pass1.json" "$WORK/pass2.json" "$OUT/compare-$N.json" <<'PY'
-import json, sys
-runs, cpu = {}, {}
-for path in sys.argv[1:3]:
-    for r in json.load(open(path))["results"]:
-        runs.setdefault(r["command"], []).extend(r["times"])
-        cpu.setdefault(r["command"], []).extend([r["user"] + r["system"]] * len(r["times"]))
-json.dump({"results": [{"command": c, "times": t, "cpu_mean": sum(cpu[c]) / len(cpu[c])} for c, t in runs.items()]}, open(sys.argv[3], "w"), indent=1)
-PY
+  CMDS=("ss -tan" "nl-dump-floor" "nl-dump-one-walk"
+        "pskeepalive connections --json" "pskeepalive connections --json --include-process" "pskeepalive connections")
+  [ -n "$OTHER" ] && CMDS+=("pskeepalive-other connections --json" "pskeepalive-other connections --json --include-process")
+  [ "$SSP" = 1 ] && CMDS+=("ss -tanp")
+  python3 "$HERE/alternate.py" --measure "$MEASURE" --rounds "$R" --warmup 1 --out "$OUT/runs-$N.json" \
+    --baseline "ss -tan" --floor "nl-dump-floor" "${CMDS[@]}" | tee "$OUT/table-$N.md"
 
   if [ "$BDN" = 1 ] && [ "$N" = "${COUNTS[-1]}" ]; then
-    (cd "$ROOT/benchmarks/PSKeepalive.Benchmarks" && dotnet run -c Release -- --filter '*DumpBenchmarks*' --artifacts "$OUT/bdn-$N") > "$OUT/bdn-$N.log" 2>&1 || echo "BenchmarkDotNet run failed: see $OUT/bdn-$N.log" >&2
-    # The floor as a whole process right after, for the in-process / floor-process ratio.
-    hyperfine -N --warmup 2 --runs 20 --export-json "$OUT/floor-after-bdn-$N.json" "$FLOOR" > /dev/null
+    (cd "$ROOT/benchmarks/PSKeepalive.Benchmarks" && dotnet run -c Release -- --filter '*DumpStageBenchmarks*' '*DumpBenchmarks*' --artifacts "$OUT/bdn-$N") > "$OUT/bdn-$N.log" 2>&1 || echo "BenchmarkDotNet run failed: see $OUT/bdn-$N.log" >&2
   fi
 
   kill -TERM "$FARM"; wait "$FARM" 2>/dev/null || true; FARM=""; rm -f "$READY"
 done
 
-# Summary: medians and ratios to `ss -tan` within each N (the host is shared: compare ratios, not times).
-python3 - "$OUT" "$FLOOR" "$CLI" "${COUNTS[@]}" > "$OUT/summary.md" <<'PY'
-import json, statistics, sys
-out, floor, cli, counts = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-def name(c):
-    return c.replace(floor, "nl-dump-floor").replace(cli, "pskeepalive")
-rows, meds, cpus = {}, {}, {}
-for n in counts:
-    res = json.load(open(f"{out}/compare-{n}.json"))["results"]
-    meds[n] = {name(r["command"]): statistics.median(r["times"]) * 1000 for r in res}
-    cpus[n] = {name(r["command"]): r.get("cpu_mean", float("nan")) * 1000 for r in res}
-    for r in res:
-        rows.setdefault(name(r["command"]), None)
-print(open(f"{out}/env.txt").read().replace("\n", "  \n"))
-print("Wall clock (median of both passes) and CPU (user + system, mean), ratio to `ss -tan` at the same N.\n")
-print("| command | " + " | ".join(f"{n} pairs: wall ms | wall ratio | CPU ms | CPU ratio" for n in counts) + " |")
-print("|---|" + "---:|---:|---:|---:|" * len(counts))
-for c in rows:
-    cells = []
-    for n in counts:
-        m, base = meds[n].get(c), meds[n]["ss -tan"]
-        u, ubase = cpus[n].get(c), cpus[n]["ss -tan"]
-        cells += [f"{m:.1f}", f"{m / base:.2f}", f"{u:.1f}", f"{u / ubase:.2f}"] if m is not None else ["", "", "", ""]
-    print(f"| `{c}` | " + " | ".join(cells) + " |")
-PY
-cat "$OUT/summary.md"
+echo "uptime at end: $(uptime)" >> "$OUT/env.txt"
+{ sed 's/$/  /' "$OUT/env.txt"; echo
+  for N in "${COUNTS[@]}"; do echo "### $N pairs ($((2 * N)) sockets)"; echo; sed -n '1p' "$OUT/table-$N.md"; echo; sed -n '2,$p' "$OUT/table-$N.md"; echo; grep -E 'OK|MISMATCH' "$OUT/check-$N.txt" | tail -1 | sed 's/^/counts: /'; echo; done; } > "$OUT/summary.md"
+echo "summary: $OUT/summary.md"

@@ -1,12 +1,9 @@
 using System;
 using System.Collections.Generic;
 using System.CommandLine;
-using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using PSKeepalive.Core.Connections;
 using PSKeepalive.Core.Processes;
 
@@ -19,13 +16,11 @@ namespace PSKeepalive.Cli.Commands;
 /// </summary>
 internal static class ConnectionsCommand
 {
-    private const int FlushThreshold = 64 * 1024;
-
     public static Command Create()
     {
         var filters = new ConnectionFilterOptions();
         var noKeepalive = new Option<bool>("--no-keepalive") { Description = "Only connections certainly without keepalive: ESTABLISHED with no timer armed; with --include-socket-option, SO_KEEPALIVE off (listeners included)." };
-        var includeProcess = new Option<bool>("--include-process") { Description = "Show the processes holding each socket (one scan of /proc/*/fd)." };
+        var includeProcess = new Option<bool>("--include-process") { Description = "Show the processes holding each socket (one scan: the kernel's BPF iterator as root, otherwise /proc/*/fd)." };
         var includeInfo = new Option<bool>("--include-info") { Description = "Ask the kernel for tcp_info: RTT, last send/receive, retransmits, unacked segments." };
         var includeSocketOption = new Option<bool>("--include-socket-option")
         {
@@ -83,100 +78,23 @@ internal static class ConnectionsCommand
         return command;
     }
 
-    /// <summary>A JSON array, one object per socket, written as the dump is read and flushed every 64 KiB.</summary>
+    /// <summary>A JSON array, one object per socket, written as the dump is read (see <see cref="ConnectionJsonWriter"/>).</summary>
     internal static void WriteJson(IEnumerable<TcpConnection> connections, TcpConnectionQuery query, bool socketOptions = false)
     {
         using Stream stdout = new PSKeepalive.Core.DescriptorOutputStream();
-        using (var writer = new Utf8JsonWriter(stdout, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true }))
-        {
-            var strings = new EncodedStrings();
-            writer.WriteStartArray();
-            foreach (TcpConnection connection in connections)
-            {
-                WriteConnection(writer, connection, query.IncludeInfo, query.NeedsOwners, strings, socketOptions);
-                if (writer.BytesPending >= FlushThreshold)
-                {
-                    writer.Flush();
-                }
-            }
-
-            writer.WriteEndArray();
-        }
-
-        stdout.WriteByte((byte)'\n');
+        WriteJson(stdout, connections, query, socketOptions);
     }
 
-    internal static void WriteConnection(Utf8JsonWriter w, TcpConnection c, bool info, bool owners, EncodedStrings strings, bool socketOptions = false)
+    /// <summary>As <see cref="WriteJson(IEnumerable{TcpConnection}, TcpConnectionQuery, bool)"/>, to any stream (benchmarks).</summary>
+    internal static void WriteJson(Stream output, IEnumerable<TcpConnection> connections, TcpConnectionQuery query, bool socketOptions = false)
     {
-        w.WriteStartObject();
-        w.WriteString(Keys.AddressFamily, strings.Get(c.AddressFamily));
-        w.WriteString(Keys.LocalAddress, strings.Get(c.LocalAddress));
-        w.WriteNumber(Keys.LocalPort, c.LocalPort);
-        w.WriteString(Keys.RemoteAddress, strings.Get(c.RemoteAddress));
-        w.WriteNumber(Keys.RemotePort, c.RemotePort);
-        w.WriteString(Keys.State, EncodedStateNames[(int)c.State]);
-        w.WriteString(Keys.Timer, EncodedTimerNames[(int)c.Timer]);
-        if (c.TimerExpires is TimeSpan expires)
+        using var writer = new ConnectionJsonWriter(output, query.IncludeInfo, query.NeedsOwners, socketOptions);
+        foreach (TcpConnection connection in connections)
         {
-            w.WriteNumber(Keys.TimerExpiresMs, (long)expires.TotalMilliseconds);
-        }
-        else
-        {
-            w.WriteNull(Keys.TimerExpiresMs);
+            writer.Write(connection);
         }
 
-        w.WriteNumber(Keys.ProbesSent, c.ProbesSent);
-        w.WriteBoolean(Keys.KeepaliveTimerActive, c.KeepaliveTimerActive);
-        WriteNullable(w, Keys.NoKeepalive, c.NoKeepalive);
-        w.WriteNumber(Keys.Inode, c.Inode);
-        w.WriteNumber(Keys.Uid, c.Uid);
-        w.WriteNumber(Keys.Cookie, c.Cookie);
-        w.WriteNumber(Keys.InterfaceIndex, c.InterfaceIndex);
-        w.WriteNumber(Keys.ReceiveQueue, c.ReceiveQueue);
-        w.WriteNumber(Keys.SendQueue, c.SendQueue);
-        if (c.NetworkNamespace is not null)
-        {
-            w.WriteString(Keys.NetworkNamespace, strings.Get(c.NetworkNamespace));
-        }
-
-        if (info)
-        {
-            WriteMilliseconds(w, Keys.RttMs, c.Rtt);
-            WriteMilliseconds(w, Keys.LastDataSentMs, c.LastDataSent);
-            WriteMilliseconds(w, Keys.LastDataReceivedMs, c.LastDataReceived);
-            WriteNullable(w, Keys.Retransmits, c.Retransmits);
-            WriteNullable(w, Keys.UnackedSegments, c.UnackedSegments);
-        }
-
-        if (owners)
-        {
-            WriteNullable(w, Keys.OwningProcess, c.OwningProcess);
-            WriteNullable(w, Keys.ProcessId, c.ProcessId);
-            WriteNullable(w, Keys.ProcessName, c.ProcessName, strings);
-            w.WriteStartArray(Keys.Processes);
-            foreach (TcpConnectionProcess p in c.Processes)
-            {
-                w.WriteStartObject();
-                w.WriteNumber(Keys.Pid, p.Pid);
-                WriteNullable(w, Keys.Name, p.Name, strings);
-                WriteNullable(w, Keys.CommandLine, p.CommandLine, strings);
-                w.WriteNumber(Keys.Fd, p.Fd);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-        }
-
-        if (socketOptions || c.KeepaliveEnabled is not null)
-        {
-            WriteNullable(w, Keys.KeepaliveEnabled, c.KeepaliveEnabled);
-            WriteNullable(w, Keys.Idle, c.Idle);
-            WriteNullable(w, Keys.Interval, c.Interval);
-            WriteNullable(w, Keys.ProbeCount, c.ProbeCount);
-            WriteNullable(w, Keys.UserTimeout, c.UserTimeout);
-        }
-
-        w.WriteEndObject();
+        writer.Complete();
     }
 
     /// <summary>
@@ -220,124 +138,5 @@ internal static class ConnectionsCommand
         line.Append('\n');
     }
 
-    private static void WriteNullable(Utf8JsonWriter w, JsonEncodedText key, string? value, EncodedStrings strings)
-    {
-        if (value is null)
-        {
-            w.WriteNull(key);
-        }
-        else
-        {
-            w.WriteString(key, strings.Get(value));
-        }
-    }
-
-    private static void WriteNullable(Utf8JsonWriter w, JsonEncodedText key, bool? value)
-    {
-        if (value is bool b)
-        {
-            w.WriteBoolean(key, b);
-        }
-        else
-        {
-            w.WriteNull(key);
-        }
-    }
-
-    private static void WriteNullable(Utf8JsonWriter w, JsonEncodedText key, long? value)
-    {
-        if (value is long n)
-        {
-            w.WriteNumber(key, n);
-        }
-        else
-        {
-            w.WriteNull(key);
-        }
-    }
-
-    private static void WriteMilliseconds(Utf8JsonWriter w, JsonEncodedText key, TimeSpan? value)
-    {
-        if (value is TimeSpan span)
-        {
-            w.WriteNumber(key, Math.Round(span.TotalMilliseconds, 3));
-        }
-        else
-        {
-            w.WriteNull(key);
-        }
-    }
-
     private static readonly string[] StateNames = Enumerable.Range(0, 12).Select(i => i == 0 ? "0" : TcpStateNames.ToName((TcpState)i)).ToArray();
-
-    private static readonly JsonEncodedText[] EncodedStateNames = StateNames.Select(n => JsonEncodedText.Encode(n)).ToArray();
-
-    private static readonly JsonEncodedText[] EncodedTimerNames = Enumerable.Range(0, 5).Select(i => JsonEncodedText.Encode(TcpConnectionText.TimerName((TcpTimer)i))).ToArray();
-
-    /// <summary>
-    /// UTF-8 forms of repeated strings (addresses, process names), keyed by reference: Core hands out one string
-    /// instance per distinct address, so most sockets cost a dictionary hit instead of a transcode.
-    /// </summary>
-    internal sealed class EncodedStrings
-    {
-        private const int Limit = 8192;
-        private readonly Dictionary<string, JsonEncodedText> _cache = new(ReferenceEqualityComparer.Instance);
-
-        public JsonEncodedText Get(string value)
-        {
-            if (!_cache.TryGetValue(value, out JsonEncodedText encoded))
-            {
-                encoded = JsonEncodedText.Encode(value, JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
-                if (_cache.Count >= Limit)
-                {
-                    _cache.Clear();
-                }
-
-                _cache[value] = encoded;
-            }
-
-            return encoded;
-        }
-    }
-
-    /// <summary>Pre-encoded camelCase keys.</summary>
-    private static class Keys
-    {
-        public static readonly JsonEncodedText AddressFamily = JsonEncodedText.Encode("addressFamily");
-        public static readonly JsonEncodedText LocalAddress = JsonEncodedText.Encode("localAddress");
-        public static readonly JsonEncodedText LocalPort = JsonEncodedText.Encode("localPort");
-        public static readonly JsonEncodedText RemoteAddress = JsonEncodedText.Encode("remoteAddress");
-        public static readonly JsonEncodedText RemotePort = JsonEncodedText.Encode("remotePort");
-        public static readonly JsonEncodedText State = JsonEncodedText.Encode("state");
-        public static readonly JsonEncodedText Timer = JsonEncodedText.Encode("timer");
-        public static readonly JsonEncodedText TimerExpiresMs = JsonEncodedText.Encode("timerExpiresMs");
-        public static readonly JsonEncodedText ProbesSent = JsonEncodedText.Encode("probesSent");
-        public static readonly JsonEncodedText KeepaliveTimerActive = JsonEncodedText.Encode("keepaliveTimerActive");
-        public static readonly JsonEncodedText NoKeepalive = JsonEncodedText.Encode("noKeepalive");
-        public static readonly JsonEncodedText Inode = JsonEncodedText.Encode("inode");
-        public static readonly JsonEncodedText Uid = JsonEncodedText.Encode("uid");
-        public static readonly JsonEncodedText Cookie = JsonEncodedText.Encode("cookie");
-        public static readonly JsonEncodedText InterfaceIndex = JsonEncodedText.Encode("interfaceIndex");
-        public static readonly JsonEncodedText ReceiveQueue = JsonEncodedText.Encode("receiveQueue");
-        public static readonly JsonEncodedText SendQueue = JsonEncodedText.Encode("sendQueue");
-        public static readonly JsonEncodedText RttMs = JsonEncodedText.Encode("rttMs");
-        public static readonly JsonEncodedText LastDataSentMs = JsonEncodedText.Encode("lastDataSentMs");
-        public static readonly JsonEncodedText LastDataReceivedMs = JsonEncodedText.Encode("lastDataReceivedMs");
-        public static readonly JsonEncodedText Retransmits = JsonEncodedText.Encode("retransmits");
-        public static readonly JsonEncodedText UnackedSegments = JsonEncodedText.Encode("unackedSegments");
-        public static readonly JsonEncodedText OwningProcess = JsonEncodedText.Encode("owningProcess");
-        public static readonly JsonEncodedText ProcessId = JsonEncodedText.Encode("processId");
-        public static readonly JsonEncodedText ProcessName = JsonEncodedText.Encode("processName");
-        public static readonly JsonEncodedText Processes = JsonEncodedText.Encode("processes");
-        public static readonly JsonEncodedText Pid = JsonEncodedText.Encode("pid");
-        public static readonly JsonEncodedText Name = JsonEncodedText.Encode("name");
-        public static readonly JsonEncodedText CommandLine = JsonEncodedText.Encode("commandLine");
-        public static readonly JsonEncodedText Fd = JsonEncodedText.Encode("fd");
-        public static readonly JsonEncodedText KeepaliveEnabled = JsonEncodedText.Encode("keepaliveEnabled");
-        public static readonly JsonEncodedText Idle = JsonEncodedText.Encode("idle");
-        public static readonly JsonEncodedText Interval = JsonEncodedText.Encode("interval");
-        public static readonly JsonEncodedText ProbeCount = JsonEncodedText.Encode("probeCount");
-        public static readonly JsonEncodedText UserTimeout = JsonEncodedText.Encode("userTimeout");
-        public static readonly JsonEncodedText NetworkNamespace = JsonEncodedText.Encode("networkNamespace");
-    }
 }

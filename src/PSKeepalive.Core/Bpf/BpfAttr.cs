@@ -15,12 +15,17 @@ internal enum BpfCommand
     ObjectGetInfoByFd = 15,
     ProgramQuery = 16,
     MapFreeze = 22,
+    LinkCreate = 28,
+    IteratorCreate = 33,
 }
 
 /// <summary>enum bpf_prog_type values Core uses.</summary>
 public enum BpfProgramType : uint
 {
     SocketOperations = 13,
+
+    /// <summary>BPF_PROG_TYPE_TRACING: with BPF_TRACE_ITER, an iterator program (Processes/SocketOwnerIterator).</summary>
+    Tracing = 26,
 }
 
 /// <summary>enum bpf_map_type values Core uses.</summary>
@@ -33,6 +38,9 @@ public enum BpfMapType : uint
 public enum BpfAttachType : uint
 {
     CgroupSocketOperations = 3,
+
+    /// <summary>BPF_TRACE_ITER: a tracing program run by a BPF iterator (bpf_iter), attached through a link.</summary>
+    TraceIterator = 28,
 }
 
 /// <summary>Flags of BPF_PROG_ATTACH (and the attach_flags BPF_PROG_QUERY reports).</summary>
@@ -89,6 +97,15 @@ internal static class BpfAttr
     public const int LogSize = 28;
     public const int LogBuffer = 32;
     public const int ProgramName = 48;
+    public const int ExpectedAttachType = 68;
+    public const int AttachBtfId = 108;
+
+    // BPF_LINK_CREATE
+    public const int LinkProgramFd = 0;
+    public const int LinkAttachType = 8;
+
+    // BPF_ITER_CREATE
+    public const int IteratorLinkFd = 0;
 
     // BPF_PROG_ATTACH / BPF_PROG_DETACH
     public const int TargetFd = 0;

@@ -134,14 +134,20 @@ internal static unsafe class BpfSystemCall
     /// BPF_PROG_LOAD. When the kernel refuses the program, it is loaded again with the verifier's log switched on,
     /// so that the error carries the log (<see cref="BpfVerifierException"/>); EPERM/EACCES are a missing privilege.
     /// </summary>
-    public static SafeFileHandle LoadProgram(BpfProgramType type, string name, ReadOnlySpan<byte> instructions, string license)
+    /// <param name="type">The program type.</param>
+    /// <param name="name">The program's name (15 characters at most are kept).</param>
+    /// <param name="instructions">The encoded program (<see cref="InstructionEncoder"/>).</param>
+    /// <param name="license">"GPL" for the helpers that need it.</param>
+    /// <param name="expectedAttachType">expected_attach_type, for the program types that need one (0: none).</param>
+    /// <param name="attachBtfId">attach_btf_id: the kernel BTF type the program attaches to (tracing programs; 0: none).</param>
+    public static SafeFileHandle LoadProgram(BpfProgramType type, string name, ReadOnlySpan<byte> instructions, string license, BpfAttachType expectedAttachType = 0, uint attachBtfId = 0)
     {
         if (instructions.Length % InstructionEncoder.SlotSize != 0)
         {
             throw new ArgumentException("The instructions are not whole 8-byte slots.", nameof(instructions));
         }
 
-        long result = Load(type, name, instructions, license, null);
+        long result = Load(type, name, instructions, license, expectedAttachType, attachBtfId, null);
         if (result >= 0)
         {
             return new SafeFileHandle((IntPtr)result, ownsHandle: true);
@@ -154,7 +160,7 @@ internal static unsafe class BpfSystemCall
         }
 
         byte[] log = new byte[VerifierLogSize];
-        long again = Load(type, name, instructions, license, log);
+        long again = Load(type, name, instructions, license, expectedAttachType, attachBtfId, log);
         if (again >= 0)
         {
             // Refused once, accepted with the log on (a transient failure such as EAGAIN): keep what loaded.
@@ -171,7 +177,7 @@ internal static unsafe class BpfSystemCall
             text);
     }
 
-    private static long Load(BpfProgramType type, string name, ReadOnlySpan<byte> instructions, string license, byte[]? log)
+    private static long Load(BpfProgramType type, string name, ReadOnlySpan<byte> instructions, string license, BpfAttachType expectedAttachType, uint attachBtfId, byte[]? log)
     {
         byte* attr = stackalloc byte[BpfAttr.Size];
         new Span<byte>(attr, BpfAttr.Size).Clear();
@@ -190,8 +196,31 @@ internal static unsafe class BpfSystemCall
             }
 
             WriteName(attr + BpfAttr.ProgramName, name);
+            *(uint*)(attr + BpfAttr.ExpectedAttachType) = (uint)expectedAttachType;
+            *(uint*)(attr + BpfAttr.AttachBtfId) = attachBtfId;
             return Call(BpfCommand.ProgramLoad, attr);
         }
+    }
+
+    /// <summary>BPF_LINK_CREATE of <paramref name="program"/> with no target (an iterator's link: BPF_TRACE_ITER).</summary>
+    public static SafeFileHandle CreateLink(SafeHandle program, BpfAttachType type, string name)
+    {
+        byte* attr = stackalloc byte[BpfAttr.Size];
+        new Span<byte>(attr, BpfAttr.Size).Clear();
+        *(uint*)(attr + BpfAttr.LinkProgramFd) = (uint)Fd(program);
+        *(uint*)(attr + BpfAttr.LinkAttachType) = (uint)type;
+        long fd = Call(BpfCommand.LinkCreate, attr);
+        return fd >= 0 ? new SafeFileHandle((IntPtr)fd, ownsHandle: true) : throw Failure(fd, $"create a link for the BPF program {name}", name);
+    }
+
+    /// <summary>BPF_ITER_CREATE: a new run of the iterator behind <paramref name="link"/>; read() the descriptor for its output.</summary>
+    public static SafeFileHandle CreateIterator(SafeHandle link, string name)
+    {
+        byte* attr = stackalloc byte[BpfAttr.Size];
+        new Span<byte>(attr, BpfAttr.Size).Clear();
+        *(uint*)(attr + BpfAttr.IteratorLinkFd) = (uint)Fd(link);
+        long fd = Call(BpfCommand.IteratorCreate, attr);
+        return fd >= 0 ? new SafeFileHandle((IntPtr)fd, ownsHandle: true) : throw Failure(fd, $"start the BPF iterator {name}", name);
     }
 
     /// <summary>BPF_PROG_ATTACH of <paramref name="program"/> to <paramref name="target"/> (a cgroup directory).</summary>

@@ -189,4 +189,7 @@ public enum HelperFunction
 
     /// <summary>bpf_getsockopt(ctx, level, optname, optval, optlen).</summary>
     GetSocketOption = 57,
+
+    /// <summary>bpf_seq_write(seq, data, len): an iterator program's output (read from the iterator's descriptor).</summary>
+    SequenceWrite = 127,
 }

@@ -181,12 +181,21 @@ internal sealed class TcpConnectionFactory
     private readonly Dictionary<uint, string> _ipv4 = new();
     private readonly Dictionary<UInt128, string> _ipv6 = new();
 
+    // The last address of each family, checked before the dictionaries: neighbouring sockets mostly share one.
+    private uint _lastIPv4Key;
+    private string? _lastIPv4;
+    private UInt128 _lastIPv6Key;
+    private string? _lastIPv6;
+
     public TcpConnectionFactory(bool includeInfo, SocketOwnerMap? owners, bool attachProcesses)
     {
         _includeInfo = includeInfo;
         _owners = owners;
         _attachProcesses = attachProcesses;
     }
+
+    /// <summary>True when tcp_info was asked for (the only attribute read).</summary>
+    public bool IncludeInfo => _includeInfo;
 
     /// <summary>The namespace the dump runs in, as the query gave it (null: the caller's); stamped on every connection.</summary>
     public string? NetworkNamespace { get; init; }
@@ -286,6 +295,11 @@ internal sealed class TcpConnectionFactory
         if (family == InetDiag.AfInet)
         {
             uint key = System.Runtime.InteropServices.MemoryMarshal.Read<uint>(bytes);
+            if (key == _lastIPv4Key && _lastIPv4 is not null)
+            {
+                return _lastIPv4;
+            }
+
             if (!_ipv4.TryGetValue(key, out string? text))
             {
                 text = FormatIPv4(bytes);
@@ -297,10 +311,16 @@ internal sealed class TcpConnectionFactory
                 _ipv4[key] = text;
             }
 
+            (_lastIPv4Key, _lastIPv4) = (key, text);
             return text;
         }
 
         UInt128 key6 = System.Runtime.InteropServices.MemoryMarshal.Read<UInt128>(bytes);
+        if (key6 == _lastIPv6Key && _lastIPv6 is not null)
+        {
+            return _lastIPv6;
+        }
+
         if (!_ipv6.TryGetValue(key6, out string? text6))
         {
             text6 = new IPAddress(bytes.Slice(0, 16)).ToString();
@@ -312,6 +332,7 @@ internal sealed class TcpConnectionFactory
             _ipv6[key6] = text6;
         }
 
+        (_lastIPv6Key, _lastIPv6) = (key6, text6);
         return text6;
     }
 

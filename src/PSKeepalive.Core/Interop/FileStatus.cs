@@ -8,6 +8,7 @@ internal static unsafe partial class FileStatus
     // struct stat on x86_64 and aarch64 (glibc): st_dev (8 bytes), then st_ino (8 bytes). Larger buffer for the rest.
     private const int StatBufferSize = 256;
     private const int InodeOffset = 8;
+    private const int SizeOffset = 48; // st_size, on x86_64 and aarch64 alike
 
     [LibraryImport("libc", EntryPoint = "stat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Stat(string path, byte* buffer);
@@ -25,6 +26,27 @@ internal static unsafe partial class FileStatus
         }
 
         return *(ulong*)(buffer + InodeOffset);
+    }
+
+    // struct statfs: f_type first (a long on x86_64 and aarch64); PROC_SUPER_MAGIC.
+    private const int StatFsBufferSize = 256;
+    private const long ProcSuperMagic = 0x9fa0;
+
+    [LibraryImport("libc", EntryPoint = "fstatfs", SetLastError = true)]
+    private static partial int FStatFs(int fd, byte* buffer);
+
+    /// <summary>True when the descriptor is on a proc filesystem.</summary>
+    internal static bool IsProcfs(int fd)
+    {
+        byte* buffer = stackalloc byte[StatFsBufferSize];
+        return FStatFs(fd, buffer) == 0 && *(long*)buffer == ProcSuperMagic;
+    }
+
+    /// <summary>st_size of an open descriptor; -1 when fstat fails.</summary>
+    internal static long SizeOf(int fd)
+    {
+        byte* buffer = stackalloc byte[StatBufferSize];
+        return FStat(fd, buffer) == 0 ? *(long*)(buffer + SizeOffset) : -1;
     }
 
     /// <summary>The inode of an open descriptor.</summary>

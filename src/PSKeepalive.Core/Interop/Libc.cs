@@ -95,6 +95,11 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "getdents64", SetLastError = true)]
     internal static partial nint GetDents64(int fd, byte* buffer, nuint count);
 
+    internal const int SEEK_SET = 0;
+
+    [LibraryImport(Library, EntryPoint = "lseek", SetLastError = true)]
+    internal static partial long LSeek(int fd, long offset, int whence);
+
     [LibraryImport(Library, EntryPoint = "read", SetLastError = true)]
     internal static partial nint Read(int fd, byte* buffer, nuint count);
 

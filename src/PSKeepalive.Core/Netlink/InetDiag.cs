@@ -16,8 +16,19 @@ public static class InetDiag
     /// <summary>SOCK_DIAG_BY_FAMILY: the request type of inet_diag_req_v2 dumps and of SOCK_DESTROY's sibling.</summary>
     public const ushort SockDiagByFamily = 20;
 
+    /// <summary>
+    /// TCPDIAG_GETSOCK: the request type of the original inet_diag interface (struct inet_diag_req). The kernel
+    /// still answers it (inet_diag_rcv_msg_compat) and dumps it with the family AF_UNSPEC: one walk of the TCP
+    /// tables yields both IPv4 and IPv6 sockets, where SOCK_DIAG_BY_FAMILY walks every table once per family.
+    /// Replies carry this type.
+    /// </summary>
+    public const ushort TcpDiagGetSock = 18;
+
     /// <summary>SOCK_DESTROY: closes a socket by its id (needs CAP_NET_ADMIN; CONFIG_INET_DIAG_DESTROY).</summary>
     public const ushort SockDestroy = 21;
+
+    /// <summary>AF_UNSPEC: no family; here, the one-walk dump of both families (see <see cref="TcpDiagGetSock"/>).</summary>
+    public const byte AfUnspec = 0;
 
     public const byte AfInet = 2;
     public const byte AfInet6 = 10;
@@ -34,6 +45,12 @@ public static class InetDiag
 
     /// <summary>sizeof(struct inet_diag_req_v2).</summary>
     public const int RequestLength = 8 + SocketIdLength;
+
+    /// <summary>sizeof(struct inet_diag_req): family, src_len, dst_len, ext, id, states, dbs.</summary>
+    public const int OneWalkRequestLength = 4 + SocketIdLength + 8;
+
+    /// <summary>Offset of idiag_states in struct inet_diag_req.</summary>
+    public const int OneWalkRequestStates = 4 + SocketIdLength;
 
     /// <summary>sizeof(struct inet_diag_msg).</summary>
     public const int MessageLength = 4 + SocketIdLength + 20;
@@ -88,8 +105,8 @@ public static class InetDiag
     /// <summary>sizeof(struct inet_diag_bc_op).</summary>
     public const int BytecodeOpLength = 4;
 
-    /// <summary>A dump request with a filter on one source and one destination port (a longer program needs <see cref="DumpRequestLength"/>).</summary>
-    public const int MaxDumpRequestLength = RequestMessageLength + NetlinkConstants.AttributeHeaderLength + (8 * BytecodeOpLength);
+    /// <summary>A dump request of either kind (the one-walk request is 4 bytes longer) with a filter on one source and one destination port (a longer program needs <see cref="DumpRequestLength"/>).</summary>
+    public const int MaxDumpRequestLength = NetlinkConstants.HeaderLength + OneWalkRequestLength + NetlinkConstants.AttributeHeaderLength + (8 * BytecodeOpLength);
 
     /// <summary>
     /// A filter program for the kernel (INET_DIAG_REQ_BYTECODE) keeping sockets whose source (local) and/or
@@ -100,14 +117,41 @@ public static class InetDiag
     public static byte[] PortFilter(int? sourcePort, int? destinationPort) =>
         InetDiagBytecode.PortFilter(sourcePort is int s ? [s] : null, destinationPort is int d ? [d] : null);
 
-    /// <summary>The bytes of a dump request carrying a filter program of <paramref name="bytecodeLength"/> bytes.</summary>
+    /// <summary>The bytes a dump request of either kind needs with a filter program of <paramref name="bytecodeLength"/> bytes (room for the longer, one-walk request).</summary>
     public static int DumpRequestLength(int bytecodeLength) =>
-        bytecodeLength == 0 ? RequestMessageLength : RequestMessageLength + NetlinkConstants.AlignAttribute(NetlinkConstants.AttributeHeaderLength + bytecodeLength);
+        NetlinkConstants.HeaderLength + OneWalkRequestLength + (bytecodeLength == 0 ? 0 : NetlinkConstants.AlignAttribute(NetlinkConstants.AttributeHeaderLength + bytecodeLength));
+
+    /// <summary>
+    /// Writes a TCPDIAG_GETSOCK dump request (see <see cref="TcpDiagGetSock"/>): every TCP socket of both families
+    /// in the states of <paramref name="states"/>, in one walk of the kernel's tables, with tcp_info when
+    /// <paramref name="withInfo"/> and the kernel filter <paramref name="bytecode"/> (see <see cref="PortFilter"/>)
+    /// when not empty. Returns the bytes written.
+    /// </summary>
+    public static int WriteOneWalkDumpRequest(Span<byte> destination, uint states, bool withInfo, uint sequence, ReadOnlySpan<byte> bytecode)
+    {
+        const int length = NetlinkConstants.HeaderLength + OneWalkRequestLength;
+        if (destination.Length < length)
+        {
+            throw new ArgumentException($"An inet_diag_req dump request needs {length} bytes.", nameof(destination));
+        }
+
+        Span<byte> message = destination.Slice(0, length);
+        message.Clear();
+        new NetlinkHeader(length, TcpDiagGetSock, NetlinkConstants.FlagRequest | NetlinkConstants.FlagDump, sequence, 0).Write(message);
+        Span<byte> request = message.Slice(NetlinkConstants.HeaderLength);
+        request[0] = AfInet; // idiag_family: ignored by the dump (the kernel walks both families), AF_INET as ss once sent
+        request[3] = withInfo ? ExtensionInfo : (byte)0;
+        MemoryMarshal.Write(request.Slice(OneWalkRequestStates), states);
+        return AppendBytecode(destination, length, bytecode);
+    }
 
     /// <summary>As <see cref="WriteDumpRequest(Span{byte}, byte, uint, bool, uint)"/>, with a kernel filter program appended (see <see cref="PortFilter"/>).</summary>
-    public static int WriteDumpRequest(Span<byte> destination, byte family, uint states, bool withInfo, uint sequence, ReadOnlySpan<byte> bytecode)
+    public static int WriteDumpRequest(Span<byte> destination, byte family, uint states, bool withInfo, uint sequence, ReadOnlySpan<byte> bytecode) =>
+        AppendBytecode(destination, WriteDumpRequest(destination, family, states, withInfo, sequence), bytecode);
+
+    /// <summary>Appends INET_DIAG_REQ_BYTECODE after the <paramref name="written"/> bytes of a request and fixes nlmsg_len.</summary>
+    private static int AppendBytecode(Span<byte> destination, int written, ReadOnlySpan<byte> bytecode)
     {
-        int written = WriteDumpRequest(destination, family, states, withInfo, sequence);
         if (bytecode.IsEmpty)
         {
             return written;
@@ -165,7 +209,14 @@ public static class InetDiag
     /// checked before use; a short message, a lying attribute length or an address family other than
     /// AF_INET/AF_INET6 raises <see cref="KeepaliveDataException"/>.
     /// </summary>
-    public static InetDiagMessage Decode(ReadOnlySpan<byte> payload)
+    public static InetDiagMessage Decode(ReadOnlySpan<byte> payload) => Decode(payload, readAttributes: true);
+
+    /// <summary>
+    /// As <see cref="Decode(ReadOnlySpan{byte})"/>; with <paramref name="readAttributes"/> false the attributes
+    /// after the fixed part are not walked (a dump without tcp_info: the kernel's other attributes, shutdown,
+    /// cgroup, socket options, are not read, so neither decoded nor checked).
+    /// </summary>
+    public static InetDiagMessage Decode(ReadOnlySpan<byte> payload, bool readAttributes)
     {
         if (payload.Length < MessageLength)
         {
@@ -191,6 +242,11 @@ public static class InetDiag
             Uid = MemoryMarshal.Read<uint>(payload.Slice(MessageUid)),
             Inode = MemoryMarshal.Read<uint>(payload.Slice(MessageInode)),
         };
+
+        if (!readAttributes)
+        {
+            return message;
+        }
 
         // Attributes start at NLMSG_ALIGN(sizeof(inet_diag_msg)); 72 is already aligned.
         var attributes = new NetlinkAttributeReader(payload.Slice(MessageLength), "inet_diag_msg");

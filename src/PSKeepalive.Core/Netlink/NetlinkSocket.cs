@@ -170,6 +170,9 @@ public sealed unsafe class NetlinkSocket : IDisposable
     /// <summary>The receive buffer; see <see cref="ReceiveInto()"/>.</summary>
     public ReadOnlySpan<byte> Buffer => _buffer;
 
+    /// <summary>The receive buffer itself, for iterators that hold it across yields (valid until the next receive).</summary>
+    internal byte[] BufferArray => _buffer;
+
     /// <summary>
     /// Sends <paramref name="request"/> (whose header must ask for NLM_F_ACK and carry <paramref name="sequence"/>)
     /// and waits for the kernel's acknowledgement: returns on success, throws the errno's typed exception otherwise.

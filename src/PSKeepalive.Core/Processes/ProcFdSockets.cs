@@ -26,12 +26,35 @@ internal unsafe ref struct ProcFdSockets
     /// <param name="buffer">getdents64 buffer.</param>
     /// <param name="bufferSize">Its size in bytes.</param>
     /// <param name="link">readlinkat buffer of <see cref="LinkBufferSize"/> bytes.</param>
-    public ProcFdSockets(byte* path, byte* buffer, int bufferSize, byte* link)
+    /// <param name="firstFd">Start at this descriptor number: /proc's fd directories resume listing at offset fd + 2.</param>
+    public ProcFdSockets(byte* path, byte* buffer, int bufferSize, byte* link, int firstFd = 0)
     {
         _link = link;
         _directoryFd = Libc.OpenAt(Libc.AT_FDCWD, path, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
         _errno = _directoryFd < 0 ? Libc.LastErrno : 0;
+        if (firstFd > 0 && _directoryFd >= 0 && Libc.LSeek(_directoryFd, firstFd + 2L, Libc.SEEK_SET) < 0)
+        {
+            _errno = Libc.LastErrno;
+            Libc.Close(_directoryFd);
+            _directoryFd = -1;
+        }
+
         _entries = new DirectoryEntries(_directoryFd, buffer, bufferSize);
+    }
+
+    /// <summary>Stop before this descriptor number (entries come in ascending order); int.MaxValue: read to the end.</summary>
+    public int EndFd { get; set; } = int.MaxValue;
+
+    /// <summary>The number of open descriptors (the size of a procfs fd directory, Linux 6.2+); null when unknown or not procfs.</summary>
+    public readonly long? CountDescriptors()
+    {
+        if (_directoryFd < 0 || !FileStatus.IsProcfs(_directoryFd))
+        {
+            return null;
+        }
+
+        long size = FileStatus.SizeOf(_directoryFd);
+        return size > 0 ? size : null;
     }
 
     /// <summary>0 while the walk goes on and after it ended normally; the errno of a failed open or getdents64.</summary>
@@ -56,6 +79,11 @@ internal unsafe ref struct ProcFdSockets
             if (name[0] == (byte)'.')
             {
                 continue;
+            }
+
+            if (EndFd != int.MaxValue && DirectoryEntries.ParseDecimal(name) >= EndFd)
+            {
+                break; // the rest is another thread's range
             }
 
             Descriptors++;

@@ -40,6 +40,10 @@ public sealed class BpfLayoutTests
             P("BPF_JLT", BPF_JLT); P("BPF_JLE", BPF_JLE); P("BPF_JSLT", BPF_JSLT); P("BPF_JSLE", BPF_JSLE);
             P("BPF_PSEUDO_MAP_FD", BPF_PSEUDO_MAP_FD); P("sizeof(bpf_insn)", sizeof(struct bpf_insn));
             P("BPF_FUNC_map_lookup_elem", BPF_FUNC_map_lookup_elem); P("BPF_FUNC_setsockopt", BPF_FUNC_setsockopt); P("BPF_FUNC_getsockopt", BPF_FUNC_getsockopt);
+            P("BPF_FUNC_seq_write", BPF_FUNC_seq_write); P("BPF_LINK_CREATE", BPF_LINK_CREATE); P("BPF_ITER_CREATE", BPF_ITER_CREATE);
+            P("BPF_PROG_TYPE_TRACING", BPF_PROG_TYPE_TRACING); P("BPF_TRACE_ITER", BPF_TRACE_ITER);
+            OFF(union bpf_attr, expected_attach_type); OFF(union bpf_attr, attach_btf_id);
+            OFF(union bpf_attr, link_create.prog_fd); OFF(union bpf_attr, link_create.attach_type); OFF(union bpf_attr, iter_create.link_fd);
             P("BPF_MAP_CREATE", BPF_MAP_CREATE); P("BPF_MAP_LOOKUP_ELEM", BPF_MAP_LOOKUP_ELEM); P("BPF_MAP_UPDATE_ELEM", BPF_MAP_UPDATE_ELEM);
             P("BPF_PROG_LOAD", BPF_PROG_LOAD); P("BPF_PROG_ATTACH", BPF_PROG_ATTACH); P("BPF_PROG_DETACH", BPF_PROG_DETACH);
             P("BPF_PROG_GET_NEXT_ID", BPF_PROG_GET_NEXT_ID); P("BPF_PROG_GET_FD_BY_ID", BPF_PROG_GET_FD_BY_ID); P("BPF_MAP_GET_FD_BY_ID", BPF_MAP_GET_FD_BY_ID);
@@ -96,6 +100,12 @@ public sealed class BpfLayoutTests
         { "BPF_PSEUDO_MAP_FD", Asm.PseudoMapFd }, { "sizeof(bpf_insn)", InstructionEncoder.SlotSize },
         { "BPF_FUNC_map_lookup_elem", (long)HelperFunction.MapLookupElement }, { "BPF_FUNC_setsockopt", (long)HelperFunction.SetSocketOption },
         { "BPF_FUNC_getsockopt", (long)HelperFunction.GetSocketOption },
+        { "BPF_FUNC_seq_write", (long)HelperFunction.SequenceWrite }, { "BPF_LINK_CREATE", (long)BpfCommand.LinkCreate },
+        { "BPF_ITER_CREATE", (long)BpfCommand.IteratorCreate }, { "BPF_PROG_TYPE_TRACING", (long)BpfProgramType.Tracing },
+        { "BPF_TRACE_ITER", (long)BpfAttachType.TraceIterator },
+        { "offsetof(union bpf_attr,expected_attach_type)", BpfAttr.ExpectedAttachType }, { "offsetof(union bpf_attr,attach_btf_id)", BpfAttr.AttachBtfId },
+        { "offsetof(union bpf_attr,link_create.prog_fd)", BpfAttr.LinkProgramFd }, { "offsetof(union bpf_attr,link_create.attach_type)", BpfAttr.LinkAttachType },
+        { "offsetof(union bpf_attr,iter_create.link_fd)", BpfAttr.IteratorLinkFd },
         { "BPF_MAP_CREATE", (long)BpfCommand.MapCreate }, { "BPF_MAP_LOOKUP_ELEM", (long)BpfCommand.MapLookupElement },
         { "BPF_MAP_UPDATE_ELEM", (long)BpfCommand.MapUpdateElement }, { "BPF_PROG_LOAD", (long)BpfCommand.ProgramLoad },
         { "BPF_PROG_ATTACH", (long)BpfCommand.ProgramAttach }, { "BPF_PROG_DETACH", (long)BpfCommand.ProgramDetach },

@@ -1,4 +1,6 @@
 using System;
+using System.Diagnostics;
+using System.IO;
 using System.Linq;
 using System.Net;
 using System.Text.Json;
@@ -135,6 +137,53 @@ public sealed class ConnectionsCliTests
 
         Assert.Equal(3, all.RootElement.GetArrayLength());
         Assert.All(all.RootElement.EnumerateArray(), c => Assert.Equal("127.0.0.1", c.GetProperty("localAddress").GetString()));
+    }
+
+    [Fact]
+    public void Json_EscapesOddProcessNamesAndCommandLines()
+    {
+        // A python3 child whose name (prctl PR_SET_NAME, at most 15 bytes) and arguments need JSON escaping:
+        // quotes, backslashes, tabs, newlines, control and non-ASCII characters. The output must parse and give
+        // back exactly what /proc holds.
+        using var sockets = new LoopbackSockets(IPAddress.Loopback);
+        const string Script = "import ctypes, socket, sys\n" +
+            "ctypes.CDLL(None).prctl(15, sys.argv[2].encode(), 0, 0, 0)\n" +
+            "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n" +
+            "print(s.getsockname()[1], flush=True)\n" +
+            "sys.stdin.read()\n";
+        const string OddName = "q\"b\\t\tx\u0001\u00e9";
+        const string OddArgument = "say \"hi\", C:\\path\\, tab\t, newline\n, \u20ac \U0001F600 \u2028 <&>";
+        var start = new ProcessStartInfo("python3") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (string argument in new[] { "-c", Script, sockets.ListenerPort.ToString(), OddName, OddArgument })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using Process child = Process.Start(start)!;
+        try
+        {
+            var portLine = child.StandardOutput.ReadLineAsync();
+            Assert.True(portLine.Wait(TimeSpan.FromSeconds(20)), "the child did not connect within 20 s");
+            string childPort = portLine.Result!.Trim();
+
+            using var json = Parse(CliRunner.Run("connections", "--json", "--include-process", "--local-address", "127.0.0.1", "--local-port", childPort, "--remote-port", sockets.ListenerPort.ToString()));
+
+            JsonElement owner = Assert.Single(Assert.Single(json.RootElement.EnumerateArray()).GetProperty("processes").EnumerateArray());
+            Assert.Equal(child.Id, owner.GetProperty("pid").GetInt32());
+            Assert.Equal(File.ReadAllText($"/proc/{child.Id}/comm").TrimEnd('\n'), owner.GetProperty("name").GetString());
+            Assert.Equal(OddName, owner.GetProperty("name").GetString());
+            Assert.Equal(File.ReadAllText($"/proc/{child.Id}/cmdline").TrimEnd('\0').Replace('\0', ' '), owner.GetProperty("commandLine").GetString());
+            Assert.EndsWith(OddArgument, owner.GetProperty("commandLine").GetString());
+        }
+        finally
+        {
+            child.StandardInput.Close();
+            if (!child.WaitForExit(5000))
+            {
+                child.Kill();
+                child.WaitForExit(5000);
+            }
+        }
     }
 
     private static JsonDocument Parse(CliResult result)

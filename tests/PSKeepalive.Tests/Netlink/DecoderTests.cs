@@ -309,6 +309,70 @@ public sealed class DecoderTests
     }
 
     [Fact]
+    public void OneWalkFixture_HoldsBothFamilies_InMessagesOfTheRequestsType()
+    {
+        byte[][] datagrams = Fixtures.OneWalk;
+        var connections = DumpParser.ParseDatagram(datagrams[0], Fixtures.Sequence, new TcpConnectionQuery(), out bool done, out _, InetDiag.TcpDiagGetSock);
+
+        Assert.False(done);
+        Assert.Equal(6, connections.Count);
+        Assert.Equal(5, connections.Count(c => c.AddressFamily == "IPv4" && c.LocalAddress == "127.0.0.1"));
+        var listener6 = Assert.Single(connections, c => c.AddressFamily == "IPv6");
+        Assert.Equal(("::1", 40002, TcpState.Listen), (listener6.LocalAddress, listener6.LocalPort, listener6.State));
+        Assert.Equal(2, connections.Count(c => c.State == TcpState.Listen));
+        Assert.Single(connections, c => c.Timer == TcpTimer.Keepalive && c.RemotePort == 40001);
+        Assert.Equal(6, connections.Select(c => c.Cookie).Distinct().Count());
+
+        Assert.Empty(DumpParser.ParseDatagram(datagrams[1], Fixtures.Sequence, All, out done, out _, InetDiag.TcpDiagGetSock));
+        Assert.True(done);
+    }
+
+    [Fact]
+    public void MessagesOfTheOtherRequestType_AreInvalidData()
+    {
+        // A one-walk dump answers in TCPDIAG_GETSOCK messages, a per-family dump in SOCK_DIAG_BY_FAMILY ones, never mixed.
+        Assert.Throws<KeepaliveDataException>(() => DumpParser.ParseDatagram(Fixtures.OneWalk[0], Fixtures.Sequence, All, out _, out _));
+        Assert.Throws<KeepaliveDataException>(() => DumpParser.ParseDatagram(Fixtures.Ipv6[0], Fixtures.Sequence, All, out _, out _, InetDiag.TcpDiagGetSock));
+    }
+
+    [Fact]
+    public void Refusal_IsAnErrorAnsweringTheRequest_BeforeAnySocket()
+    {
+        var refused = new byte[16 + 4 + 16];
+        new NetlinkHeader((uint)refused.Length, NetlinkConstants.MessageError, NetlinkConstants.FlagCapped, Fixtures.Sequence, 0).Write(refused);
+        BinaryPrimitives.WriteInt32LittleEndian(refused.AsSpan(16), -22);
+        var acknowledged = (byte[])refused.Clone();
+        BinaryPrimitives.WriteInt32LittleEndian(acknowledged.AsSpan(16), 0);
+
+        Assert.True(DumpParser.IsRefusal(refused, Fixtures.Sequence));
+        Assert.False(DumpParser.IsRefusal(refused, Fixtures.Sequence + 1));
+        Assert.False(DumpParser.IsRefusal(acknowledged, Fixtures.Sequence));
+        Assert.False(DumpParser.IsRefusal(Fixtures.OneWalk[0], Fixtures.Sequence));
+        Assert.False(DumpParser.IsRefusal(Fixtures.OneWalk[1], Fixtures.Sequence));
+    }
+
+    [Fact]
+    public void OneWalkRequest_IsAnInetDiagReq_WithTheFilterAttribute()
+    {
+        var request = new byte[InetDiag.MaxDumpRequestLength];
+        byte[] program = InetDiag.PortFilter(22, 443);
+
+        int length = InetDiag.WriteOneWalkDumpRequest(request, 1u << (int)TcpState.Established, withInfo: true, sequence: 5, program);
+
+        Assert.Equal(InetDiag.MaxDumpRequestLength, length);
+        var reader = new NetlinkMessageReader(request.AsSpan(0, length));
+        Assert.True(reader.TryRead(out NetlinkMessage message));
+        Assert.Equal(new NetlinkHeader((uint)length, InetDiag.TcpDiagGetSock, NetlinkConstants.FlagRequest | NetlinkConstants.FlagDump, 5, 0), message.Header);
+        Assert.Equal(new byte[] { InetDiag.AfInet, 0, 0, InetDiag.ExtensionInfo }, message.Payload[..4].ToArray());
+        Assert.Equal(2u, BinaryPrimitives.ReadUInt32LittleEndian(message.Payload[InetDiag.OneWalkRequestStates..]));
+        var attributes = new NetlinkAttributeReader(message.Payload[InetDiag.OneWalkRequestLength..], "request");
+        Assert.True(attributes.TryRead(out NetlinkAttribute bytecode));
+        Assert.Equal(InetDiag.RequestAttributeBytecode, bytecode.Type);
+        Assert.Equal(program, bytecode.Value.ToArray());
+        Assert.False(attributes.TryRead(out _));
+    }
+
+    [Fact]
     public void DumpRequest_RoundTripsThroughTheReader()
     {
         var request = new byte[InetDiag.RequestMessageLength];

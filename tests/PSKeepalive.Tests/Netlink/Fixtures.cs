@@ -15,6 +15,12 @@ public static class Fixtures
     /// <summary>AF_INET6 without tcp_info: the [::1]:40002 listener.</summary>
     public static byte[][] Ipv6 => Load("dump-ipv6.hex");
 
+    /// <summary>
+    /// Both families in one walk (TCPDIAG_GETSOCK, no tcp_info; `capture one-walk`): the same sockets as the two
+    /// captures above, in the kernel's table order, in messages of type TCPDIAG_GETSOCK.
+    /// </summary>
+    public static byte[][] OneWalk => Load("dump-one-walk.hex");
+
     private static byte[][] Load(string name) =>
         File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "Netlink", "Fixtures", name))
             .Where(line => line.Length > 0)

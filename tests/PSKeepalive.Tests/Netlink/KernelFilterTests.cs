@@ -88,7 +88,7 @@ public sealed class KernelFilterTests
 
         int length = InetDiag.WriteDumpRequest(request, InetDiag.AfInet, InetDiag.AllStates, false, 5, program);
 
-        Assert.Equal(InetDiag.MaxDumpRequestLength, length);
+        Assert.Equal(InetDiag.RequestMessageLength + 4 + program.Length, length);
         Assert.Equal((uint)length, BitConverter.ToUInt32(request, 0));
         var attributes = new NetlinkAttributeReader(request.AsSpan(InetDiag.RequestMessageLength, length - InetDiag.RequestMessageLength), "request");
         Assert.True(attributes.TryRead(out NetlinkAttribute attribute));

@@ -45,6 +45,11 @@ public sealed class StructLayoutTests
             P("sizeof(inet_diag_req_v2)", sizeof(struct inet_diag_req_v2));
             P("offsetof(inet_diag_req_v2,idiag_states)", offsetof(struct inet_diag_req_v2, idiag_states));
             P("offsetof(inet_diag_req_v2,id)", offsetof(struct inet_diag_req_v2, id));
+            P("TCPDIAG_GETSOCK", TCPDIAG_GETSOCK);
+            P("sizeof(inet_diag_req)", sizeof(struct inet_diag_req));
+            P("offsetof(inet_diag_req,idiag_ext)", offsetof(struct inet_diag_req, idiag_ext));
+            P("offsetof(inet_diag_req,id)", offsetof(struct inet_diag_req, id));
+            P("offsetof(inet_diag_req,idiag_states)", offsetof(struct inet_diag_req, idiag_states));
             P("sizeof(inet_diag_msg)", sizeof(struct inet_diag_msg));
             P("offsetof(inet_diag_msg,idiag_state)", offsetof(struct inet_diag_msg, idiag_state));
             P("offsetof(inet_diag_msg,idiag_timer)", offsetof(struct inet_diag_msg, idiag_timer));
@@ -95,6 +100,11 @@ public sealed class StructLayoutTests
         { "sizeof(inet_diag_req_v2)", InetDiag.RequestLength },
         { "offsetof(inet_diag_req_v2,idiag_states)", 4 },
         { "offsetof(inet_diag_req_v2,id)", 8 },
+        { "TCPDIAG_GETSOCK", InetDiag.TcpDiagGetSock },
+        { "sizeof(inet_diag_req)", InetDiag.OneWalkRequestLength },
+        { "offsetof(inet_diag_req,idiag_ext)", 3 },
+        { "offsetof(inet_diag_req,id)", 4 },
+        { "offsetof(inet_diag_req,idiag_states)", InetDiag.OneWalkRequestStates },
         { "sizeof(inet_diag_msg)", InetDiag.MessageLength },
         { "offsetof(inet_diag_msg,idiag_state)", InetDiag.MessageState },
         { "offsetof(inet_diag_msg,idiag_timer)", InetDiag.MessageTimer },

@@ -3,7 +3,8 @@
 // In a fresh network namespace (so the dump holds only these sockets) it makes a 127.0.0.1 listener on
 // port 40001, a client with SO_KEEPALIVE (TCP_KEEPIDLE 600) and one without, then dumps AF_INET TCP
 // sockets with INET_DIAG_INFO, and AF_INET6 without it (a listener on [::1]:40002), writing every
-// datagram received as one hex line to dump-ipv4-info.hex / dump-ipv6.hex.
+// datagram received as one hex line to dump-ipv4-info.hex / dump-ipv6.hex. `/tmp/capture one-walk` instead
+// dumps both families in one walk (TCPDIAG_GETSOCK, struct inet_diag_req, no tcp_info) to dump-one-walk.hex.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
@@ -31,6 +32,8 @@ static void lo_up(void) {
     close(fd);
 }
 
+static void receive(int fd, const char *path);
+
 static void dump(int family, int ext, const char *path) {
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     struct { struct nlmsghdr nh; struct inet_diag_req_v2 r; } req;
@@ -40,6 +43,21 @@ static void dump(int family, int ext, const char *path) {
     req.r.sdiag_family = family; req.r.sdiag_protocol = IPPROTO_TCP; req.r.idiag_states = 0xffe;
     req.r.idiag_ext = ext;
     if (send(fd, &req, sizeof req, 0) < 0) die("send");
+    receive(fd, path);
+}
+
+static void dump_one_walk(const char *path) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    struct { struct nlmsghdr nh; struct inet_diag_req r; } req;
+    memset(&req, 0, sizeof req);
+    req.nh.nlmsg_len = sizeof req; req.nh.nlmsg_type = TCPDIAG_GETSOCK;
+    req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP; req.nh.nlmsg_seq = 7;
+    req.r.idiag_family = AF_INET; req.r.idiag_states = 0xffe;
+    if (send(fd, &req, sizeof req, 0) < 0) die("send");
+    receive(fd, path);
+}
+
+static void receive(int fd, const char *path) {
     FILE *out = fopen(path, "w");
     static unsigned char buf[65536];
     for (int done = 0; !done;) {
@@ -53,7 +71,7 @@ static void dump(int family, int ext, const char *path) {
     fclose(out); close(fd);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     if (unshare(CLONE_NEWNET)) die("unshare");
     lo_up();
     int one = 1, idle = 600;
@@ -73,8 +91,12 @@ int main(void) {
     struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(40002), .sin6_addr = IN6ADDR_LOOPBACK_INIT };
     if (bind(l6, (void *)&a6, sizeof a6) || listen(l6, 8)) die("listen6");
     usleep(100000);
-    dump(AF_INET, 1 << (INET_DIAG_INFO - 1), "dump-ipv4-info.hex");
-    dump(AF_INET6, 0, "dump-ipv6.hex");
+    if (argc > 1 && strcmp(argv[1], "one-walk") == 0) {
+        dump_one_walk("dump-one-walk.hex");
+    } else {
+        dump(AF_INET, 1 << (INET_DIAG_INFO - 1), "dump-ipv4-info.hex");
+        dump(AF_INET6, 0, "dump-ipv6.hex");
+    }
     close(s1); close(s2); close(k); close(p); close(l); close(l6);
     return 0;
 }
