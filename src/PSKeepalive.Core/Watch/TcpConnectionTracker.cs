@@ -117,7 +117,7 @@ internal sealed class TcpConnectionTracker
             if (tracked.Generation != _generation)
             {
                 Vanished(tracked, ended);
-                (gone ??= new List<ulong>()).Add(tracked.Last.Cookie);
+                (gone ??= new List<ulong>()).Add(tracked.Cookie);
             }
         }
 
@@ -144,10 +144,9 @@ internal sealed class TcpConnectionTracker
 
     private void Admit(TcpConnection connection, long started, bool report)
     {
-        var tracked = new Tracked(connection)
+        var tracked = new Tracked(connection, started)
         {
             Generation = _generation,
-            Stamp = started,
             Keepalive = KeepaliveOf(connection),
             Probes = connection.Timer == TcpTimer.Keepalive ? connection.ProbesSent : 0,
         };
@@ -171,12 +170,11 @@ internal sealed class TcpConnectionTracker
 
     private void Compare(Tracked tracked, TcpConnection now, long started)
     {
-        TcpConnection before = tracked.Last;
+        TcpState before = tracked.State;
         tracked.Generation = _generation;
         if (tracked.ClosedReported)
         {
-            tracked.Last = now;
-            tracked.Stamp = started;
+            tracked.Remember(now, started);
             return;
         }
 
@@ -184,8 +182,7 @@ internal sealed class TcpConnectionTracker
         {
             // Still listed, unhashed but bound (kernels from 6.3 list such sockets): ended as if it vanished.
             Ended(tracked, now, _clock());
-            tracked.Last = now;
-            tracked.Stamp = started;
+            tracked.Remember(now, started);
             return;
         }
 
@@ -226,21 +223,20 @@ internal sealed class TcpConnectionTracker
             tracked.Probes = probes;
         }
 
-        if (IsClosing(now.State) && !IsClosing(before.State))
+        if (IsClosing(now.State) && !IsClosing(before))
         {
             tracked.ClosedReported = true;
             Add(tracked, now, TcpConnectionEventKind.Closed, tracked.Probes);
         }
 
-        tracked.Last = now;
-        tracked.Stamp = started;
+        tracked.Remember(now, started);
     }
 
     private void Vanished(Tracked tracked, long ended)
     {
         if (!tracked.ClosedReported)
         {
-            Ended(tracked, tracked.Last, ended);
+            Ended(tracked, tracked.LastShown(), ended);
         }
     }
 
@@ -248,8 +244,7 @@ internal sealed class TcpConnectionTracker
     private void Ended(Tracked tracked, TcpConnection shown, long seen)
     {
         tracked.ClosedReported = true;
-        TcpConnection last = tracked.Last;
-        if (last.Timer == TcpTimer.Keepalive && tracked.Probes >= 1 && last.TimerExpires is TimeSpan left)
+        if (tracked.Timer == TcpTimer.Keepalive && tracked.Probes >= 1 && tracked.TimerExpires is TimeSpan left)
         {
             TimeSpan sinceDue = Stopwatch.GetElapsedTime(tracked.Stamp, seen) - left;
             if (sinceDue >= -DueSlack)
@@ -276,13 +271,13 @@ internal sealed class TcpConnectionTracker
         var connections = new List<TcpConnection>(_needOptions.Count);
         foreach (Tracked tracked in _needOptions)
         {
-            connections.Add(tracked.Last);
+            connections.Add(tracked.LastShown());
         }
 
         IReadOnlyDictionary<ulong, SocketKeepaliveOptions> found = _readOptions(connections);
         foreach (Tracked tracked in _needOptions)
         {
-            if (found.TryGetValue(tracked.Last.Cookie, out SocketKeepaliveOptions? options))
+            if (found.TryGetValue(tracked.Cookie, out SocketKeepaliveOptions? options))
             {
                 tracked.Options = options;
             }
@@ -352,16 +347,39 @@ internal sealed class TcpConnectionTracker
 
     private static bool IsClosing(TcpState state) => (ClosingStates & (1u << (int)state)) != 0;
 
+    /// <summary>
+    /// A followed connection. It keeps the first <see cref="TcpConnection"/> it was seen as (addresses, ports, cookie:
+    /// what never changes) and copies what a sample can change into plain fields, instead of holding on to each
+    /// sample's object: a long-lived map that points at young objects every sample makes the garbage collector
+    /// promote them all (measured: 100k followed connections, 1 MiB gen0 budget, +125 ms of CPU per sample).
+    /// </summary>
     private sealed class Tracked
     {
-        public Tracked(TcpConnection last) => Last = last;
+        private readonly TcpConnection _first;
 
-        public TcpConnection Last { get; set; }
+        public Tracked(TcpConnection first, long stamp)
+        {
+            _first = first;
+            Remember(first, stamp);
+        }
+
+        public ulong Cookie => _first.Cookie;
+
+        /// <summary>What the latest sample showed.</summary>
+        public TcpState State { get; private set; }
+
+        public TcpTimer Timer { get; private set; }
+
+        public TimeSpan? TimerExpires { get; private set; }
+
+        public int ProbesSent { get; private set; }
+
+        public long Inode { get; private set; }
 
         public long Generation { get; set; }
 
-        /// <summary>Stopwatch timestamp of the sample that showed <see cref="Last"/> (its start).</summary>
-        public long Stamp { get; set; }
+        /// <summary>Stopwatch timestamp of the sample that showed these values (its start).</summary>
+        public long Stamp { get; private set; }
 
         public bool? Keepalive { get; set; }
 
@@ -374,6 +392,19 @@ internal sealed class TcpConnectionTracker
         public TimeSpan DueFor { get; set; }
 
         public SocketKeepaliveOptions? Options { get; set; }
+
+        public void Remember(TcpConnection shown, long stamp)
+        {
+            State = shown.State;
+            Timer = shown.Timer;
+            TimerExpires = shown.TimerExpires;
+            ProbesSent = shown.ProbesSent;
+            Inode = shown.Inode;
+            Stamp = stamp;
+        }
+
+        /// <summary>The connection as the latest sample showed it (built on demand: a vanished connection's event, an owner lookup).</summary>
+        public TcpConnection LastShown() => _first with { State = State, Timer = Timer, TimerExpires = TimerExpires, ProbesSent = ProbesSent, Inode = Inode };
     }
 
     /// <summary>An event found during the sample, built at its end (when the socket options read for it are known).</summary>
