@@ -25,7 +25,7 @@ internal sealed class ConnectionFilterOptions
     private readonly Option<string[]> _remotePort = IntegerList("--remote-port", "PORT", "remote port, 0..65535");
     private readonly Option<string[]> _localAddress = AddressList("--local-address", "local");
     private readonly Option<string[]> _remoteAddress = AddressList("--remote-address", "remote");
-    private readonly Option<string[]> _process = IntegerList("--process", "PID", "only sockets held by this process id");
+    private readonly Option<string[]> _process = IntegerList("--process", "PID", "owning process id");
     private readonly Option<string?> _netns = CommonOptions.NetworkNamespace();
 
     /// <summary>The filter options, in help order, followed by --netns.</summary>
