@@ -33,8 +33,8 @@ internal static class WatchCommand
         var interval = CommonOptions.Integer(
             "--interval",
             "MS",
-            $"milliseconds between samples, {TcpConnectionWatchOptions.MinSampleIntervalMilliseconds}..{TcpConnectionWatchOptions.MaxSampleIntervalMilliseconds} (default {TcpConnectionWatchOptions.DefaultSampleIntervalMilliseconds}); each sample is one sock_diag dump");
-        var duration = CommonOptions.Integer("--duration", "S", "seconds to watch (default: until SIGINT/SIGTERM)");
+            $"Milliseconds between samples, {TcpConnectionWatchOptions.MinSampleIntervalMilliseconds}..{TcpConnectionWatchOptions.MaxSampleIntervalMilliseconds} (default {TcpConnectionWatchOptions.DefaultSampleIntervalMilliseconds}); each sample is one sock_diag dump");
+        var duration = CommonOptions.Integer("--duration", "S", $"Seconds to watch, 1..{TcpConnectionWatchOptions.MaxDurationSeconds} (default: until SIGINT/SIGTERM)");
         var includeExisting = new Option<bool>("--include-existing") { Description = "Also report the matching connections present at the start as new." };
         var includeSocketOption = new Option<bool>("--include-socket-option")
         {
