@@ -63,6 +63,11 @@ BeforeAll {
         if ($Address -and $Column.Width -gt 0 -and $Text.Length -gt $Column.Width) {
             return $Row.Contains('…' + $Text.Substring($Text.Length - ($Column.Width - 1)))
         }
+        if ($Address -and $Column.Width -eq 0 -and -not $Row.Contains($Text)) {
+            # The last column takes what is left: cut, it must still show a good part of the end.
+            $shown = ($Row -split '…')[-1].TrimEnd()
+            return $Row.Contains('…') -and $shown.Length -ge 16 -and $Text.EndsWith($shown)
+        }
         $Row.Contains($Text)
     }
 
