@@ -182,6 +182,33 @@ Describe 'Enable-TcpKeepalive' {
         }
     }
 
+    # A listener of this session that never accepts: the server end of the connection waits in its accept queue,
+    # a socket with no file yet (inode 0), which no process holds.
+    Context 'A connection its program has not accepted yet' {
+        BeforeAll {
+            $script:listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+            $listener.Start()
+            $script:port = $listener.LocalEndpoint.Port
+            $script:client = [System.Net.Sockets.TcpClient]::new('127.0.0.1', $port)
+        }
+
+        AfterAll {
+            $script:client.Dispose()
+            $script:listener.Stop()
+        }
+
+        It 'keeps the piped state and says why no process holds it' {
+            $queued = @(Get-TcpConnection -LocalPort $port -State Established)
+            $queued | Should -HaveCount 1
+            $queued[0].Inode | Should -Be 0
+            $result = $queued | Enable-TcpKeepalive -Idle 60 -WarningAction SilentlyContinue
+            $result.Outcome | Should -Be 'Skipped'
+            $result.State | Should -Be 'Established'
+            $result.Reason | Should -BeLike '*accept queue*'
+            $result.Reason | Should -Not -BeLike '*TIME_WAIT*'
+        }
+    }
+
     Context 'Views' {
         It 'escape process names and reasons, also of a deserialized result (a property bag with the type name)' {
             $hostile = "x`e]0;title`a`nnext"

@@ -1,5 +1,3 @@
-using System;
-using System.Globalization;
 using System.Management.Automation;
 using PSKeepalive.Completion;
 using PSKeepalive.Core.Connections;
@@ -79,7 +77,7 @@ public sealed class CloseTcpConnectionCommand : PipelineInputCommand
         }
 
         var target = new TcpCloseTarget(
-            LocalAddress, LocalPort, RemoteAddress, RemotePort, Cookie ?? TcpConnectionCloser.AnyCookie, InterfaceIndex, StateName(State), Inode);
+            LocalAddress, LocalPort, RemoteAddress, RemotePort, Cookie ?? TcpConnectionCloser.AnyCookie, InterfaceIndex, StateName(State) ?? "Unknown", Inode);
         if (TcpConnectionCloser.LeftAlone(target, IncludeListener) is { } leftAlone)
         {
             if (TcpConnectionCloser.IsListener(target))
@@ -132,15 +130,6 @@ public sealed class CloseTcpConnectionCommand : PipelineInputCommand
             WriteObject(result);
         }
     }
-
-    /// <summary>
-    /// The state's name. ConvertTo-Json writes enums as numbers (TimeWait is 6, Listen 10), so a connection saved
-    /// as JSON comes back with a number; without its name TIME_WAIT sockets and listeners were not left alone.
-    /// </summary>
-    private static string StateName(string? state) =>
-        int.TryParse(state, NumberStyles.None, CultureInfo.InvariantCulture, out int number) && Enum.IsDefined(typeof(TcpState), number)
-            ? ((TcpState)number).ToString()
-            : state ?? "Unknown";
 
     protected override void EndProcessing()
     {
