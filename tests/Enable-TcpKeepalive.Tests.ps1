@@ -226,6 +226,21 @@ Describe 'Enable-TcpKeepalive' {
         }
     }
 
+    Context 'Before and After as text' {
+        It 'reads as the options, in Export-Csv, Select-Object and strings, as in the list view' {
+            $before = [PSKeepalive.Core.Sockets.SocketKeepaliveOptions]::new($false, 7200, 75, 9, 0)
+            $after = [PSKeepalive.Core.Sockets.SocketKeepaliveOptions]::new($true, 60, 10, 6, 30000)
+            "$before" | Should -Be 'off idle 7200 s, interval 75 s, count 9, user timeout 0 ms'
+            "$after" | Should -Be 'on idle 60 s, interval 10 s, count 6, user timeout 30000 ms'
+            $result = [pscustomobject]@{ Outcome = 'Applied'; Before = $before; After = $after }
+            $file = Join-Path $TestDrive 'results.csv'
+            $result | Export-Csv -LiteralPath $file
+            $row = Import-Csv -LiteralPath $file
+            $row.Before | Should -Be "$before"
+            $row.After | Should -Be "$after"
+        }
+    }
+
     # Root, as the live-socket tests above: an unprivileged caller cannot tell a missing process from another user's.
     Context 'Errors' -Skip:(-not $IsRoot) {
         It 'reports a process that does not exist as ProcessNotFound' {
