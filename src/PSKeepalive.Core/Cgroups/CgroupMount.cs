@@ -102,9 +102,16 @@ public sealed record CgroupMount(string MountPoint, string Root)
     /// The cgroup path of process <paramref name="pid"/> ("/system.slice/nginx.service"), relative to the cgroup
     /// namespace of the caller, from the "0::" line of /proc/PID/cgroup.
     /// </summary>
-    public static string OfProcess(int pid)
+    public static string OfProcess(int pid) => OfProcessFile(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/cgroup"), pid);
+
+    /// <summary>
+    /// The cgroup path of the calling process, from /proc/self/cgroup: right also in a PID namespace whose /proc is
+    /// the host's (unshare --pid without --mount-proc), where /proc/{Environment.ProcessId} is another process.
+    /// </summary>
+    public static string OfThisProcess() => OfProcessFile("/proc/self/cgroup", Environment.ProcessId);
+
+    private static string OfProcessFile(string path, int pid)
     {
-        string path = string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/cgroup");
         string[] lines;
         try
         {

@@ -55,7 +55,7 @@ public static class CgroupLauncher
                 return new CgroupSupportStatus(false, $"Cgroup mode needs Linux {TcpKeepalivePolicies.MinimumKernel} or later; this kernel is {release}.");
             }
 
-            using CgroupDirectory own = CgroupDirectory.OfProcess(Environment.ProcessId);
+            using CgroupDirectory own = CgroupDirectory.OfThisProcess();
             if (Libc.Access(own.Path, Libc.W_OK) != 0)
             {
                 return new CgroupSupportStatus(false, $"Cgroup mode makes a cgroup under this process's cgroup {own.Path}, which is not writable here ({Errno.Name(Libc.LastErrno)}).");
@@ -192,7 +192,7 @@ public static class CgroupLauncher
         }
 
         string directory;
-        using (CgroupDirectory own = CgroupDirectory.OfProcess(Environment.ProcessId))
+        using (CgroupDirectory own = CgroupDirectory.OfThisProcess())
         {
             SweepStale(own.Path);
             directory = Path.Combine(own.Path, string.Create(CultureInfo.InvariantCulture, $"{RunCgroupPrefix}{Environment.ProcessId}-{System.Threading.Interlocked.Increment(ref s_sequence)}"));
