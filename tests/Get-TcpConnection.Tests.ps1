@@ -170,6 +170,16 @@ Describe 'Get-TcpConnection' {
             Should -Throw -ErrorId 'ProcessInvalidTarget,PSKeepalive.Commands.GetTcpConnectionCommand' -ExpectedMessage '*web1*'
     }
 
+    It 'reads as its state and endpoints in strings and in Group-Object''s Group column' {
+        $connection = [PSKeepalive.Core.Connections.TcpConnection] @{
+            AddressFamily = 'IPv6'; LocalAddress = '::1'; LocalPort = 5432; RemoteAddress = '::1'; RemotePort = 41000
+            State = 'Established'; Inode = 1; Uid = 0; Cookie = 1; ProbesSent = 0
+        }
+        "$connection" | Should -Be 'Established [::1]:5432 -> [::1]:41000'
+        $connection | Group-Object State | Format-Table | Out-String -Width 120 |
+            Should -Match ([regex]::Escape('{Established [::1]:5432 -> [::1]:41000}'))
+    }
+
     Context 'lists, wildcards and CIDR blocks, as Get-NetTCPConnection takes them' {
         BeforeAll {
             $other = New-LoopbackSet
