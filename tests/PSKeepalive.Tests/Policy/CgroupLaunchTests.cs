@@ -218,6 +218,20 @@ public sealed class CgroupLaunchTests
     }
 
     [Fact]
+    public void Choose_CgroupWithoutRoot_IsRefusedAsAMissingPrivilege_NotAMissingFeature()
+    {
+        var request = new KeepaliveLaunchRequest("/bin/true", []) { Method = LaunchMethod.Cgroup };
+        ProgramInspection inspection = ProgramInspector.Inspect("/bin/true");
+        var notRoot = new CgroupSupportStatus(false, "Cgroup mode needs root: reason given.", NeedsPrivilege: true);
+
+        var e = Assert.Throws<KeepalivePermissionException>(() => CgroupLauncher.Choose(request, inspection, () => notRoot));
+
+        Assert.Equal("ProgramPermissionDenied", e.ErrorId);
+        Assert.Contains("needs root", e.Message);
+        Assert.Null(CgroupLauncher.Choose(request with { Method = LaunchMethod.Auto }, inspection, () => notRoot));
+    }
+
+    [Fact]
     public void Choose_AProgramTheKernelCannotRun_IsRefusedInCgroupMode_AndLeftToTheOthersUnderAuto()
     {
         string text = System.IO.Path.Combine(CCompiler.NewDirectory(), "not-a-program");
