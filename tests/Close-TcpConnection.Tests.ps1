@@ -49,6 +49,19 @@ Describe 'Close-TcpConnection' {
             "$warnings" | Should -BeLike '*1 listening socket*-IncludeListener*'
         }
 
+        It 'knows a state by its number, as ConvertTo-Json writes it, and still leaves TIME_WAIT and listeners alone' {
+            # ConvertTo-Json writes enums as numbers (TimeWait = 6, Listen = 10) unless given -EnumsAsStrings.
+            $timeWait = [pscustomobject]@{ LocalAddress = '127.0.0.1'; LocalPort = 2; RemoteAddress = '127.0.0.1'; RemotePort = 3; State = 6 } |
+                ConvertTo-Json | ConvertFrom-Json
+            $listener = [pscustomobject]@{ LocalAddress = '127.0.0.1'; LocalPort = 4; RemoteAddress = '127.0.0.1'; RemotePort = 5; State = 10 } |
+                ConvertTo-Json | ConvertFrom-Json
+            $results = $timeWait, $listener | Close-TcpConnection -Confirm:$false -PassThru -WarningAction SilentlyContinue
+            $results.Outcome | Should -Be 'Skipped', 'Skipped'
+            $results.State | Should -Be 'TimeWait', 'Listen'
+            $results[0].Reason | Should -BeLike '*TIME_WAIT*'
+            $results[1].Reason | Should -BeLike '*listening*-IncludeListener*'
+        }
+
         It 'refuses a port outside 0..65535' {
             { Close-TcpConnection -LocalAddress 127.0.0.1 -LocalPort 70000 -RemoteAddress 127.0.0.1 -RemotePort 1 -WhatIf } |
                 Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.CloseTcpConnectionCommand'

@@ -182,6 +182,33 @@ Describe 'Enable-TcpKeepalive' {
         }
     }
 
+    # A listener of this session that never accepts: the server end of the connection waits in its accept queue,
+    # a socket with no file yet (inode 0), which no process holds.
+    Context 'A connection its program has not accepted yet' {
+        BeforeAll {
+            $script:listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+            $listener.Start()
+            $script:port = $listener.LocalEndpoint.Port
+            $script:client = [System.Net.Sockets.TcpClient]::new('127.0.0.1', $port)
+        }
+
+        AfterAll {
+            $script:client.Dispose()
+            $script:listener.Stop()
+        }
+
+        It 'keeps the piped state and says why no process holds it' {
+            $queued = @(Get-TcpConnection -LocalPort $port -State Established)
+            $queued | Should -HaveCount 1
+            $queued[0].Inode | Should -Be 0
+            $result = $queued | Enable-TcpKeepalive -Idle 60 -WarningAction SilentlyContinue
+            $result.Outcome | Should -Be 'Skipped'
+            $result.State | Should -Be 'Established'
+            $result.Reason | Should -BeLike '*accept queue*'
+            $result.Reason | Should -Not -BeLike '*TIME_WAIT*'
+        }
+    }
+
     Context 'Views' {
         It 'escape process names and reasons, also of a deserialized result (a property bag with the type name)' {
             $hostile = "x`e]0;title`a`nnext"
@@ -196,6 +223,21 @@ Describe 'Enable-TcpKeepalive' {
                 $text | Should -Not -Match "`a"
                 $text | Should -Match ([regex]::Escape('x\x1b]0;title\x07\nnext'))
             }
+        }
+    }
+
+    Context 'Before and After as text' {
+        It 'reads as the options, in Export-Csv, Select-Object and strings, as in the list view' {
+            $before = [PSKeepalive.Core.Sockets.SocketKeepaliveOptions]::new($false, 7200, 75, 9, 0)
+            $after = [PSKeepalive.Core.Sockets.SocketKeepaliveOptions]::new($true, 60, 10, 6, 30000)
+            "$before" | Should -Be 'off idle 7200 s, interval 75 s, count 9, user timeout 0 ms'
+            "$after" | Should -Be 'on idle 60 s, interval 10 s, count 6, user timeout 30000 ms'
+            $result = [pscustomobject]@{ Outcome = 'Applied'; Before = $before; After = $after }
+            $file = Join-Path $TestDrive 'results.csv'
+            $result | Export-Csv -LiteralPath $file
+            $row = Import-Csv -LiteralPath $file
+            $row.Before | Should -Be "$before"
+            $row.After | Should -Be "$after"
         }
     }
 

@@ -96,6 +96,19 @@ Describe 'Get-TcpConnection' {
         $c.Processes.Pid | Should -Contain $PID
     }
 
+    It 'names a process that does not exist in a non-terminating ProcessNotFound error, and lists the others' {
+        $missing = [int](Get-Content /proc/sys/kernel/pid_max) # never a process id: the kernel hands out 1..pid_max-1
+        $found = Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port -OwningProcess $PID, $missing -ErrorVariable err -ErrorAction SilentlyContinue
+        $found | Should -HaveCount 3
+        $err | Should -HaveCount 1
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'ProcessNotFound,*'
+        $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $err[0].TargetObject | Should -Be $missing
+        $err[0].Exception.Message | Should -BeLike "There is no process $missing (OwningProcess)*"
+        # Alone, it lists nothing (not every connection of the host, as an empty filter would).
+        Get-TcpConnection -OwningProcess $missing -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
     It 'takes several owning processes, and lists piped processes in one pass' {
         (Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port -OwningProcess $PID, 1) | Should -HaveCount 3
         (Get-Process -Id $PID, $PID | Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $v4.Port) | Should -HaveCount 3
@@ -155,6 +168,16 @@ Describe 'Get-TcpConnection' {
         $remote = [pscustomobject]@{ Id = $PID; PSComputerName = 'web1' }
         { $remote | Get-TcpConnection -ErrorAction Stop } |
             Should -Throw -ErrorId 'ProcessInvalidTarget,PSKeepalive.Commands.GetTcpConnectionCommand' -ExpectedMessage '*web1*'
+    }
+
+    It 'reads as its state and endpoints in strings and in Group-Object''s Group column' {
+        $connection = [PSKeepalive.Core.Connections.TcpConnection] @{
+            AddressFamily = 'IPv6'; LocalAddress = '::1'; LocalPort = 5432; RemoteAddress = '::1'; RemotePort = 41000
+            State = 'Established'; Inode = 1; Uid = 0; Cookie = 1; ProbesSent = 0
+        }
+        "$connection" | Should -Be 'Established [::1]:5432 -> [::1]:41000'
+        $connection | Group-Object State | Format-Table | Out-String -Width 120 |
+            Should -Match ([regex]::Escape('{Established [::1]:5432 -> [::1]:41000}'))
     }
 
     Context 'lists, wildcards and CIDR blocks, as Get-NetTCPConnection takes them' {

@@ -39,8 +39,8 @@ BeforeAll {
 
 Describe 'Pipeline binding' {
     It 'TcpConnection | <Receiver> binds <Expected>' -ForEach @(
-        @{ Receiver = 'Enable-TcpKeepalive'; Run = { $input | Enable-TcpKeepalive -Idle 60 -WhatIf }; Expected = 'Inode', 'Processes', 'LocalAddress', 'LocalPort', 'RemoteAddress', 'RemotePort', 'NetworkNamespace' }
-        @{ Receiver = 'Disable-TcpKeepalive'; Run = { $input | Disable-TcpKeepalive -WhatIf }; Expected = 'Inode', 'Processes', 'LocalAddress', 'LocalPort', 'RemoteAddress', 'RemotePort', 'NetworkNamespace' }
+        @{ Receiver = 'Enable-TcpKeepalive'; Run = { $input | Enable-TcpKeepalive -Idle 60 -WhatIf }; Expected = 'Inode', 'Processes', 'State', 'LocalAddress', 'LocalPort', 'RemoteAddress', 'RemotePort', 'NetworkNamespace' }
+        @{ Receiver = 'Disable-TcpKeepalive'; Run = { $input | Disable-TcpKeepalive -WhatIf }; Expected = 'Inode', 'Processes', 'State', 'LocalAddress', 'LocalPort', 'RemoteAddress', 'RemotePort', 'NetworkNamespace' }
         @{ Receiver = 'Close-TcpConnection'; Run = { $input | Close-TcpConnection -WhatIf }; Expected = 'LocalAddress', 'LocalPort', 'RemoteAddress', 'RemotePort', 'Cookie', 'InterfaceIndex', 'State', 'Inode', 'NetworkNamespace' }
     ) {
         $bound = @(Get-PipelineBinding (New-Connection) $Run)

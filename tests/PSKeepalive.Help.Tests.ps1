@@ -49,9 +49,10 @@ Describe 'Get-Help <Name>' -ForEach $script:CmdletCases {
     It 'has at least two examples, each with code' {
         $examples = @($help.examples.example)
         $examples.Count | Should -BeGreaterOrEqual 2
-        foreach ($example in $examples) {
-            $example.title | Should -Match 'Example \d+'
-            $example.code | Should -Not -BeNullOrEmpty -Because "$($example.title) needs its code"
+        for ($i = 0; $i -lt $examples.Count; $i++) {
+            # Numbered in order, each number once: a reader (and a bug report) refers to "Example 7".
+            $examples[$i].title | Should -Match "Example $($i + 1):"
+            $examples[$i].code | Should -Not -BeNullOrEmpty -Because "$($examples[$i].title) needs its code"
         }
         # At least one example runs the cmdlet itself (others may show it in a pipeline of several lines).
         ($examples.code -join "`n") | Should -Match ([regex]::Escape($Name))

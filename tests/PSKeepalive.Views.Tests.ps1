@@ -63,6 +63,11 @@ BeforeAll {
         if ($Address -and $Column.Width -gt 0 -and $Text.Length -gt $Column.Width) {
             return $Row.Contains('…' + $Text.Substring($Text.Length - ($Column.Width - 1)))
         }
+        if ($Address -and $Column.Width -eq 0 -and -not $Row.Contains($Text)) {
+            # The last column takes what is left: cut, it must still show a good part of the end.
+            $shown = ($Row -split '…')[-1].TrimEnd()
+            return $Row.Contains('…') -and $shown.Length -ge 16 -and $Text.EndsWith($shown)
+        }
         $Row.Contains($Text)
     }
 
@@ -201,6 +206,29 @@ Describe 'View of <TypeName>' -ForEach $script:TypeCases {
         for ($i = 0; $i -lt $samples.Count; $i++) {
             foreach ($property in $samples[$i].PSObject.Properties | Where-Object { $_.Value -is [string] -or $_.Value -is [ValueType] }) {
                 $rows[$i].($property.Name) | Should -Be ([System.Management.Automation.LanguagePrimitives]::ConvertTo($property.Value, [string]))
+            }
+        }
+    }
+
+    It 'is the table the help''s example output shows (same columns, same order)' {
+        if (-not $columns) { return }
+        $labels = @($columns.Label)
+        $allViews = @{}
+        foreach ($type in (Get-FormatData -TypeName 'PSKeepalive.*' -PowerShellVersion $PSVersionTable.PSVersion).TypeNames) {
+            $allViews[$type] = @((Get-TableColumn $type).Label)
+        }
+        foreach ($page in Get-ChildItem (Join-Path $PSScriptRoot '../docs/en-US') -Filter *.md) {
+            $lines = @(Get-Content -LiteralPath $page.FullName)
+            for ($i = 0; $i -lt $lines.Count - 1; $i++) {
+                # A table header: a line of words over a line of dashes, one group per word.
+                $words = @($lines[$i] -split '\s+' | Where-Object { $_ })
+                $dashes = @($lines[$i + 1] -split '\s+' | Where-Object { $_ })
+                if ($words.Count -lt 3 -or $dashes.Count -ne $words.Count -or ($dashes -notmatch '^-+$')) { continue }
+                # The view sharing most labels with it, three or more (a Format-Table of chosen properties shares few).
+                $overlap = { param($l) @($words | Where-Object { $_ -in $l }).Count }
+                $best = $allViews.GetEnumerator() | Sort-Object { & $overlap $_.Value } -Descending | Select-Object -First 1
+                if ($best.Key -ne $TypeName -or (& $overlap $labels) -lt 3) { continue }
+                $words | Should -Be $labels[0..($words.Count - 1)] -Because "$($page.Name) line $($i + 1) shows the $TypeName table"
             }
         }
     }

@@ -109,6 +109,18 @@ Describe 'Set-TcpKeepalivePolicy' {
                 Should -Throw -ErrorId 'CgroupInvalidTarget,PSKeepalive.Commands.SetTcpKeepalivePolicyCommand'
         }
 
+        # ip netns exec mounts a fresh /sys without the cgroup file systems: an admin's usual way into a namespace.
+        It 'inside ip netns exec, says the cgroup2 mount is missing there, not that the host is cgroup v1 only' -Skip:(-not $HasIpNetns) {
+            $namespace = New-TestNetworkNamespace
+            try {
+                $child = Invoke-ModuleInChildPwsh "try { Set-TcpKeepalivePolicy -Cgroup / -Idle 60 } catch { `$_.FullyQualifiedErrorId; `$_.Exception.Message }" -NetworkNamespace $namespace
+                $child.Output | Should -Match 'CgroupNotSupported'
+                $child.Output | Should -Not -Match 'cgroup v1 only'
+                $child.Output | Should -Match 'ip netns exec'
+            }
+            finally { Remove-TestNetworkNamespace $namespace }
+        }
+
         It 'names a missing cgroup' {
             { Set-TcpKeepalivePolicy -Cgroup pskeepalive-pester-no-such-cgroup -Idle 60 -ErrorAction Stop } |
                 Should -Throw -ErrorId 'CgroupNotFound,PSKeepalive.Commands.SetTcpKeepalivePolicyCommand'

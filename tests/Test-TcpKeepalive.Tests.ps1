@@ -62,6 +62,16 @@ Describe 'Test-TcpKeepalive' {
         $command.Parameters['Count'].Aliases | Should -Contain 'ProbeCount'
     }
 
+    It 'runs Example 5 of its help, checks in parallel runspaces, as written' {
+        # The module is imported by path here, as README says: a -Parallel runspace does not find it by name.
+        $example = @((Get-Help Test-TcpKeepalive).examples.example)[4]
+        $example.title | Should -BeLike '*several checks at once*'
+        $code = ($example.code -split '\r?\n' | ForEach-Object { $_ -replace '^PS> ', '' }) -join "`n"
+        $text = & ([scriptblock]::Create($code)) 2>&1 | Out-String -Width 120
+        $text | Should -Not -Match 'not recognized'
+        @([regex]::Matches($text, '(?m)^\s*True\s')).Count | Should -Be 3 -Because $text
+    }
+
     It 'has a table view' {
         $table = Test-TcpKeepalive -Count 1 | Format-Table | Out-String -Width 120
         $table | Should -Match 'Mechanism'

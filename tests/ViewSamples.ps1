@@ -150,8 +150,9 @@ $script:ViewSamples = @{
     }
 
     'PSKeepalive.Core.Policy.TcpKeepalivePolicy' = @{
-        Essential = 'Idle(s)', 'Interval(s)', 'Count', 'UserTimeout(ms)', 'Mode', 'Force', 'ProgramId'
-        Addresses = @()
+        Essential = 'Idle(s)', 'Interval(s)', 'Count', 'UserTimeout(ms)', 'Mode', 'Force'
+        # The cgroup names the policy: cut like an address, keeping its end (the service or scope).
+        Addresses = 'Cgroup'
         Samples   = {
             $loaded = [datetime]::new(2026, 12, 2, 7, 14, 9)
             # Every timer set, at the limits; a container's long scope; timers left to the sysctls; a forced listener policy.

@@ -244,6 +244,15 @@ Describe 'Watch-TcpConnection' {
                 Should -Throw -ErrorId 'ParameterArgumentValidationError,PSKeepalive.Commands.WatchTcpConnectionCommand'
         }
 
+        It 'names a process that does not exist, at once, instead of watching nothing for the whole duration' {
+            $missing = [int](Get-Content /proc/sys/kernel/pid_max)
+            $took = Measure-Command {
+                { Watch-TcpConnection -OwningProcess $missing -Duration 30 -ErrorAction Stop } |
+                    Should -Throw -ErrorId 'ProcessNotFound,PSKeepalive.Commands.WatchTcpConnectionCommand'
+            }
+            $took.TotalSeconds | Should -BeLessThan 20
+        }
+
         It 'names a missing namespace' {
             { Watch-TcpConnection -NetworkNamespace /run/netns/pskeepalive-no-such-namespace -Duration 1 -ErrorAction Stop } |
                 Should -Throw -ErrorId 'NetworkNamespaceNotFound,PSKeepalive.Commands.WatchTcpConnectionCommand'

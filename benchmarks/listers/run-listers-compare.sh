@@ -74,17 +74,7 @@ MEASURE=$WORK/measure
 gcc -O2 -o "$MEASURE" "$HERE/measure.c"
 
 # The CLI as users get it: Native AOT (PublishAot in the project).
-if [ -z "$CLI" ]; then
-  CLI_DIR=$WORK/cli
-  if dotnet publish "$ROOT/src/PSKeepalive.Cli" -c Release -o "$CLI_DIR" >"$WORK/publish.log" 2>&1 && [ -x "$CLI_DIR/pskeepalive" ]; then
-    CLI="$CLI_DIR/pskeepalive"
-  else
-    echo "run-listers-compare: dotnet publish failed:" >&2; tail -20 "$WORK/publish.log" >&2; exit 1
-  fi
-  COMMIT=$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src || echo "+changes")
-else
-  COMMIT="given binary $CLI"
-fi
+publish_cli run-listers-compare "$WORK"
 # Copies under short names, so that tables read "pskeepalive", not a temporary path.
 mkdir -p "$WORK/bin"
 cp "$CLI" "$WORK/bin/pskeepalive"; CLI="$WORK/bin/pskeepalive"
@@ -100,11 +90,7 @@ cat "$OUT/env.txt"
 for N in "${COUNTS[@]}"; do
   if [ -n "$ROUNDS" ]; then R=$ROUNDS; elif [ "$N" -le 10000 ]; then R=10; else R=7; fi
 
-  READY=$(mktemp -u /tmp/conn-farm.XXXXXX.json)
-  "$BENCH/conn-farm" --count "$N" --keepalive-fraction 0.25 --hold-seconds 1800 --ready-file "$READY" --quiet &
-  FARM=$!
-  for _ in $(seq 1 900); do [ -s "$READY" ] && break; kill -0 "$FARM" 2>/dev/null || break; sleep 0.2; done
-  [ -s "$READY" ] || { echo "run-listers-compare: conn-farm did not get ready for N=$N within 180 s" >&2; exit 1; }
+  start_farm run-listers-compare "$N" 1800
   cp "$READY" "$OUT/farm-$N.json"
 
   echo "== $N pairs"

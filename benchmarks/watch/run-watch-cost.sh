@@ -64,16 +64,7 @@ trap 'exit 130' INT TERM
 
 MEASURE=$WORK/measure
 gcc -O2 -o "$MEASURE" "$LISTERS/measure.c"
-if [ -z "$CLI" ]; then
-  if dotnet publish "$ROOT/src/PSKeepalive.Cli" -c Release -o "$WORK/cli" >"$WORK/publish.log" 2>&1 && [ -x "$WORK/cli/pskeepalive" ]; then
-    CLI="$WORK/cli/pskeepalive"
-  else
-    echo "run-watch-cost: dotnet publish failed:" >&2; tail -20 "$WORK/publish.log" >&2; exit 1
-  fi
-  COMMIT=$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src || echo "+changes")
-else
-  COMMIT="given binary $CLI"
-fi
+publish_cli run-watch-cost "$WORK"
 mkdir -p "$WORK/bin"
 cp "$CLI" "$WORK/bin/pskeepalive"
 export PATH="$WORK/bin:$PATH"
@@ -82,11 +73,7 @@ export PATH="$WORK/bin:$PATH"
   echo "uptime at start: $(uptime)"; echo "cli: Native AOT, $COMMIT"; } > "$OUT/env.txt"
 cat "$OUT/env.txt"
 
-READY=$(mktemp -u /tmp/conn-farm.XXXXXX.json)
-"$BENCH/conn-farm" --count "$N" --keepalive-fraction 0.25 --hold-seconds 3600 --ready-file "$READY" --quiet &
-FARM=$!
-for _ in $(seq 1 900); do [ -s "$READY" ] && break; kill -0 "$FARM" 2>/dev/null || break; sleep 0.2; done
-[ -s "$READY" ] || { echo "run-watch-cost: conn-farm did not get ready for N=$N within 180 s" >&2; exit 1; }
+start_farm run-watch-cost "$N" 3600
 cp "$READY" "$OUT/farm-$N.json"
 
 W="pskeepalive watch --interval 1000"

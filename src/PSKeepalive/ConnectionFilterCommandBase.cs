@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Management.Automation;
 using PSKeepalive.Completion;
 using PSKeepalive.Core.Connections;
+using PSKeepalive.Core.Processes;
 
 namespace PSKeepalive;
 
@@ -56,16 +57,32 @@ public abstract class ConnectionFilterCommandBase : PSCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
-    /// <summary>The query these filters make, for the processes <paramref name="owningProcesses"/> when given.</summary>
-    protected TcpConnectionQuery FilterQuery(IReadOnlyCollection<int>? owningProcesses) => new()
+    /// <summary>
+    /// The query these filters make, for the processes <paramref name="owningProcesses"/> when given. A process that
+    /// does not exist is a non-terminating ProcessNotFound error (as Get-Process -Id reports it), not a silent empty
+    /// result; null when processes were given and none exists (nothing to list).
+    /// </summary>
+    protected TcpConnectionQuery? FilterQuery(IReadOnlyCollection<int>? owningProcesses)
     {
-        States = State,
-        LocalAddresses = LocalAddress,
-        LocalPorts = LocalPort,
-        RemoteAddresses = RemoteAddress,
-        RemotePorts = RemotePort,
-        OwningProcesses = owningProcesses,
-        NoKeepaliveOnly = NoKeepalive.IsPresent,
-        NetworkNamespace = NetworkNamespace,
-    };
+        if (owningProcesses is { Count: > 0 })
+        {
+            owningProcesses = RunningProcesses.Existing(owningProcesses, "OwningProcess", missing => WriteError(ErrorRecords.From(missing)));
+            if (owningProcesses.Count == 0)
+            {
+                return null;
+            }
+        }
+
+        return new()
+        {
+            States = State,
+            LocalAddresses = LocalAddress,
+            LocalPorts = LocalPort,
+            RemoteAddresses = RemoteAddress,
+            RemotePorts = RemotePort,
+            OwningProcesses = owningProcesses,
+            NoKeepaliveOnly = NoKeepalive.IsPresent,
+            NetworkNamespace = NetworkNamespace,
+        };
+    }
 }

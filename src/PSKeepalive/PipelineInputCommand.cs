@@ -1,4 +1,7 @@
+using System;
+using System.Globalization;
 using System.Management.Automation;
+using PSKeepalive.Core.Connections;
 using PSKeepalive.Core.Errors;
 
 namespace PSKeepalive;
@@ -16,6 +19,15 @@ public abstract class PipelineInputCommand : PSCmdlet
     [AllowNull]
     [AllowEmptyString]
     public string? PSComputerName { get; set; }
+
+    /// <summary>
+    /// A piped connection's state by name. ConvertTo-Json writes enums as numbers (TimeWait is 6, Listen 10), so a
+    /// connection saved as JSON comes back with a number; null stays null.
+    /// </summary>
+    protected static string? StateName(string? state) =>
+        int.TryParse(state, NumberStyles.None, CultureInfo.InvariantCulture, out int number) && Enum.IsDefined(typeof(TcpState), number)
+            ? ((TcpState)number).ToString()
+            : state;
 
     /// <summary>Writes the error and returns true when the current object was listed on another computer.</summary>
     /// <param name="subject">The error id's subject ("Process", "Socket", "Connection", "NetworkNamespace").</param>

@@ -228,13 +228,4 @@ internal sealed class ProgramCommandLine
 
         return result;
     }
-
-    /// <summary>The command line as a POSIX shell would need it typed: words with spaces or quotes in single quotes.</summary>
-    internal static string Display(string program, IEnumerable<string> arguments) =>
-        string.Join(' ', arguments.Prepend(program).Select(Quote));
-
-    private static string Quote(string word) =>
-        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "-_./=:,+@%^".Contains(c))
-            ? word
-            : "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 }

@@ -22,7 +22,7 @@ public abstract class RetrofitCommandBase : PipelineInputCommand
     protected const string ConnectionSet = "Connection";
     protected const string ProcessSet = "Process";
 
-    private readonly List<(SocketTarget Target, string? NetworkNamespace)> _unowned = new();
+    private readonly List<(SocketTarget Target, string? State, string? NetworkNamespace)> _unowned = new();
 
     /// <summary>Processes given (-ProcessId or piped) that had no TCP socket, and how many processes were given.</summary>
     private readonly List<string> _withoutTcpSockets = new();
@@ -54,6 +54,12 @@ public abstract class RetrofitCommandBase : PipelineInputCommand
     [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = ConnectionSet)]
     [ValidateRange(0, 65535)]
     public int RemotePort { get; set; }
+
+    /// <summary>The state when listed (TcpConnection.State), for the result of a connection no process holds.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = ConnectionSet)]
+    [AllowNull]
+    [AllowEmptyString]
+    public string? State { get; set; }
 
     /// <summary>
     /// The namespace the connection was listed in (TcpConnection.NetworkNamespace; null or empty: the caller's): where
@@ -122,7 +128,7 @@ public abstract class RetrofitCommandBase : PipelineInputCommand
         if (owners.Count == 0)
         {
             // Listed without -IncludeProcess: find owners once for the whole pipeline, at the end.
-            _unowned.Add((new SocketTarget(0, -1, (ulong)Inode, LocalAddress, LocalPort, RemoteAddress, RemotePort), networkNamespace));
+            _unowned.Add((new SocketTarget(0, -1, (ulong)Inode, LocalAddress, LocalPort, RemoteAddress, RemotePort), StateName(State), networkNamespace));
             return;
         }
 
@@ -174,12 +180,12 @@ public abstract class RetrofitCommandBase : PipelineInputCommand
             return;
         }
 
-        foreach ((SocketTarget pending, string? networkNamespace) in _unowned)
+        foreach ((SocketTarget pending, string? state, string? networkNamespace) in _unowned)
         {
             var targets = RetrofitTargets.Of((long)pending.Inode, map.Owners(pending.Inode), pending.LocalAddress, pending.LocalPort, pending.RemoteAddress, pending.RemotePort);
             if (targets.Count == 0)
             {
-                Emit(RetrofitTargets.Unowned((long)pending.Inode, pending.LocalAddress, pending.LocalPort, pending.RemoteAddress, pending.RemotePort, null));
+                Emit(RetrofitTargets.Unowned((long)pending.Inode, pending.LocalAddress, pending.LocalPort, pending.RemoteAddress, pending.RemotePort, string.IsNullOrEmpty(state) ? null : state));
                 continue;
             }
 

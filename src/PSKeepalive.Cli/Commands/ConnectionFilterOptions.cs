@@ -4,6 +4,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Linq;
 using PSKeepalive.Core.Connections;
+using PSKeepalive.Core.Processes;
 
 namespace PSKeepalive.Cli.Commands;
 
@@ -41,7 +42,7 @@ internal sealed class ConnectionFilterOptions
         RemotePorts = Integers(parse.GetValue(_remotePort)),
         LocalAddresses = Values(parse.GetValue(_localAddress)),
         RemoteAddresses = Values(parse.GetValue(_remoteAddress)),
-        OwningProcesses = Integers(parse.GetValue(_process)),
+        OwningProcesses = Integers(parse.GetValue(_process)) is List<int> pids ? RunningProcesses.Existing(pids, "--process", missing => throw missing) : null,
         NetworkNamespace = parse.GetValue(_netns),
     };
 

@@ -103,7 +103,14 @@ public sealed unsafe class CgroupDirectory : IDisposable
             throw new KeepaliveValidationException(Subject, "ProcessId", string.Create(CultureInfo.InvariantCulture, $"ProcessId must be between 1 and {int.MaxValue}; {pid} is outside that range."), pid);
         }
 
-        string cgroupPath = CgroupMount.OfProcess(pid);
+        return OfCgroupPath(CgroupMount.OfProcess(pid), pid);
+    }
+
+    /// <summary>Opens the cgroup of the calling process (through /proc/self, so also right inside a PID namespace).</summary>
+    public static CgroupDirectory OfThisProcess() => OfCgroupPath(CgroupMount.OfThisProcess(), Environment.ProcessId);
+
+    private static CgroupDirectory OfCgroupPath(string cgroupPath, int pid)
+    {
         CgroupMount mount = CgroupMount.Find();
         string directory = mount.DirectoryOf(cgroupPath) ?? throw new KeepaliveNotFoundException(
             Subject,

@@ -32,12 +32,50 @@ public sealed record CgroupMount(string MountPoint, string Root)
             throw new KeepaliveNotFoundException(Subject, $"Cannot read {mountInfo} to find the cgroup2 mount: {e.Message}", mountInfo, Errno.ENOENT);
         }
 
-        return Parse(text) ?? throw new KeepaliveNotSupportedException(
-            Subject,
-            "No cgroup v2 (cgroup2) file system is mounted: this host uses cgroup v1 only. Keepalive policies attach to cgroup v2 " +
-            "directories; mount it (mount -t cgroup2 none /sys/fs/cgroup/unified) or boot with systemd.unified_cgroup_hierarchy=1.",
-            mountInfo,
-            Errno.ENOSYS);
+        return Parse(text) ?? throw new KeepaliveNotSupportedException(Subject, NotMountedReason(text, ReadOwnCgroup()), mountInfo, Errno.ENOSYS);
+    }
+
+    private static string[] ReadOwnCgroup()
+    {
+        try
+        {
+            return File.ReadAllLines("/proc/self/cgroup");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>
+    /// Why no cgroup2 mount was found, from the mount table and this process's /proc/self/cgroup: the kernel lists a
+    /// '0::' line once cgroup v2 is mounted anywhere, so with that line the hierarchy exists and only this mount
+    /// namespace lacks it (ip netns exec mounts a fresh /sys without the cgroup file systems).
+    /// </summary>
+    internal static string NotMountedReason(string mountInfo, IEnumerable<string> ownCgroup)
+    {
+        const string Attach = "Keepalive policies attach to cgroup v2 directories";
+        if (ParseProcessCgroup(ownCgroup) is not null)
+        {
+            return "No cgroup v2 (cgroup2) file system is mounted in this process's mount namespace, although the host uses "
+                + "cgroup v2 ('ip netns exec' mounts a fresh /sys without the cgroup file systems; some containers mount none). "
+                + $"{Attach}: run the command outside that mount namespace (for another network namespace, give -NetworkNamespace "
+                + "or --netns instead), or mount it here (mount -t cgroup2 none /sys/fs/cgroup).";
+        }
+
+        bool anyCgroup = false;
+        foreach (string line in mountInfo.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string[] fields = line.Split(' ');
+            int separator = Array.IndexOf(fields, "-");
+            anyCgroup |= separator >= 0 && separator + 1 < fields.Length && fields[separator + 1] == "cgroup";
+        }
+
+        return anyCgroup
+            ? "No cgroup v2 (cgroup2) file system is mounted: this host uses cgroup v1 only. " + Attach
+                + "; mount it (mount -t cgroup2 none /sys/fs/cgroup/unified) or boot with systemd.unified_cgroup_hierarchy=1."
+            : "No cgroup file system is mounted in this process's mount namespace, and this process is in no cgroup v2 "
+                + $"hierarchy. {Attach}; mount it (mount -t cgroup2 none /sys/fs/cgroup) or run the command on the host.";
     }
 
     /// <summary>The first cgroup2 entry of a mountinfo text, or null (tested with fixtures).</summary>
@@ -64,9 +102,16 @@ public sealed record CgroupMount(string MountPoint, string Root)
     /// The cgroup path of process <paramref name="pid"/> ("/system.slice/nginx.service"), relative to the cgroup
     /// namespace of the caller, from the "0::" line of /proc/PID/cgroup.
     /// </summary>
-    public static string OfProcess(int pid)
+    public static string OfProcess(int pid) => OfProcessFile(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/cgroup"), pid);
+
+    /// <summary>
+    /// The cgroup path of the calling process, from /proc/self/cgroup: right also in a PID namespace whose /proc is
+    /// the host's (unshare --pid without --mount-proc), where /proc/{Environment.ProcessId} is another process.
+    /// </summary>
+    public static string OfThisProcess() => OfProcessFile("/proc/self/cgroup", Environment.ProcessId);
+
+    private static string OfProcessFile(string path, int pid)
     {
-        string path = string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/cgroup");
         string[] lines;
         try
         {

@@ -150,6 +150,12 @@ public sealed record TcpConnection
     /// </summary>
     public string? NetworkNamespace { get; init; }
 
+    /// <summary>
+    /// "Established 127.0.0.1:22 -> 10.0.0.5:50112": what Group-Object's Group column and "$connection" show (a
+    /// record's own text would list all thirty properties).
+    /// </summary>
+    public override string ToString() => $"{State} {Endpoint(LocalAddress, LocalPort)} -> {Endpoint(RemoteAddress, RemotePort)}";
+
     /// <summary>"127.0.0.1:22" or "[::1]:22".</summary>
     public static string Endpoint(string address, int port) =>
         address.Contains(':', StringComparison.Ordinal) ? $"[{address}]:{port}" : $"{address}:{port}";

@@ -13,7 +13,8 @@ namespace PSKeepalive.Core.Launch;
 /// <summary>Whether programs can be started in a cgroup with a keepalive policy here, and why not.</summary>
 /// <param name="IsSupported">True when the launcher is root, cgroup v2 is there and writable, and the kernel runs cgroup BPF.</param>
 /// <param name="Reason">Why not; null when supported.</param>
-public sealed record CgroupSupportStatus(bool IsSupported, string? Reason);
+/// <param name="NeedsPrivilege">True when what is missing is a privilege (root, write access to the cgroup), not a feature of the machine.</param>
+public sealed record CgroupSupportStatus(bool IsSupported, string? Reason, bool NeedsPrivilege = false);
 
 /// <summary>
 /// The cgroup launch method: the program runs in a new child cgroup of the launcher's own cgroup, with a keepalive
@@ -46,7 +47,7 @@ public static class CgroupLauncher
         {
             if (Libc.GetEUid() != 0)
             {
-                return new CgroupSupportStatus(false, "Cgroup mode needs root: the policy is a BPF program (CAP_BPF, CAP_NET_ADMIN) on a cgroup the launcher makes.");
+                return new CgroupSupportStatus(false, "Cgroup mode needs root: the policy is a BPF program (CAP_BPF, CAP_NET_ADMIN) on a cgroup the launcher makes.", NeedsPrivilege: true);
             }
 
             string release = File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
@@ -55,10 +56,11 @@ public static class CgroupLauncher
                 return new CgroupSupportStatus(false, $"Cgroup mode needs Linux {TcpKeepalivePolicies.MinimumKernel} or later; this kernel is {release}.");
             }
 
-            using CgroupDirectory own = CgroupDirectory.OfProcess(Environment.ProcessId);
+            using CgroupDirectory own = CgroupDirectory.OfThisProcess();
             if (Libc.Access(own.Path, Libc.W_OK) != 0)
             {
-                return new CgroupSupportStatus(false, $"Cgroup mode makes a cgroup under this process's cgroup {own.Path}, which is not writable here ({Errno.Name(Libc.LastErrno)}).");
+                int errno = Libc.LastErrno;
+                return new CgroupSupportStatus(false, $"Cgroup mode makes a cgroup under this process's cgroup {own.Path}, which is not writable here ({Errno.Name(errno)}).", NeedsPrivilege: errno is Errno.EACCES or Errno.EPERM);
             }
 
             _ = AttachedPrograms.QueryCgroup(own);
@@ -93,7 +95,10 @@ public static class CgroupLauncher
                 CgroupSupportStatus status = support();
                 if (!status.IsSupported)
                 {
-                    throw new KeepaliveNotSupportedException(Subject, $"Not starting '{inspection.Path}' in cgroup mode: {status.Reason}", inspection.Path, Errno.ENOSYS);
+                    string refused = $"Not starting '{inspection.Path}' in cgroup mode: {status.Reason}";
+                    throw status.NeedsPrivilege
+                        ? new KeepalivePermissionException(Subject, refused, inspection.Path, Errno.EPERM)
+                        : new KeepaliveNotSupportedException(Subject, refused, inspection.Path, Errno.ENOSYS);
                 }
 
                 return cannotRun && !request.Force
@@ -192,7 +197,7 @@ public static class CgroupLauncher
         }
 
         string directory;
-        using (CgroupDirectory own = CgroupDirectory.OfProcess(Environment.ProcessId))
+        using (CgroupDirectory own = CgroupDirectory.OfThisProcess())
         {
             SweepStale(own.Path);
             directory = Path.Combine(own.Path, string.Create(CultureInfo.InvariantCulture, $"{RunCgroupPrefix}{Environment.ProcessId}-{System.Threading.Interlocked.Increment(ref s_sequence)}"));

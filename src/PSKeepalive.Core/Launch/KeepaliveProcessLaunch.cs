@@ -44,6 +44,6 @@ public sealed record KeepaliveProcessLaunch(
     /// </summary>
     public string? SeccompLauncher { get; init; }
 
-    /// <summary>The command line, for messages and ShouldProcess ("/usr/bin/nc -l 3333").</summary>
-    public string CommandLine => ArgumentList.Length == 0 ? FilePath : FilePath + " " + string.Join(" ", ArgumentList);
+    /// <summary>The command line, for messages and ShouldProcess ("/usr/bin/nc -l 3333"), quoted as a shell needs it.</summary>
+    public string CommandLine => ShellWords.Join(FilePath, ArgumentList);
 }

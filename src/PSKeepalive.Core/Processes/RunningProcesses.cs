@@ -58,6 +58,38 @@ public static class RunningProcesses
     }
 
     /// <summary>
+    /// The processes of <paramref name="pids"/> that exist (their /proc/PID is there), in order; for each one that does
+    /// not, <paramref name="missing"/> gets a ProcessNotFound error naming it. A filter on a process that has ended (or
+    /// never was) would otherwise quietly find no connection, as if the process held none.
+    /// </summary>
+    public static List<int> Existing(IEnumerable<int> pids, string parameterName, Action<KeepaliveNotFoundException> missing, string proc = "/proc")
+    {
+        ArgumentNullException.ThrowIfNull(pids);
+        ArgumentNullException.ThrowIfNull(missing);
+        var found = new List<int>();
+        foreach (int pid in pids)
+        {
+            if (pid > 0 && !Directory.Exists($"{proc}/{pid.ToString(CultureInfo.InvariantCulture)}"))
+            {
+                missing(NotFound(pid, parameterName));
+            }
+            else
+            {
+                found.Add(pid); // ids of 0 or less are left to the query's validation, which names the valid range
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>"There is no process 4242 (OwningProcess): it has ended, or never was.": error id ProcessNotFound.</summary>
+    public static KeepaliveNotFoundException NotFound(int pid, string parameterName) => new(
+        "Process",
+        $"There is no process {pid.ToString(CultureInfo.InvariantCulture)} ({parameterName}): it has ended, or never was.",
+        pid,
+        3); // ESRCH
+
+    /// <summary>
     /// Refuses the ID of a thread that is not its process's leader: /proc/TID exists (hidden from listings) and
     /// shares the process's descriptors, but pidfd_open and the owner scan work by process, so such an ID would
     /// quietly find nothing. Names the process to give instead. A PID that does not exist is left to the caller.

@@ -66,11 +66,20 @@ public static class RetrofitTargets
         remotePort,
         KeepaliveChangeOutcome.Skipped,
         inode <= 0
-            ? "The connection has no socket inode (TIME_WAIT or a request socket): no process holds it."
+            ? WithoutInode(state)
             : $"No process holds socket:[{inode}] any more, or none could be read (another user's process needs root).",
         "ProcessNotFound",
         null,
         null);
+
+    /// <summary>Why a connection has no inode (no file, so no process holds it), from its state when known.</summary>
+    private static string WithoutInode(string? state) => state switch
+    {
+        nameof(TcpState.TimeWait) => "A TIME_WAIT socket has no socket inode: no process holds it.",
+        nameof(TcpState.SynReceived) => "A half-open connection (a request socket) has no socket inode: no process holds it.",
+        null or "" or "Unknown" => "The connection has no socket inode (TIME_WAIT, a request socket, or a connection waiting in its listener's accept queue): no process holds it.",
+        _ => "The connection waits in its listener's accept queue (no socket inode yet): no process holds it until its program accepts it.",
+    };
 
     /// <summary>
     /// Lists the connection with inode <paramref name="inode"/> again (filtered by its ports), with owners and

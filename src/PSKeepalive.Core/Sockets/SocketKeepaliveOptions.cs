@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 
 namespace PSKeepalive.Core.Sockets;
 
@@ -38,6 +39,14 @@ public sealed record SocketKeepaliveOptions(bool Enabled, int Idle, int Interval
         && UserTimeout == other.UserTimeout;
 
     public override int GetHashCode() => HashCode.Combine(Enabled, Idle, Interval, ProbeCount, UserTimeout);
+
+    /// <summary>
+    /// The options as the result's list view shows them: what Export-Csv, Select-Object and "$x" print for the
+    /// Before and After of a change (a record's own text would list every property, empty endpoints included).
+    /// </summary>
+    public override string ToString() => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{(Enabled ? "on" : "off")} idle {Idle} s, interval {Interval} s, count {ProbeCount}, user timeout {UserTimeout} ms");
 }
 
 /// <summary>The options to change on a socket; null leaves an option as it is.</summary>

@@ -77,7 +77,7 @@ public sealed class CloseTcpConnectionCommand : PipelineInputCommand
         }
 
         var target = new TcpCloseTarget(
-            LocalAddress, LocalPort, RemoteAddress, RemotePort, Cookie ?? TcpConnectionCloser.AnyCookie, InterfaceIndex, State ?? "Unknown", Inode);
+            LocalAddress, LocalPort, RemoteAddress, RemotePort, Cookie ?? TcpConnectionCloser.AnyCookie, InterfaceIndex, StateName(State) ?? "Unknown", Inode);
         if (TcpConnectionCloser.LeftAlone(target, IncludeListener) is { } leftAlone)
         {
             if (TcpConnectionCloser.IsListener(target))

@@ -98,7 +98,12 @@ public sealed class GetTcpConnectionCommand : ConnectionFilterCommandBase
     {
         // -NoKeepalive: ESTABLISHED with no timer armed; with -IncludeSocketOption, SO_KEEPALIVE off as read from the
         // socket (listeners and sockets with data in flight included). As --no-keepalive.
-        var query = FilterQuery(owningProcesses) with
+        if (FilterQuery(owningProcesses) is not TcpConnectionQuery filters)
+        {
+            return;
+        }
+
+        var query = filters with
         {
             IncludeProcess = IncludeProcess.IsPresent || IncludeSocketOption.IsPresent,
             IncludeInfo = IncludeInfo.IsPresent,

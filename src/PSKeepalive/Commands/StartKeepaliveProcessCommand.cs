@@ -124,7 +124,7 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
         string action = launch.Method == LaunchMethod.Cgroup
             ? $"Start in a cgroup of its own with a keepalive policy ({CgroupLauncher.Describe(launch)})"
             : $"Start with keepalive ({string.Join(" ", launch.EnvironmentVariables)})";
-        if (!ShouldProcess(TerminalText.Escape(ProgramCommandLine.Display(launch.FilePath, launch.ArgumentList)), action))
+        if (!ShouldProcess(TerminalText.Escape(launch.CommandLine), action))
         {
             return;
         }

@@ -51,9 +51,14 @@ public sealed class WatchTcpConnectionCommand : ConnectionFilterCommandBase, IDi
 
     protected override void ProcessRecord()
     {
+        if (FilterQuery(OwningProcess) is not TcpConnectionQuery query)
+        {
+            return;
+        }
+
         var options = new TcpConnectionWatchOptions
         {
-            Query = FilterQuery(OwningProcess),
+            Query = query,
             SampleInterval = TimeSpan.FromMilliseconds(SampleInterval),
             Duration = MyInvocation.BoundParameters.ContainsKey(nameof(Duration)) ? TimeSpan.FromSeconds(Duration) : null,
             IncludeExisting = IncludeExisting.IsPresent,

@@ -191,4 +191,21 @@ public sealed class ConnectionsCliTests
         Assert.True(result.ExitCode == 0, result.ToString());
         return JsonDocument.Parse(result.StandardOutput);
     }
+
+    [Theory]
+    [InlineData("connections")]
+    [InlineData("watch")]
+    [InlineData("close")]
+    public void AProcessThatDoesNotExist_IsNamedAsNotFound_NotAnEmptyResult(string command)
+    {
+        // pid_max itself is never a process id: the kernel hands out 1..pid_max-1.
+        string missing = File.ReadAllText("/proc/sys/kernel/pid_max").Trim();
+        string[] extra = command switch { "watch" => ["--duration", "1"], "close" => ["--what-if"], _ => [] };
+
+        CliResult result = CliRunner.Run([command, "--process", missing, .. extra]);
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Contains($"There is no process {missing} (--process)", result.StandardError, StringComparison.Ordinal);
+        Assert.Contains("[ProcessNotFound]", result.StandardError, StringComparison.Ordinal);
+    }
 }

@@ -128,6 +128,22 @@ public sealed class CgroupLaunchTests
     }
 
     [CgroupFact]
+    public void RunMethodCgroup_InAPidNamespaceWithTheHostsProc_MakesTheRunCgroupBelowItsOwn()
+    {
+        // unshare --pid without --mount-proc: the CLI is PID 1 of its namespace, while /proc/1 is the host's init, so
+        // its own cgroup must come from /proc/self, not /proc/{Environment.ProcessId}.
+        using var cgroup = new ThrowawayCgroup();
+        CliResult result = CliRunner.RunProgram(
+            "/bin/sh",
+            ["-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", cgroup.Path, "unshare", "--pid", "--fork", "--", "dotnet", CliRunner.DllPath,
+             "run", "--method", "cgroup", "--", "/bin/sh", "-c", "grep ^0:: /proc/self/cgroup"],
+            Bound);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Matches("^0::" + System.Text.RegularExpressions.Regex.Escape(cgroup.CgroupPath) + "/" + CgroupLauncher.RunCgroupPrefix + @"1-\d+$", result.StandardOutput.Trim());
+    }
+
+    [CgroupFact]
     public void ProcessesThatEndTogetherWithTheProgram_DoNotKeepTheCgroup_WhenTheCmdletWaits()
     {
         // Start-KeepaliveProcess's path (CgroupLauncher.Start, CgroupRun): the program and its children die of one
@@ -199,6 +215,20 @@ public sealed class CgroupLaunchTests
         Assert.Null(auto);
         Assert.NotNull(autoAvailable);
         Assert.Null(preload);
+    }
+
+    [Fact]
+    public void Choose_CgroupWithoutRoot_IsRefusedAsAMissingPrivilege_NotAMissingFeature()
+    {
+        var request = new KeepaliveLaunchRequest("/bin/true", []) { Method = LaunchMethod.Cgroup };
+        ProgramInspection inspection = ProgramInspector.Inspect("/bin/true");
+        var notRoot = new CgroupSupportStatus(false, "Cgroup mode needs root: reason given.", NeedsPrivilege: true);
+
+        var e = Assert.Throws<KeepalivePermissionException>(() => CgroupLauncher.Choose(request, inspection, () => notRoot));
+
+        Assert.Equal("ProgramPermissionDenied", e.ErrorId);
+        Assert.Contains("needs root", e.Message);
+        Assert.Null(CgroupLauncher.Choose(request with { Method = LaunchMethod.Auto }, inspection, () => notRoot));
     }
 
     [Fact]

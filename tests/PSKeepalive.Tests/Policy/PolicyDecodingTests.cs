@@ -26,6 +26,28 @@ public sealed class PolicyDecodingTests
     }
 
     [Fact]
+    public void NoCgroup2Mount_IsExplainedByWhatIsMounted_NotAlwaysAsAV1OnlyHost()
+    {
+        const string V1Only = "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n";
+        const string NoCgroups = "1186 1185 0:82 / /sys rw,relatime - sysfs trialps rw\n";
+
+        // cgroup v1 only: no '0::' line for this process either.
+        string v1 = CgroupMount.NotMountedReason(V1Only, ["1:cpu:/"]);
+        Assert.Contains("cgroup v1 only", v1, StringComparison.Ordinal);
+
+        // `ip netns exec` remounts /sys without the cgroup file systems: v2 is in use (the '0::' line), just not here.
+        string hidden = CgroupMount.NotMountedReason(NoCgroups, ["1:cpu:/", "0::/user.slice"]);
+        Assert.DoesNotContain("cgroup v1 only", hidden, StringComparison.Ordinal);
+        Assert.Contains("mount namespace", hidden, StringComparison.Ordinal);
+        Assert.Contains("ip netns exec", hidden, StringComparison.Ordinal);
+
+        // Nothing mounted and no hierarchy known: say that, not "v1 only".
+        string none = CgroupMount.NotMountedReason(NoCgroups, []);
+        Assert.DoesNotContain("cgroup v1 only", none, StringComparison.Ordinal);
+        Assert.Contains("No cgroup file system", none, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Mountinfo_UnescapesOctalSequences_AndKeepsABindMountedRoot()
     {
         CgroupMount? mount = CgroupMount.Parse(@"50 23 0:26 /system.slice /mnt/my\040cgroups rw - cgroup2 cgroup2 rw" + "\n");

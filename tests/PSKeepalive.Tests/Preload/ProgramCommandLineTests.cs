@@ -30,6 +30,6 @@ public sealed class ProgramCommandLineTests
     [InlineData("/opt/my app/run", new[] { "--port=80" }, "'/opt/my app/run' --port=80")]
     public void Display_QuotesWhatAShellWouldSplit(string program, string[] arguments, string expected)
     {
-        Assert.Equal(expected, ProgramCommandLine.Display(program, arguments));
+        Assert.Equal(expected, PSKeepalive.Core.Launch.ShellWords.Join(program, arguments));
     }
 }
