@@ -42,7 +42,9 @@ internal static class CliApp
             return ExitCodes.InvalidArguments;
         }
 
-        return parse.Invoke();
+        // Without System.CommandLine's own handler, so that help and version text meet Guard too: `pskeepalive --help |
+        // head -1` ends quietly with 141 and a full disk is one line, instead of an "Unhandled exception" stack trace.
+        return Guard(() => parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
     }
 
     /// <summary>Sets <paramref name="action"/> as the command's action, with Core's errors reported on stderr.</summary>

@@ -32,7 +32,10 @@ internal static class CommonOptions
                 return value;
             }
 
-            result.AddError($"{name} takes a whole number ({description}); '{text}' is not one.");
+            // A whole number too large for an int is out of range, not "not a number": say so, with the range.
+            result.AddError(System.Numerics.BigInteger.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _)
+                ? $"{name} takes a whole number ({description}); '{text}' is outside that range."
+                : $"{name} takes a whole number ({description}); '{text}' is not one.");
             return null;
         },
     };

@@ -71,6 +71,20 @@ public sealed unsafe class DescriptorOutputStream : Stream
         }
     }
 
+    /// <summary>
+    /// Throws the EPIPE error a write would meet when the descriptor is a pipe whose reader has gone, without writing
+    /// (poll reports POLLERR on such a write end): a command with nothing to print for a while (a quiet watch) learns
+    /// that nobody reads it any more. Other descriptors (files, terminals) pass.
+    /// </summary>
+    public void ThrowIfReaderGone()
+    {
+        var poll = new Libc.PollFd { Fd = _fd, Events = Libc.POLLOUT };
+        if (Libc.Poll(&poll, 1, 0) == 1 && (poll.ReturnedEvents & Libc.POLLERR) != 0)
+        {
+            throw Errno.ToException(Errno.EPIPE, Subject, "write the output", "standard output");
+        }
+    }
+
     public override void WriteByte(byte value) => Write([value]);
 
     public override void Flush()

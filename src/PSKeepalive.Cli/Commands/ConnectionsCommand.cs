@@ -103,12 +103,17 @@ internal static class ConnectionsCommand
     /// </summary>
     internal static void WriteTable(IEnumerable<TcpConnection> connections, bool owners)
     {
+        // The dump starts (and a namespace that cannot be entered fails) at the first MoveNext: before the header, so
+        // that a failure leaves stdout empty rather than holding a header with no rows.
+        using IEnumerator<TcpConnection> rows = connections.GetEnumerator();
+        bool any = rows.MoveNext();
         using var output = new StreamWriter(new PSKeepalive.Core.DescriptorOutputStream(), new UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
         var line = new StringBuilder(160);
         AppendRow(line, "State", "Local", "Remote", "Keepalive", owners ? "Process" : null);
         output.Write(line);
-        foreach (TcpConnection c in connections)
+        for (; any; any = rows.MoveNext())
         {
+            TcpConnection c = rows.Current;
             AppendRow(
                 line,
                 StateNames[(int)c.State],

@@ -69,12 +69,14 @@ internal static class PolicyCommand
             using CgroupDirectory directory = Open(parse.GetValue(cgroup), parse.GetValue(pid));
 
             TcpKeepalivePolicies.ShouldProcess? ask = what ? (target, action) => WhatIf(target, action) : null;
+            bool withExisting = parse.GetValue(includeExisting);
+            KeepalivePolicySettings? replaced = withExisting ? TcpKeepalivePolicies.Get(directory).FirstOrDefault()?.Settings() : null;
             TcpKeepalivePolicy? policy = TcpKeepalivePolicies.Set(directory, settings, ask);
             List<KeepaliveChangeResult>? existing = null;
-            if (parse.GetValue(includeExisting))
+            if (withExisting)
             {
                 TcpKeepaliveRetrofit.ShouldProcess? askSocket = what ? (target, action) => WhatIf(target, action) : null;
-                existing = ExistingConnections.Apply(directory, settings, askSocket).ToList();
+                existing = ExistingConnections.Apply(directory, settings, askSocket, replaced).ToList();
             }
 
             if (asJson)

@@ -14,7 +14,7 @@ internal static class RetrofitOutput
 {
     public static Option<int?> PidOption()
     {
-        var option = CommonOptions.Integer("--pid", "PID", "the process whose TCP sockets to change");
+        var option = CommonOptions.Integer("--pid", "PID", "The process whose TCP sockets to change");
         option.Required = true;
         return option;
     }

@@ -7,7 +7,7 @@ using PSKeepalive.Core.Launch;
 namespace PSKeepalive.Cli.Commands;
 
 /// <summary>
-/// `pskeepalive run [--idle S] [--interval S] [--count N] [--user-timeout MS] [--mode outgoing|listening|all] [--force] [--method preload|seccomp|cgroup|auto] -- PROGRAM ARGS...`:
+/// `pskeepalive run [--idle S] [--interval S] [--count N] [--user-timeout MS] [--mode outgoing|listening|all] [--force] [--method preload|seccomp|cgroup|auto] [--verbose] -- PROGRAM ARGS...`:
 /// runs PROGRAM in the foreground (this process becomes the pskeepalive-seccomp launcher, with its filter, with the
 /// shim in LD_PRELOAD, or, in cgroup mode, after making the run cgroup with its policy, which the launcher removes
 /// at the end) and exits with its exit code (2 for bad arguments, 1 when the program is refused or cannot start).
@@ -32,6 +32,10 @@ internal static class RunCommand
             "How the options reach the program: preload (LD_PRELOAD shim), seccomp (supervisor at connect()/listen(); static and Go programs too, Linux 5.6+), cgroup (a new cgroup with a keepalive policy: every program; root, cgroup v2, Linux 5.9+), auto (cgroup where available, else preload if it works, else seccomp).",
             "preload",
             "preload", "seccomp", "cgroup", "auto");
+        var verbose = new Option<bool>("--verbose")
+        {
+            Description = "Say on stderr which method was used and why before the program starts (what --method auto chose).",
+        };
         var program = new Argument<string[]>("PROGRAM")
         {
             Description = "The program and its arguments; put them after '--' so that their options are not read as pskeepalive's.",
@@ -43,7 +47,7 @@ internal static class RunCommand
             "Run a program with TCP keepalive switched on for its sockets (LD_PRELOAD shim, or seccomp or a cgroup policy with --method); exit with its exit code. " +
             "HUP, INT, QUIT, TERM, USR1 and USR2 sent to run are passed on to the program, except those the terminal already sent to its process group.")
         {
-            idle, interval, count, userTimeout, mode, force, method, program,
+            idle, interval, count, userTimeout, mode, force, method, verbose, program,
         };
         CliApp.SetAction(command, parse =>
         {
@@ -59,6 +63,12 @@ internal static class RunCommand
                 Method = Enum.Parse<LaunchMethod>(parse.GetValue(method) ?? "preload", ignoreCase: true),
             };
             KeepaliveProcessLaunch launch = PreloadLauncher.Prepare(request);
+            if (parse.GetValue(verbose))
+            {
+                string method = launch.Method.ToString().ToLowerInvariant();
+                Console.Error.WriteLine($"pskeepalive: method: {method}: {TerminalText.Escape(launch.MethodReason ?? string.Empty)}");
+            }
+
             if (launch.Forced)
             {
                 Console.Error.WriteLine($"pskeepalive: warning: {TerminalText.Escape(launch.Inspection.Reason)} Starting it anyway (--force): its sockets will not get the keepalive options.");
@@ -71,7 +81,7 @@ internal static class RunCommand
 
     private static readonly string[] ValueOptions = ["--idle", "--interval", "--count", "--user-timeout", "--mode", "--method"];
 
-    private static readonly string[] FlagOptions = ["--force", "-h", "-?", "--help"];
+    private static readonly string[] FlagOptions = ["--force", "--verbose", "-h", "-?", "--help"];
 
     /// <summary>
     /// `run` takes its options before the program only, as env, nohup and sudo do: without a '--', one is put

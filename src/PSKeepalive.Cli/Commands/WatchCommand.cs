@@ -8,6 +8,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Threading;
+using PSKeepalive.Core;
 using PSKeepalive.Core.Connections;
 using PSKeepalive.Core.Watch;
 
@@ -17,7 +18,8 @@ namespace PSKeepalive.Cli.Commands;
 /// `pskeepalive watch [--state S ...] [--local-port P] [--remote-port P] [--local-address A] [--remote-address A]
 /// [--process PID] [--no-keepalive] [--netns PATH] [--interval MS] [--duration S] [--include-existing]
 /// [--include-socket-option] [--json]`: keepalive at work, one line per event as the samples find them; with --json one
-/// JSON object per line. Ends after --duration, or on SIGINT/SIGTERM (exit 0, output flushed), or when stdout is closed.
+/// JSON object per line. Ends after --duration, or on SIGINT/SIGTERM (exit 0, output flushed), or at the first sample
+/// after the reader of stdout has gone (141, as any command).
 /// </summary>
 internal static class WatchCommand
 {
@@ -31,8 +33,8 @@ internal static class WatchCommand
         var interval = CommonOptions.Integer(
             "--interval",
             "MS",
-            $"milliseconds between samples, {TcpConnectionWatchOptions.MinSampleIntervalMilliseconds}..{TcpConnectionWatchOptions.MaxSampleIntervalMilliseconds} (default {TcpConnectionWatchOptions.DefaultSampleIntervalMilliseconds}); each sample is one sock_diag dump");
-        var duration = CommonOptions.Integer("--duration", "S", "seconds to watch (default: until SIGINT/SIGTERM)");
+            $"Milliseconds between samples, {TcpConnectionWatchOptions.MinSampleIntervalMilliseconds}..{TcpConnectionWatchOptions.MaxSampleIntervalMilliseconds} (default {TcpConnectionWatchOptions.DefaultSampleIntervalMilliseconds}); each sample is one sock_diag dump");
+        var duration = CommonOptions.Integer("--duration", "S", $"Seconds to watch, 1..{TcpConnectionWatchOptions.MaxDurationSeconds} (default: until SIGINT/SIGTERM)");
         var includeExisting = new Option<bool>("--include-existing") { Description = "Also report the matching connections present at the start as new." };
         var includeSocketOption = new Option<bool>("--include-socket-option")
         {
@@ -78,41 +80,35 @@ internal static class WatchCommand
 
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-        using Stream stdout = Console.OpenStandardOutput();
+        // write(2) itself, not .NET's console stream, which drops EPIPE: a reader that has gone (`| head -1`) ends
+        // the watch through Guard, quietly with 141, as it ends any other command.
+        var stdout = new DescriptorOutputStream();
         var writer = new EventWriter(stdout, json);
-        try
+        if (!json)
         {
-            if (!json)
-            {
-                Console.Error.WriteLine($"pskeepalive: watching {TcpConnectionWatch.Describe(options)}; SIGINT (Ctrl+C) stops.");
-                writer.WriteHeader();
-            }
-
-            foreach (TcpConnectionEvent e in TcpConnectionWatch.Run(options, stop.Token, _ => writer.Flush()))
-            {
-                writer.Write(e);
-            }
-
-            writer.Flush();
-        }
-        catch (IOException)
-        {
-            // stdout was closed (`| head`): the reader has what it wanted; end quietly, as SIGPIPE would.
+            Console.Error.WriteLine($"pskeepalive: watching {TcpConnectionWatch.Describe(options)}; SIGINT (Ctrl+C) stops.");
+            writer.WriteHeader();
         }
 
+        foreach (TcpConnectionEvent e in TcpConnectionWatch.Run(options, stop.Token, _ => writer.Flush()))
+        {
+            writer.Write(e);
+        }
+
+        writer.Flush();
         return ExitCodes.Success;
     }
 
     /// <summary>Writes events as lines into one buffer, flushed after each sample (not per line: a sample may end 20,000 connections at once).</summary>
     private sealed class EventWriter
     {
-        private readonly Stream _stdout;
+        private readonly DescriptorOutputStream _stdout;
         private readonly bool _json;
         private readonly MemoryStream _buffer = new();
         private readonly Utf8JsonWriter? _writer;
         private readonly StringBuilder _line = new(160);
 
-        public EventWriter(Stream stdout, bool json)
+        public EventWriter(DescriptorOutputStream stdout, bool json)
         {
             _stdout = stdout;
             _json = json;
@@ -185,6 +181,7 @@ internal static class WatchCommand
         {
             if (_buffer.Length == 0)
             {
+                _stdout.ThrowIfReaderGone(); // a quiet watch writes nothing, so no write would meet the EPIPE
                 return;
             }
 

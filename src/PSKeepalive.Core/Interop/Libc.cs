@@ -144,6 +144,7 @@ internal static unsafe partial class Libc
 
     // Output (DescriptorOutputStream): write(2) so that EPIPE/ENOSPC reach the caller, poll(2) for a non-blocking stdout.
     internal const short POLLOUT = 4;
+    internal const short POLLERR = 8;
 
     [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
     internal static partial nint Write(int fd, byte* buffer, nuint count);

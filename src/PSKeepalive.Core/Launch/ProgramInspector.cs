@@ -69,6 +69,16 @@ public static class ProgramInspector
             throw new KeepaliveInvalidTargetException(Subject, $"'{program}' is a directory, not a program.", program, Errno.EISDIR);
         }
 
+        if (program.Contains('/', StringComparison.Ordinal) && LeadsNowhere(System.IO.Path.GetFullPath(program, baseDirectory ?? Environment.CurrentDirectory)))
+        {
+            // File.Exists is true for the link itself, and the execute-bit check would then blame chmod.
+            throw new KeepaliveNotFoundException(
+                Subject,
+                $"Cannot find program '{program}': it is a symbolic link to a file that does not exist (or a loop of links).",
+                program,
+                Errno.ENOENT);
+        }
+
         string path = Resolve(program, baseDirectory, searchPath)
             ?? throw new KeepaliveNotFoundException(
                 Subject,
@@ -326,6 +336,23 @@ public static class ProgramInspector
 
     private static ulong U64(byte[] b, int at, bool little) =>
         little ? BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(at)) : BinaryPrimitives.ReadUInt64BigEndian(b.AsSpan(at));
+
+    /// <summary>True when <paramref name="path"/> is a symbolic link whose final target does not exist or that loops.</summary>
+    private static bool LeadsNowhere(string path)
+    {
+        try
+        {
+            return new FileInfo(path).LinkTarget is not null && File.ResolveLinkTarget(path, returnFinalTarget: true) is not { Exists: true };
+        }
+        catch (IOException)
+        {
+            return true; // ELOOP: too many levels of symbolic links
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false; // a directory on the way may not be read: let the start report it
+        }
+    }
 
     internal static bool IsExecutable(string file)
     {

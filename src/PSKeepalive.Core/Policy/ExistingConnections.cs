@@ -15,22 +15,42 @@ namespace PSKeepalive.Core.Policy;
 /// options on a listener would make its accepted connections look as if the program had chosen them). A connection
 /// counts as accepted when its local port is one a socket listens on in its network namespace, else as outgoing;
 /// the policy's mode picks which. Connections still being set up (SYN_SENT, SYN_RECV) are left to the policy, which
-/// runs when they are established. Unless forced, a connection whose program switched keepalive on itself is skipped.
+/// runs when they are established. Unless forced, a connection whose program switched keepalive on itself is skipped;
+/// one that carries the values of the policy being replaced is not (that policy switched it on).
 /// </summary>
 public static class ExistingConnections
 {
     /// <summary>Applies <paramref name="settings"/> to the established connections of the cgroup's processes; one result per socket.</summary>
-    public static IEnumerable<KeepaliveChangeResult> Apply(CgroupDirectory cgroup, KeepalivePolicySettings settings, TcpKeepaliveRetrofit.ShouldProcess? shouldProcess = null)
+    /// <param name="cgroup">The cgroup.</param>
+    /// <param name="settings">The policy's values.</param>
+    /// <param name="shouldProcess">Asked before each write.</param>
+    /// <param name="replaced">The policy that <paramref name="settings"/> replaced on the cgroup, if any: a connection
+    /// carrying every value it set got keepalive from it (or from its own -IncludeExisting), not from its program, so it
+    /// is changed too.</param>
+    public static IEnumerable<KeepaliveChangeResult> Apply(
+        CgroupDirectory cgroup, KeepalivePolicySettings settings, TcpKeepaliveRetrofit.ShouldProcess? shouldProcess = null, KeepalivePolicySettings? replaced = null)
     {
         settings.Validate();
         var change = new SocketKeepaliveChange(true, settings.Idle, settings.Interval, settings.Count, settings.UserTimeout);
         TcpKeepaliveRetrofit.SkipWhen? keepOwn = settings.Force
             ? null
-            : before => before.Enabled
+            : before => before.Enabled && !CameFrom(replaced, before)
                 ? "The program switched keepalive on itself; the policy leaves its values alone (use -Force or --force to replace them)."
                 : null;
         return TcpKeepaliveRetrofit.Apply(Targets(cgroup, settings.Mode), change, shouldProcess, keepOwn);
     }
+
+    /// <summary>
+    /// Whether <paramref name="options"/> are what <paramref name="policy"/> sets. A policy that sets no value (SO_KEEPALIVE
+    /// alone) leaves the system's values, which a program's own SO_KEEPALIVE has too: then the program is given the benefit.
+    /// </summary>
+    private static bool CameFrom(KeepalivePolicySettings? policy, SocketKeepaliveOptions options) =>
+        policy is not null
+        && (policy.Idle is not null || policy.Interval is not null || policy.Count is not null || policy.UserTimeout is not null)
+        && (policy.Idle is not int idle || options.Idle == idle)
+        && (policy.Interval is not int interval || options.Interval == interval)
+        && (policy.Count is not int count || options.ProbeCount == count)
+        && (policy.UserTimeout is not int userTimeout || options.UserTimeout == userTimeout);
 
     /// <summary>The connections to change: (process, descriptor, inode) of the cgroup's processes, by namespace.</summary>
     private static IEnumerable<SocketTarget> Targets(CgroupDirectory cgroup, KeepalivePolicyMode mode)

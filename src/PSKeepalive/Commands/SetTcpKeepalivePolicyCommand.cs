@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Linq;
 using System.Management.Automation;
 using PSKeepalive.Core;
 using PSKeepalive.Core.Cgroups;
@@ -87,8 +88,11 @@ public sealed class SetTcpKeepalivePolicyCommand : PolicyCommandBase
         }
 
         KeepalivePolicySettings settings = Settings;
+        KeepalivePolicySettings? replaced = null;
         try
         {
+            // The policy being replaced: the connections it switched keepalive on are not the program's own choice.
+            replaced = IncludeExisting ? TcpKeepalivePolicies.Get(cgroup).FirstOrDefault()?.Settings() : null;
             TcpKeepalivePolicy? policy = TcpKeepalivePolicies.Set(cgroup, settings, ShouldProcess);
             if (policy is not null && PassThru)
             {
@@ -103,15 +107,15 @@ public sealed class SetTcpKeepalivePolicyCommand : PolicyCommandBase
 
         if (IncludeExisting)
         {
-            ApplyToExisting(cgroup, settings);
+            ApplyToExisting(cgroup, settings, replaced);
         }
     }
 
-    private void ApplyToExisting(CgroupDirectory cgroup, KeepalivePolicySettings settings)
+    private void ApplyToExisting(CgroupDirectory cgroup, KeepalivePolicySettings settings, KeepalivePolicySettings? replaced)
     {
         try
         {
-            foreach (KeepaliveChangeResult result in ExistingConnections.Apply(cgroup, settings, ShouldProcess))
+            foreach (KeepaliveChangeResult result in ExistingConnections.Apply(cgroup, settings, ShouldProcess, replaced))
             {
                 WriteObject(result);
                 string where = string.Create(CultureInfo.InvariantCulture, $"process {result.Pid} fd {result.Fd} socket:[{result.Inode}]");

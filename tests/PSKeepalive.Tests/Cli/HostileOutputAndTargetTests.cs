@@ -22,6 +22,8 @@ public sealed class HostileOutputAndTargetTests
     [InlineData("settings")]
     [InlineData("connections")]
     [InlineData("connections", "--json")]
+    [InlineData("--help")]
+    [InlineData("policy", "set", "--help")]
     public void OutputToAFullDevice_IsOneLineWithAnErrorId_AndExitOne(params string[] command)
     {
         CliResult result = RunWithStdout("/dev/full", command);
@@ -36,6 +38,9 @@ public sealed class HostileOutputAndTargetTests
     [Theory]
     [InlineData("settings")]
     [InlineData("connections", "--json")]
+    [InlineData("--help")]
+    [InlineData("--version")]
+    [InlineData("watch", "--help")]
     public void OutputToAPipeWithoutReader_EndsQuietly_AsAPipelineStage(params string[] command)
     {
         // As 'pskeepalive connections | head -1' once head has exited: no message, 128+SIGPIPE like any other stage.
@@ -43,6 +48,21 @@ public sealed class HostileOutputAndTargetTests
 
         Assert.True(result.ExitCode == 141, result.ToString());
         Assert.Equal(string.Empty, result.StandardError);
+    }
+
+    [Theory]
+    [InlineData("--json")]
+    [InlineData]
+    public void Watch_WhoseReaderHasGone_EndsAtTheNextSample_EvenWithNothingToReport(params string[] format)
+    {
+        // As 'pskeepalive watch --json | head -1' once head has exited, on connections that stay quiet: nothing is
+        // written, so only a look at the pipe itself notices; the watch must not run on until --duration.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        CliResult result = RunWithStdout(null, ["watch", "--local-port", "1", "--interval", "100", "--duration", "40", .. format]);
+
+        Assert.True(result.ExitCode == 141, result.ToString());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}: {result}");
+        Assert.DoesNotContain("Exception", result.StandardError, StringComparison.Ordinal);
     }
 
     [Fact]
