@@ -89,7 +89,7 @@ internal static class CliApp
     public static int Report(KeepaliveException e)
     {
         // Messages quote paths and process names, which may hold anything: escaped for the terminal.
-        Console.Error.WriteLine($"pskeepalive: {TerminalText.Escape(e.Message)} [{e.ErrorId}]");
+        Console.Error.WriteLine($"pskeepalive: {TerminalText.Escape(CliOptionNames.Message(e))} [{e.ErrorId}]");
         return e.Kind == KeepaliveErrorKind.InvalidArgument ? ExitCodes.InvalidArguments : ExitCodes.Failure;
     }
 }

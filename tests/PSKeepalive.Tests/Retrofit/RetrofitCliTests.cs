@@ -112,7 +112,7 @@ public sealed class RetrofitCliTests
         var run = CliRunner.Run("enable", "--pid", child.Pid.ToString(), "--count", "128");
 
         Assert.True(run.ExitCode == 2, run.ToString());
-        Assert.Contains("Count must be between 1 and 127", run.StandardError);
+        Assert.Contains("--count must be between 1 and 127", run.StandardError);
         Assert.Contains("SocketInvalidArgument", run.StandardError);
         Assert.Equal(before, child.Options());
     }

@@ -81,11 +81,11 @@ public sealed class TestCommandCliTests
             Assert.StartsWith("no probes | reset ", root.GetProperty("timeline").GetString());
         }
 
-        AssertBadArguments(badIdle.Result, "Idle must be between 1 and 32767");
+        AssertBadArguments(badIdle.Result, "--idle must be between 1 and 32767");
         AssertBadArguments(notANumber.Result, "--count takes a whole number");
-        AssertBadArguments(contradiction.Result, "UseSystemSettings");
+        AssertBadArguments(contradiction.Result, "--use-system-settings takes --idle, --interval and --count");
         AssertBadArguments(wouldTakeMinutes.Result, "tcp_retries2");
-        AssertBadArguments(badTimeout.Result, "Timeout must be between 1 and");
+        AssertBadArguments(badTimeout.Result, "--timeout must be between 1 and");
         AssertBadArguments(unknown.Result, "--bogus");
 
         Assert.True(missingNamespace.Result.ExitCode == 1, missingNamespace.Result.ToString());

@@ -119,10 +119,10 @@ public sealed class WatchCliTests
     }
 
     [Theory]
-    [InlineData("--interval", "9", "SampleInterval must be between 10 and 3600000 milliseconds")]
+    [InlineData("--interval", "9", "--interval must be between 10 and 3600000 milliseconds")]
     [InlineData("--interval", "fast", "--interval takes a whole number")]
-    [InlineData("--duration", "0", "Duration must be more than 0 and at most 2592000 seconds")]
-    [InlineData("--local-port", "70000", "LocalPort 70000 is outside the valid range 0..65535")]
+    [InlineData("--duration", "0", "--duration must be more than 0 and at most 2592000 seconds")]
+    [InlineData("--local-port", "70000", "--local-port 70000 is outside the valid range 0..65535")]
     [InlineData("--state", "sleeping", "'sleeping' is not a TCP state")]
     public void Watch_BadArguments_ExitTwo_NamingTheRange(string option, string value, string message)
     {
