@@ -51,12 +51,12 @@ BIN="$TMP/connect-loop"
 gcc -O2 -Wall -static -o "$BIN" "$BENCH/connect-loop.c"
 printf 'int main(void) { return 0; }\n' > "$TMP/true.c"
 gcc -O2 -static -o "$TMP/true-static" "$TMP/true.c"
-if [ -z "$LAUNCHER" ]; then   # build the launcher from this tree, same flags as seccomp.targets
+if [ -z "$LAUNCHER" ]; then   # build the launcher from this tree, same flags and sources as seccomp.targets
   LAUNCHER="$TMP/pskeepalive-seccomp"
   gcc -std=c11 -O2 -Wall -Wextra -Werror -Wconversion -Wshadow -Wstrict-prototypes \
       -Wmissing-prototypes -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -pie \
       -Wl,-z,relro,-z,now,-z,noexecstack \
-      -o "$LAUNCHER" "$ROOT/src/preload/pskeepalive_seccomp.c"
+      -o "$LAUNCHER" "$ROOT"/src/preload/{pskeepalive_seccomp,launcher_settings,seccomp_supervisor,seccomp_filter,launcher_cgroup}.c
 fi
 
 # --- 1. connect rate -----------------------------------------------------
