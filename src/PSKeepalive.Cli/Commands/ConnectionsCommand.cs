@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.CommandLine;
 using System.IO;
 using System.Linq;
@@ -70,7 +71,7 @@ internal static class ConnectionsCommand
             }
             else
             {
-                WriteTable(connections, query.NeedsOwners);
+                WriteTable(connections, query.NeedsOwners, query.IncludeInfo);
             }
 
             return ExitCodes.Success;
@@ -98,10 +99,10 @@ internal static class ConnectionsCommand
     }
 
     /// <summary>
-    /// Columns State, Local, Remote, Keepalive (and Process), streamed with fixed minimum widths so that the
-    /// first lines appear at once; a wider value pushes its row only.
+    /// Columns State, Local, Remote, Keepalive (and Process, and Info with --include-info), streamed with fixed minimum
+    /// widths so that the first lines appear at once; a wider value pushes its row only.
     /// </summary>
-    internal static void WriteTable(IEnumerable<TcpConnection> connections, bool owners)
+    internal static void WriteTable(IEnumerable<TcpConnection> connections, bool owners, bool info = false)
     {
         // The dump starts (and a namespace that cannot be entered fails) at the first MoveNext: before the header, so
         // that a failure leaves stdout empty rather than holding a header with no rows.
@@ -109,7 +110,7 @@ internal static class ConnectionsCommand
         bool any = rows.MoveNext();
         using var output = new StreamWriter(new PSKeepalive.Core.DescriptorOutputStream(), new UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
         var line = new StringBuilder(160);
-        AppendRow(line, "State", "Local", "Remote", "Keepalive", owners ? "Process" : null);
+        AppendRow(line, "State", "Local", "Remote", "Keepalive", owners ? "Process" : null, info ? "Info" : null);
         output.Write(line);
         for (; any; any = rows.MoveNext())
         {
@@ -120,12 +121,13 @@ internal static class ConnectionsCommand
                 TcpConnection.Endpoint(c.LocalAddress, c.LocalPort),
                 TcpConnection.Endpoint(c.RemoteAddress, c.RemotePort),
                 TcpConnectionText.Keepalive(c),
-                owners ? TcpConnectionText.Process(c) : null);
+                owners ? TcpConnectionText.Process(c) : null,
+                info ? InfoText(c) : null);
             output.Write(line);
         }
     }
 
-    private static void AppendRow(StringBuilder line, string state, string local, string remote, string keepalive, string? process)
+    private static void AppendRow(StringBuilder line, string state, string local, string remote, string keepalive, string? process, string? info)
     {
         line.Clear();
         line.Append(state).Append(' ', Math.Max(1, 12 - state.Length));
@@ -140,7 +142,26 @@ internal static class ConnectionsCommand
             line.Append(keepalive).Append(' ', Math.Max(1, 20 - keepalive.Length)).Append(process);
         }
 
+        if (info is not null)
+        {
+            line.Append(' ', process is null ? Math.Max(1, 20 - keepalive.Length) : Math.Max(1, 24 - process.Length)).Append(info);
+        }
+
         line.Append('\n');
+    }
+
+    /// <summary>tcp_info in a few words: "rtt 0.05ms, retrans 0, unacked 0, sent 1.2s ago, received 3s ago"; "-" where there is none (listeners: the kernel gives zeros; TIME_WAIT: nothing).</summary>
+    internal static string InfoText(TcpConnection c)
+    {
+        if (c.State == TcpState.Listen || (c.Rtt is null && c.Retransmits is null && c.UnackedSegments is null))
+        {
+            return "-";
+        }
+
+        string rtt = c.Rtt is TimeSpan r ? r.TotalMilliseconds.ToString(r.TotalMilliseconds < 10 ? "0.###" : "0", CultureInfo.InvariantCulture) + "ms" : "-";
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"rtt {rtt}, retrans {c.Retransmits?.ToString(CultureInfo.InvariantCulture) ?? "-"}, unacked {c.UnackedSegments?.ToString(CultureInfo.InvariantCulture) ?? "-"}, sent {TcpConnectionText.Duration(c.LastDataSent)} ago, received {TcpConnectionText.Duration(c.LastDataReceived)} ago");
     }
 
     private static readonly string[] StateNames = Enumerable.Range(0, 12).Select(i => i == 0 ? "0" : TcpStateNames.ToName((TcpState)i)).ToArray();

@@ -208,4 +208,21 @@ public sealed class ConnectionsCliTests
         Assert.Contains($"There is no process {missing} (--process)", result.StandardError, StringComparison.Ordinal);
         Assert.Contains("[ProcessNotFound]", result.StandardError, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void IncludeInfo_AddsAnInfoColumnToTheTable_NotOnlyToJson()
+    {
+        using var sockets = new LoopbackSockets(IPAddress.Loopback);
+        var (client, _) = sockets.Connect();
+        string port = sockets.ListenerPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        CliResult result = CliRunner.Run("connections", "--include-info", "--local-address", "127.0.0.1", "--local-port", port);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        string[] lines = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Matches(@"^State\s+Local\s+Remote\s+Keepalive\s+Info$", lines[0]);
+        Assert.Matches(@"^listen\s.*\s-$", Assert.Single(lines, l => l.StartsWith("listen", StringComparison.Ordinal)));
+        Assert.Matches(@"^established\s.*\srtt [0-9.]+ms, retrans 0, unacked 0, sent [0-9.]+s ago, received [0-9.]+s ago$", Assert.Single(lines, l => l.StartsWith("established", StringComparison.Ordinal)));
+        GC.KeepAlive(client);
+    }
 }
