@@ -1,6 +1,8 @@
 using System;
+using System.Globalization;
 using System.Management.Automation;
 using PSKeepalive.Core.Errors;
+using PSKeepalive.Core.Retrofit;
 
 namespace PSKeepalive;
 
@@ -18,6 +20,23 @@ internal static class ErrorRecords
     {
         string id = errorId ?? fallbackId;
         return new ErrorRecord(new KeepaliveChangeFailedException(reason), id, CategoryOfId(id), target);
+    }
+
+    /// <summary>
+    /// What a per-socket keepalive change says beside its result: a non-terminating error when it failed, a verbose
+    /// line when it was skipped (Enable-/Disable-TcpKeepalive, Set-TcpKeepalivePolicy -IncludeExisting).
+    /// </summary>
+    internal static void ReportOutcome(Cmdlet cmdlet, KeepaliveChangeResult result)
+    {
+        string where = string.Create(CultureInfo.InvariantCulture, $"process {result.Pid} fd {result.Fd} socket:[{result.Inode}]");
+        if (result.Outcome == KeepaliveChangeOutcome.Failed)
+        {
+            cmdlet.WriteError(FromResult(result.Reason ?? "The change failed.", result.ErrorId, "SocketChangeFailed", where));
+        }
+        else if (result.Outcome == KeepaliveChangeOutcome.Skipped)
+        {
+            cmdlet.WriteVerbose($"Skipped {where}: {result.Reason}");
+        }
     }
 
     /// <summary>The category of an id of the form Subject + Kind; NotSpecified for other ids ("SocketVerificationFailed").</summary>

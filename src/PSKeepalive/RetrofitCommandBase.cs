@@ -1,5 +1,4 @@
 using System.Collections.Generic;
-using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
 using PSKeepalive.Completion;
@@ -274,15 +273,7 @@ public abstract class RetrofitCommandBase : PipelineInputCommand
             WriteObject(result);
         }
 
-        string where = string.Create(CultureInfo.InvariantCulture, $"process {result.Pid} fd {result.Fd} socket:[{result.Inode}]");
-        if (result.Outcome == KeepaliveChangeOutcome.Failed)
-        {
-            WriteError(ErrorRecords.FromResult(result.Reason ?? "The change failed.", result.ErrorId, "SocketChangeFailed", where));
-        }
-        else if (result.Outcome == KeepaliveChangeOutcome.Skipped)
-        {
-            WriteVerbose($"Skipped {where}: {result.Reason}");
-        }
+        ErrorRecords.ReportOutcome(this, result);
     }
 }
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
 using PSKeepalive.Core;
@@ -118,15 +117,7 @@ public sealed class SetTcpKeepalivePolicyCommand : PolicyCommandBase
             foreach (KeepaliveChangeResult result in ExistingConnections.Apply(cgroup, settings, ShouldProcess, replaced))
             {
                 WriteObject(result);
-                string where = string.Create(CultureInfo.InvariantCulture, $"process {result.Pid} fd {result.Fd} socket:[{result.Inode}]");
-                if (result.Outcome == KeepaliveChangeOutcome.Failed)
-                {
-                    WriteError(ErrorRecords.FromResult(result.Reason ?? "The change failed.", result.ErrorId, "SocketChangeFailed", where));
-                }
-                else if (result.Outcome == KeepaliveChangeOutcome.Skipped)
-                {
-                    WriteVerbose($"Skipped {where}: {result.Reason}");
-                }
+                ErrorRecords.ReportOutcome(this, result);
             }
         }
         catch (KeepaliveException e)
