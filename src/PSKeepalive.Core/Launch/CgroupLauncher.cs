@@ -119,26 +119,7 @@ public static class CgroupLauncher
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(inspection);
         SettingsOf(request.Mode, request.Idle, request.Interval, request.Count, request.UserTimeout).Validate();
-        string launcher = SeccompLauncher.LocateLauncher();
-        return new KeepaliveProcessLaunch(
-            inspection.Path,
-            request.Arguments.ToArray(),
-            workingDirectory,
-            inspection,
-            PreloadLibrary: string.Empty,
-            request.Mode,
-            request.Idle,
-            request.Interval,
-            request.Count,
-            request.UserTimeout,
-            Forced: false,
-            EnvironmentVariables: [],
-            RemovedVariables: [])
-        {
-            Method = LaunchMethod.Cgroup,
-            MethodReason = reason,
-            SeccompLauncher = launcher,
-        };
+        return SeccompLauncher.ThroughLauncher(request, inspection, workingDirectory, LaunchMethod.Cgroup, reason, set: [], removed: []);
     }
 
     /// <summary>

@@ -248,12 +248,6 @@ public static class SeccompLauncher
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(inspection);
         ArgumentNullException.ThrowIfNull(environment);
-        string launcher = request.SeccompLauncher is null ? LocateLauncher() : Path.GetFullPath(request.SeccompLauncher, request.BaseDirectory ?? Environment.CurrentDirectory);
-        if (!File.Exists(launcher))
-        {
-            throw new KeepaliveNotFoundException("SeccompLauncher", $"The seccomp launcher '{launcher}' does not exist.", launcher, Errno.ENOENT);
-        }
-
         var set = new List<string> { "PSKEEPALIVE_MODE=" + request.Mode.ToString().ToLowerInvariant() };
         AddNumber(set, "PSKEEPALIVE_IDLE", request.Idle);
         AddNumber(set, "PSKEEPALIVE_INTERVAL", request.Interval);
@@ -262,6 +256,22 @@ public static class SeccompLauncher
         string[] removed = PreloadLauncher.ShimVariables
             .Where(name => environment.ContainsKey(name) && !set.Any(s => s.StartsWith(name + "=", StringComparison.Ordinal)))
             .ToArray();
+
+        return ThroughLauncher(request, inspection, workingDirectory, LaunchMethod.Seccomp, reason, set.ToArray(), removed);
+    }
+
+    /// <summary>
+    /// A launch through the C launcher (seccomp mode, and cgroup mode, which uses it to move the program into its
+    /// cgroup): the request's program and values, the launcher it names or the one shipped next to the module.
+    /// </summary>
+    internal static KeepaliveProcessLaunch ThroughLauncher(
+        KeepaliveLaunchRequest request, ProgramInspection inspection, string workingDirectory, LaunchMethod method, string reason, string[] set, string[] removed)
+    {
+        string launcher = request.SeccompLauncher is null ? LocateLauncher() : Path.GetFullPath(request.SeccompLauncher, request.BaseDirectory ?? Environment.CurrentDirectory);
+        if (!File.Exists(launcher))
+        {
+            throw new KeepaliveNotFoundException("SeccompLauncher", $"The seccomp launcher '{launcher}' does not exist.", launcher, Errno.ENOENT);
+        }
 
         return new KeepaliveProcessLaunch(
             inspection.Path,
@@ -275,10 +285,10 @@ public static class SeccompLauncher
             request.Count,
             request.UserTimeout,
             Forced: false,
-            set.ToArray(),
+            set,
             removed)
         {
-            Method = LaunchMethod.Seccomp,
+            Method = method,
             MethodReason = reason,
             SeccompLauncher = launcher,
         };
