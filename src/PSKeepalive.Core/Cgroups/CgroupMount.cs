@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Text;
 using PSKeepalive.Core.Errors;
 using PSKeepalive.Core.Interop;
@@ -63,15 +64,7 @@ public sealed record CgroupMount(string MountPoint, string Root)
                 + "or --netns instead), or mount it here (mount -t cgroup2 none /sys/fs/cgroup).";
         }
 
-        bool anyCgroup = false;
-        foreach (string line in mountInfo.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            string[] fields = line.Split(' ');
-            int separator = Array.IndexOf(fields, "-");
-            anyCgroup |= separator >= 0 && separator + 1 < fields.Length && fields[separator + 1] == "cgroup";
-        }
-
-        return anyCgroup
+        return Entries(mountInfo).Any(entry => entry.FileSystem == "cgroup")
             ? "No cgroup v2 (cgroup2) file system is mounted: this host uses cgroup v1 only. " + Attach
                 + "; mount it (mount -t cgroup2 none /sys/fs/cgroup/unified) or boot with systemd.unified_cgroup_hierarchy=1."
             : "No cgroup file system is mounted in this process's mount namespace, and this process is in no cgroup v2 "
@@ -81,21 +74,31 @@ public sealed record CgroupMount(string MountPoint, string Root)
     /// <summary>The first cgroup2 entry of a mountinfo text, or null (tested with fixtures).</summary>
     internal static CgroupMount? Parse(string mountInfo)
     {
+        foreach ((string fileSystem, string[] fields) in Entries(mountInfo))
+        {
+            if (fileSystem == "cgroup2")
+            {
+                string mountPoint = Unescape(fields[4]);
+                return new CgroupMount(mountPoint.Length > 1 ? mountPoint.TrimEnd('/') : mountPoint, Unescape(fields[3]));
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The well-formed lines of a mountinfo text, with their file system type.</summary>
+    private static IEnumerable<(string FileSystem, string[] Fields)> Entries(string mountInfo)
+    {
         foreach (string line in mountInfo.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             // id parent major:minor root mountpoint options [optional fields...] - fstype source superoptions
             string[] fields = line.Split(' ');
             int separator = Array.IndexOf(fields, "-");
-            if (separator < 6 || separator + 1 >= fields.Length || fields[separator + 1] != "cgroup2")
+            if (separator >= 6 && separator + 1 < fields.Length)
             {
-                continue;
+                yield return (fields[separator + 1], fields);
             }
-
-            string mountPoint = Unescape(fields[4]);
-            return new CgroupMount(mountPoint.Length > 1 ? mountPoint.TrimEnd('/') : mountPoint, Unescape(fields[3]));
         }
-
-        return null;
     }
 
     /// <summary>
