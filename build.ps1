@@ -136,6 +136,16 @@ function Read-TrxResult([string] $File) {
                 $reason = $_.SelectSingleNode('.//*[local-name()="Message"]')
                 [pscustomobject]@{ Name = $_.testName; Reason = if ($reason) { $reason.InnerText.Trim() } else { '(no reason given)' } }
             })
+        # Named again after the Pester run, so a log that keeps only its tail still says what failed and why.
+        Failures = @($tests | Where-Object outcome -notin 'Passed', 'NotExecuted' | ForEach-Object {
+                $message = $_.SelectSingleNode('.//*[local-name()="ErrorInfo"]/*[local-name()="Message"]')
+                $stack = $_.SelectSingleNode('.//*[local-name()="ErrorInfo"]/*[local-name()="StackTrace"]')
+                [pscustomobject]@{
+                    Name    = $_.testName
+                    Message = if ($message) { $message.InnerText.Trim() } else { "(outcome $($_.outcome), no message)" }
+                    Where   = if ($stack) { ($stack.InnerText -split "`n" | Where-Object { $_ -match ' in .+:line \d+' } | Select-Object -First 2 | ForEach-Object Trim) -join ' / ' }
+                }
+            })
     }
 }
 
@@ -177,7 +187,7 @@ try {
             $xunitExit = $LASTEXITCODE
             $trxFile = Join-Path $results 'xunit.trx'
             $xunit = if (Test-Path -LiteralPath $trxFile) { Read-TrxResult $trxFile }
-            else { [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0; SkipReasons = @() } } # no TRX: the run itself failed
+            else { [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0; SkipReasons = @(); Failures = @() } } # no TRX: the run itself failed
 
             Publish-Module -NoBuild
             New-ModulePackage
@@ -189,6 +199,14 @@ try {
                     Write-Host "  $($_.Count) x $($_.Name)"
                     $_.Group | Select-Object -First 3 | ForEach-Object { Write-Host "      $($_.Name)" }
                 }
+            }
+            foreach ($failure in $xunit.Failures) {
+                Write-Host "xunit failed: $($failure.Name)"
+                Write-Host "    $(($failure.Message -split "`n" | Select-Object -First 6) -join "`n    ")"
+                if ($failure.Where) { Write-Host "    at $($failure.Where)" }
+            }
+            foreach ($failure in @($pester.Failures)) {
+                Write-Host "Pester failed: $((($failure -split "`n") | Select-Object -First 6) -join "`n    ")"
             }
             if ($xunitExit -ne 0 -and $xunit.Failed -eq 0) { $xunit.Failed = 1 } # dotnet test failed without a failed test (a crash)
             Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed, $($xunit.Skipped) skipped; Pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped"

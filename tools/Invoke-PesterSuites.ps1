@@ -2,7 +2,7 @@
 <#
 .SYNOPSIS
     Runs Pester suites and sums them up for build.ps1: every skipped test with its reason, an NUnit XML
-    report and pester.json ({ Passed, Failed, Skipped }) in -ResultDirectory. Exit code: 0 when nothing failed.
+    report and pester.json ({ Passed, Failed, Skipped, Failures }) in -ResultDirectory. Exit code: 0 when nothing failed.
 .DESCRIPTION
     build.ps1 starts it in a fresh pwsh (-NoProfile), so the suites run as in a user's session. A test
     skipped with -Skip:(condition) gets no reason from Pester itself; the reason printed here is the
@@ -87,6 +87,12 @@ if ($skippedTests.Count -gt 0) {
 
 # A failed BeforeAll or a suite that does not even load fails the run as much as a failed test.
 $failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
-[ordered]@{ Passed = $result.PassedCount; Failed = $failed; Skipped = $result.SkippedCount } |
+# What failed, for build.ps1 to name again at the very end of the log (a log cut to its tail keeps that).
+$failures = @(
+    @($result.Failed) | ForEach-Object { "$([IO.Path]::GetFileName($_.ScriptBlock.File)): $($_.ExpandedPath): $(@($_.ErrorRecord)[0].Exception.Message)" }
+    @($result.FailedBlocks) | ForEach-Object { "$([IO.Path]::GetFileName($_.ScriptBlock.File)): block $($_.ExpandedPath): $(@($_.ErrorRecord)[0].Exception.Message)" }
+    @($result.FailedContainers) | ForEach-Object { "container $($_.Item): $(@($_.ErrorRecord)[0].Exception.Message)" }
+)
+[ordered]@{ Passed = $result.PassedCount; Failed = $failed; Skipped = $result.SkippedCount; Failures = $failures } |
     ConvertTo-Json | Set-Content -LiteralPath (Join-Path $ResultDirectory 'pester.json')
 exit ([int]($failed -gt 0))
