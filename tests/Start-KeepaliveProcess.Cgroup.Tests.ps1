@@ -48,8 +48,12 @@ Describe 'Start-KeepaliveProcess -Method Cgroup' {
         }
 
         It 'is what -Method Auto chooses here, and returns the program itself with -PassThru' {
-            $process = Start-KeepaliveProcess -Method Auto -Idle 78 -Mode Outgoing -PassThru -Verbose python3 $script:probe $script:out 4>&1 |
-                Where-Object { $_ -is [System.Diagnostics.Process] }
+            $output = Start-KeepaliveProcess -Method Auto -Idle 78 -Mode Outgoing -PassThru -Verbose python3 $script:probe $script:out 4>&1
+            $process = $output | Where-Object { $_ -is [System.Diagnostics.Process] }
+            # A policy sets no environment: no empty "Environment:" line among the verbose ones.
+            $verbose = @($output | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
+            @($verbose -like 'Method: Cgroup. *').Count | Should -Be 1 -Because ($verbose -join "`n")
+            $verbose | Where-Object { $_ -like 'Environment:*' } | Should -BeNullOrEmpty
             $process.WaitForExit(30000) | Should -BeTrue
             $deadline = [DateTime]::UtcNow.AddSeconds(10)
             while (-not (Test-Path $script:out) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }

@@ -84,13 +84,26 @@ internal static class WatchCommand
         // the watch through Guard, quietly with 141, as it ends any other command.
         var stdout = new DescriptorOutputStream();
         var writer = new EventWriter(stdout, json);
+        // The header waits in the buffer and the "watching" line for the first sample: a namespace or filter the
+        // kernel refuses then gives only its error, not a watch that seemed to start.
+        bool announced = json;
+        void Sampled(TcpConnectionWatchSample sample)
+        {
+            if (!announced)
+            {
+                announced = true;
+                Console.Error.WriteLine($"pskeepalive: watching {TcpConnectionWatch.Describe(options)}; SIGINT (Ctrl+C) stops.");
+            }
+
+            writer.Flush();
+        }
+
         if (!json)
         {
-            Console.Error.WriteLine($"pskeepalive: watching {TcpConnectionWatch.Describe(options)}; SIGINT (Ctrl+C) stops.");
             writer.WriteHeader();
         }
 
-        foreach (TcpConnectionEvent e in TcpConnectionWatch.Run(options, stop.Token, _ => writer.Flush()))
+        foreach (TcpConnectionEvent e in TcpConnectionWatch.Run(options, stop.Token, Sampled))
         {
             writer.Write(e);
         }

@@ -114,7 +114,11 @@ public sealed class StartKeepaliveProcessCommand : PSCmdlet
         }
 
         WriteVerbose($"{launch.Inspection.Path}: executable {launch.Inspection.Executable}, loader {launch.Inspection.DynamicLoader ?? "(none: static)"}");
-        WriteVerbose("Environment: " + string.Join(" ", launch.EnvironmentVariables));
+        if (launch.EnvironmentVariables.Length > 0)
+        {
+            WriteVerbose("Environment: " + string.Join(" ", launch.EnvironmentVariables));
+        }
+
         WriteVerbose($"Method: {launch.Method}. {launch.MethodReason}");
         if (launch.Forced)
         {

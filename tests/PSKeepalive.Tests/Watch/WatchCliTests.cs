@@ -134,6 +134,17 @@ public sealed class WatchCliTests
         Assert.DoesNotContain("   at ", result.StandardError, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Watch_NamespaceThatCannotBeOpened_GivesOnlyItsError_NoHeaderAndNoWatchingLine()
+    {
+        CliResult result = CliRunner.Run(["watch", "--netns", "pskeepalive-no-such-namespace", "--duration", "1"], Bound);
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Equal(string.Empty, result.StandardOutput);
+        Assert.Contains("[NetworkNamespaceNotFound]", result.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("watching", result.StandardError, StringComparison.Ordinal);
+    }
+
     private static ulong SignalMask(int pid, string field)
     {
         string line = System.IO.File.ReadAllLines($"/proc/{pid}/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal));
