@@ -129,10 +129,22 @@ Describe 'Close-TcpConnection' {
             $result.Reason | Should -BeLike '*TIME_WAIT*'
         }
 
-        It 'skips a connection that is already gone' {
+        It 'skips a listed connection that is already gone, quietly' {
             $listed = Get-TcpConnection @exact
             $listed | Close-TcpConnection -Confirm:$false
-            ($listed | Close-TcpConnection -Confirm:$false -PassThru).Outcome | Should -Be 'Skipped'
+            ($listed | Close-TcpConnection -Confirm:$false -PassThru -ErrorVariable errors).Outcome | Should -Be 'Skipped'
+            $errors | Should -BeNullOrEmpty
+        }
+
+        It 'says so when addresses typed by hand name no connection' {
+            # The test's own client port towards port 1, where nothing connects: no such socket.
+            $result = Close-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $clientPort -RemoteAddress 127.0.0.1 -RemotePort 1 -Confirm:$false -PassThru -ErrorVariable errors -ErrorAction SilentlyContinue
+            $result.Outcome | Should -Be 'Skipped'
+            $errors | Should -HaveCount 1
+            $errors[0].FullyQualifiedErrorId | Should -Be 'ConnectionNotFound,PSKeepalive.Commands.CloseTcpConnectionCommand'
+            $errors[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+            $errors[0].Exception.Message | Should -BeLike "No TCP connection 127.0.0.1:$clientPort -> 127.0.0.1:1*nothing was closed*"
+            Get-TcpConnection @exact -State Established | Should -HaveCount 1
         }
     }
 }

@@ -120,6 +120,15 @@ public sealed class CloseTcpConnectionCommand : PipelineInputCommand
         {
             WriteError(ErrorRecords.FromResult(result.Reason ?? "Closing the connection failed.", result.ErrorId, "ConnectionCloseFailed", target.ToString()));
         }
+        else if (result.Outcome == TcpCloseOutcome.Skipped && result.ErrorId is not null && Cookie is null)
+        {
+            // Addresses typed by hand (no cookie from a listing) that name no socket: a typo is more likely than a
+            // connection that ended meanwhile, so say so, as Stop-Process -Id does for a process that is not there.
+            WriteError(ErrorRecords.FromResult(
+                $"No TCP connection {TcpConnection.Endpoint(LocalAddress, LocalPort)} -> {TcpConnection.Endpoint(RemoteAddress, RemotePort)}" +
+                $"{(string.IsNullOrEmpty(NetworkNamespace) ? string.Empty : " in " + NetworkNamespace)}: nothing was closed. Get-TcpConnection lists the connections there are.",
+                result.ErrorId, "ConnectionNotFound", target.ToString()));
+        }
         else if (result.Outcome == TcpCloseOutcome.Skipped)
         {
             WriteVerbose($"Skipped {target}: {result.Reason}");
