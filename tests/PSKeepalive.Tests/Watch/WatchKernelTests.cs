@@ -51,28 +51,29 @@ public sealed class WatchKernelTests
             Duration = TimeSpan.FromSeconds(6),
         };
 
-        // Scripted on another thread while the watch runs here; each action notes when it happened.
+        // Scripted on a thread of its own while the watch runs here (not the thread pool, which other tests running
+        // alongside can starve for seconds); each action notes when it happened.
         ulong lateCookie = 0;
         DateTime lateAt = default, onAt = default, offAt = default, closedAt = default, hearsAt = default;
-        Task actions = Task.Run(async () =>
+        Task actions = Task.Factory.StartNew(() =>
         {
-            await Task.Delay(500);
+            Thread.Sleep(500);
             (Socket lateClient, Socket lateServer) = sockets.Connect();
             lateAt = DateTime.Now;
-            await Task.Delay(500);
+            Thread.Sleep(500);
             onAt = DateTime.Now;
             plainServer.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-            await Task.Delay(1000);
+            Thread.Sleep(1000);
             offAt = DateTime.Now;
             plainServer.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, false);
-            await Task.Delay(500);
+            Thread.Sleep(500);
             lateCookie = TcpConnections.Enumerate(sockets.QueryFor(lateServer)).Single().Cookie;
             closedAt = DateTime.Now;
             lateClient.Shutdown(SocketShutdown.Both); // an orderly close (FIN) from both ends
             lateServer.Shutdown(SocketShutdown.Both);
             muteClient.SetRawSocketOption(1, 27, new byte[4]); // SOL_SOCKET, SO_DETACH_FILTER: it hears again
             hearsAt = DateTime.Now;
-        });
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
         var samples = new List<TcpConnectionWatchSample>();
         List<TcpConnectionEvent> events = TcpConnectionWatch.Run(options, sampled: samples.Add).ToList();
