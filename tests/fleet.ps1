@@ -97,6 +97,7 @@ function New-TestFleet {
         OldPath   = $env:PATH
         SshConfig = $null
         Subsystem = $null
+        MadeSshdRun = $false
     }
 
     try {
@@ -105,8 +106,12 @@ function New-TestFleet {
         $fleet.Subsystem = "Subsystem powershell $dotnet $pwshDll -sshs -NoLogo -NoProfile"
         $null = New-Item -ItemType Directory -Path $fleet.Root
         & chmod 0700 $fleet.Root
-        # sshd's privilege separation folder, normally made by the openssh-server service.
-        if (-not (Test-Path /run/sshd)) { $null = New-Item -ItemType Directory -Path /run/sshd }
+        # sshd's privilege separation folder, normally made by the openssh-server service; removed again at teardown
+        # when this fleet made it.
+        if (-not (Test-Path /run/sshd)) {
+            $null = New-Item -ItemType Directory -Path /run/sshd
+            $fleet.MadeSshdRun = $true
+        }
 
         $clientKey = Join-Path $fleet.Root 'client_ed25519'
         $null = Invoke-FleetTool ssh-keygen @('-q', '-t', 'ed25519', '-N', '', '-C', "$id-client", '-f', $clientKey)
@@ -274,4 +279,12 @@ function Remove-TestFleet($Fleet) {
     }
     foreach ($process in $Fleet.Processes) { $null = $process.WaitForExit(5000); $process.Dispose() }
     if ($Fleet.Root -and (Test-Path $Fleet.Root)) { Remove-Item -Recurse -Force $Fleet.Root }
+    # Not while any other sshd runs (a zombie of ours, not yet reaped, does not count): it chroots into the (always
+    # empty) folder for every connection it takes.
+    $otherSshd = Get-Process -Name sshd -ErrorAction SilentlyContinue | Where-Object {
+        (Get-Content -Raw -LiteralPath "/proc/$($_.Id)/stat" -ErrorAction SilentlyContinue) -match '^\d+ \(.*\) [^Z]'
+    }
+    if ($Fleet.MadeSshdRun -and -not $otherSshd) {
+        Remove-Item -LiteralPath /run/sshd -ErrorAction SilentlyContinue
+    }
 }
