@@ -23,7 +23,7 @@ public sealed class OneWalkDumpTests
         v4.Connect(600);
         v6.Connect();
         v6.Connect(600);
-        var ports = new HashSet<int> { v4.ListenerPort, v6.ListenerPort };
+        var ports = Listeners(v4, v6);
 
         var oneWalk = Mine(ports);
         List<string> perFamily;
@@ -48,7 +48,7 @@ public sealed class OneWalkDumpTests
         using var v6 = new LoopbackSockets(IPAddress.IPv6Loopback);
         v4.Connect(600);
         v6.Connect(600);
-        var ports = new HashSet<int> { v4.ListenerPort, v6.ListenerPort };
+        var ports = Listeners(v4, v6);
         var expected = Mine(ports);
 
         TcpConnections.SimulateOneWalkRefusal = true;
@@ -67,10 +67,20 @@ public sealed class OneWalkDumpTests
         Assert.Equal(expected, afterRefusal);
     }
 
-    /// <summary>The sockets on these listener ports (either side), one sortable line each, without the timer's countdown.</summary>
-    private static List<string> Mine(HashSet<int> ports) =>
+    private static HashSet<string> Listeners(params LoopbackSockets[] sockets) =>
+        sockets.Select(s => Endpoint(s.Address.ToString(), s.ListenerPort)).ToHashSet(StringComparer.Ordinal);
+
+    private static string Endpoint(string address, int port) => $"{address} {port}";
+
+    /// <summary>
+    /// The test's own sockets: listening or connected on either side of these listeners, one sortable line each,
+    /// without the timer's countdown. Not by port alone: another test's socket in TIME_WAIT, or on another address,
+    /// can carry the same port number.
+    /// </summary>
+    private static List<string> Mine(HashSet<string> listeners) =>
         TcpConnections.Enumerate(new TcpConnectionQuery())
-            .Where(c => ports.Contains(c.LocalPort) || ports.Contains(c.RemotePort))
+            .Where(c => c.State is TcpState.Listen or TcpState.Established)
+            .Where(c => listeners.Contains(Endpoint(c.LocalAddress, c.LocalPort)) || listeners.Contains(Endpoint(c.RemoteAddress, c.RemotePort)))
             .Select(c => $"{c.Cookie} {c.AddressFamily} {c.LocalAddress}:{c.LocalPort} {c.RemoteAddress}:{c.RemotePort} {c.State} {c.Timer} {c.Inode} {c.Uid}")
             .Order(StringComparer.Ordinal)
             .ToList();
