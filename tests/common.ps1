@@ -14,6 +14,19 @@ $IsRoot = $script:IsRoot = (& id -u) -eq '0'
 $HasIpNetns = $script:HasIpNetns = $null -ne (Get-Command ip -ErrorAction SilentlyContinue)
 $HasCompiler = $script:HasCompiler = $null -ne (Get-Command cc -ErrorAction SilentlyContinue)
 $HasPython = $script:HasPython = $null -ne (Get-Command python3 -ErrorAction SilentlyContinue)
+# Whether this user may make a socket deaf (a drop-all SO_ATTACH_FILTER), as Test-TcpKeepalive does: some kernels
+# (kernel.unprivileged_bpf_disabled = 2) refuse socket filters to unprivileged users. Root always may.
+$CanMakeDeafPeer = $script:CanMakeDeafPeer = $IsRoot -or $(
+    $probe = [System.Net.Sockets.Socket]::new('InterNetwork', 'Stream', 'Tcp')
+    try {
+        $attach = [PSKeepalive.Core.Settings.TcpKeepaliveSettings].Assembly.GetType('PSKeepalive.Core.SelfTest.DeafPeer', $true).
+            GetMethod('AttachDropAll', [System.Reflection.BindingFlags] 'NonPublic, Static')
+        $null = $attach.Invoke($null, @($probe.SafeHandle, 'probe socket'))
+        $true
+    }
+    catch { $false }
+    finally { $probe.Dispose() }
+)
 # Some hosts (a container's view of an outer PID 1) let even root list /proc/1/fd but not read its links.
 $Pid1DeniesRoot = $script:Pid1DeniesRoot = $IsRoot -and @(Get-ChildItem /proc/1/fd -Name -ErrorAction SilentlyContinue).Count -gt 0 -and
     ($null -eq (& readlink /proc/1/fd/0 2>$null))

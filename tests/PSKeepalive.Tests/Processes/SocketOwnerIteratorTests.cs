@@ -108,7 +108,7 @@ public sealed class SocketOwnerIteratorTests
     [Fact]
     public void Unprivileged_TheWalkIsUsed()
     {
-        SocketOwnerMap map = Unprivileged.Run(() => SocketOwnerScan.Scan());
+        SocketOwnerMap map = Unprivileged.RunWithoutPrivilege(() => SocketOwnerScan.Scan());
 
         Assert.False(map.ByKernelIterator);
     }

@@ -129,7 +129,7 @@ public sealed class SysctlPersistenceTests : IDisposable
         File.WriteAllText(Ours, original);
         SysctlWriteProbe.MakeDirectoryReadOnlyFor(Etc);
 
-        var error = Assert.ThrowsAny<KeepaliveException>(() => SysctlWriteProbe.RunWithoutPrivilege(() => Persistence.Persist(Ours, AllThree)));
+        var error = Assert.ThrowsAny<KeepaliveException>(() => Unprivileged.RunWithoutPrivilege(() => Persistence.Persist(Ours, AllThree)));
 
         Assert.Equal(KeepaliveErrorKind.PermissionDenied, error.Kind);
         Assert.Equal("SysctlFilePermissionDenied", error.ErrorId);

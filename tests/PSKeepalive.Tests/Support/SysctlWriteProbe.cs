@@ -8,6 +8,4 @@ public static class SysctlWriteProbe
 {
     public static void MakeDirectoryReadOnlyFor(string directory) =>
         File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-
-    public static T RunWithoutPrivilege<T>(Func<T> action) => Privilege.IsRoot ? Unprivileged.Run(action) : action();
 }

@@ -14,7 +14,11 @@ public static class Unprivileged
 {
     public const uint Nobody = 65534;
 
+    /// <summary>As nobody; only root can switch, so a test that calls this needs root (RootFact).</summary>
     public static T Run<T>(Func<T> action) => NetworkNamespace.RunOnDedicatedThread(BecomeNobody, action);
+
+    /// <summary>Without privilege either way: as nobody when running as root, as the caller otherwise.</summary>
+    public static T RunWithoutPrivilege<T>(Func<T> action) => Privilege.IsRoot ? Run(action) : action();
 
     private static void BecomeNobody()
     {
