@@ -3,6 +3,7 @@ using System.Linq;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
+using PSKeepalive.Core.SelfTest;
 using PSKeepalive.Tests.Support;
 using Xunit;
 
@@ -53,7 +54,7 @@ public sealed class TestCommandCliTests
             Assert.Equal(new[] { 1.0, 2.0, 3.0 }, root.GetProperty("expectedProbeTimes").EnumerateArray().Select(e => e.GetDouble()));
             for (int k = 0; k < 3; k++)
             {
-                Assert.InRange(probeTimes[k], k + 1 - 0.02, k + 1 + ((k + 1) * 0.375));
+                Assert.InRange(probeTimes[k], k + 1 - ProbeTimeline.EarlyStepTolerance.TotalSeconds, k + 1 + ((k + 1) * 0.375));
             }
 
             Assert.Equal(0, root.GetProperty("lateProbes").GetArrayLength());
