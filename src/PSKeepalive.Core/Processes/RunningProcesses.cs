@@ -45,17 +45,7 @@ public static class RunningProcesses
     }
 
     /// <summary>The process's name (/proc/PID/comm), or null when it vanished or cannot be read.</summary>
-    public static string? NameOf(int pid, string proc = "/proc")
-    {
-        try
-        {
-            return File.ReadAllText($"{proc}/{pid}/comm").TrimEnd('\n');
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    public static string? NameOf(int pid, string proc = "/proc") => ProcessName.Read(pid, proc);
 
     /// <summary>
     /// The processes of <paramref name="pids"/> that exist (their /proc/PID is there), in order; for each one that does

@@ -20,9 +20,8 @@ public sealed record ProcessInfo(int Pid, string? Name, string? CommandLine)
     /// <summary>Reads the name and command line of <paramref name="pid"/>; missing parts become null.</summary>
     public static ProcessInfo Read(int pid)
     {
-        string? name = ReadSmallFile($"/proc/{pid}/comm")?.TrimEnd('\n');
         string? commandLine = ReadSmallFile($"/proc/{pid}/cmdline")?.TrimEnd('\0').Replace('\0', ' ');
-        return new ProcessInfo(pid, string.IsNullOrEmpty(name) ? null : name, string.IsNullOrEmpty(commandLine) ? null : commandLine);
+        return new ProcessInfo(pid, ProcessName.Read(pid), string.IsNullOrEmpty(commandLine) ? null : commandLine);
     }
 
     private static string? ReadSmallFile(string path)

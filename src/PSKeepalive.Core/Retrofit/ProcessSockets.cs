@@ -68,19 +68,5 @@ public static class ProcessSockets
     }
 
     /// <summary>The command name of a process (/proc/PID/comm), or null when it is gone or unreadable.</summary>
-    public static string? Name(int pid, string procRoot = "/proc")
-    {
-        try
-        {
-            return File.ReadAllText(Path.Combine(procRoot, pid.ToString(CultureInfo.InvariantCulture), "comm")).TrimEnd('\n');
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    public static string? Name(int pid, string procRoot = "/proc") => ProcessName.Read(pid, procRoot);
 }
