@@ -146,5 +146,23 @@ Describe 'Close-TcpConnection' {
             $errors[0].Exception.Message | Should -BeLike "No TCP connection 127.0.0.1:$clientPort -> 127.0.0.1:1*nothing was closed*"
             Get-TcpConnection @exact -State Established | Should -HaveCount 1
         }
+
+        It 'never takes a listener for a hand-typed connection on its address that does not exist' {
+            # The kernel's own lookup would fall back to the listener on 127.0.0.1:port, and SOCK_DESTROY close it.
+            $port = $listener.LocalEndpoint.Port
+            $result = Close-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $port -RemoteAddress 127.0.0.1 -RemotePort 1 -Confirm:$false -PassThru -ErrorAction SilentlyContinue
+            $result.Outcome | Should -Be 'Skipped'
+            $result.ErrorId | Should -Be 'ConnectionNotFound'
+            Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $port -State Listen | Should -HaveCount 1
+        }
+
+        It 'closes a hand-typed connection that exists, and says what it was' {
+            $listed = Get-TcpConnection @exact -State Established
+            $result = Close-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $clientPort -RemoteAddress 127.0.0.1 -RemotePort $listener.LocalEndpoint.Port -Confirm:$false -PassThru
+            $result.Outcome | Should -Be 'Closed'
+            $result.State | Should -Be 'Established'
+            $result.Cookie | Should -Be $listed.Cookie
+            Get-TcpConnection -LocalAddress 127.0.0.1 -LocalPort $listener.LocalEndpoint.Port -State Listen | Should -HaveCount 1
+        }
     }
 }

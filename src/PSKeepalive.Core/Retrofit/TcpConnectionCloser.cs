@@ -46,7 +46,10 @@ public sealed record TcpConnectionCloseResult(
     string? Reason,
     string? ErrorId);
 
-/// <summary>One socket to close, named by its address tuple and (best) its cookie.</summary>
+/// <summary>
+/// One socket to close, named by its address tuple and (best) its cookie. Without a cookie, the socket with exactly
+/// that tuple is looked up first (never a listener that merely shares the local address and port).
+/// </summary>
 public sealed record TcpCloseTarget(
     string LocalAddress,
     int LocalPort,
@@ -112,7 +115,7 @@ public static class TcpConnectionCloser
                 }
 
                 socket ??= NetlinkSocket.Open(NetlinkConstants.ProtocolSockDiag, networkNamespace);
-                yield return CloseOne(socket, target);
+                yield return CloseOne(socket, target, networkNamespace);
             }
         }
         finally
@@ -176,11 +179,30 @@ public static class TcpConnectionCloser
     public static TcpConnectionCloseResult Close(TcpCloseTarget target, string? networkNamespace = null)
     {
         using NetlinkSocket socket = NetlinkSocket.Open(NetlinkConstants.ProtocolSockDiag, networkNamespace);
-        return CloseOne(socket, target);
+        return CloseOne(socket, target, networkNamespace);
     }
 
-    private static TcpConnectionCloseResult CloseOne(NetlinkSocket socket, TcpCloseTarget target)
+    private static TcpConnectionCloseResult CloseOne(NetlinkSocket socket, TcpCloseTarget target, string? networkNamespace)
     {
+        if (target.Cookie == AnyCookie)
+        {
+            // Without a cookie the kernel's lookup falls back to a listener on the local address and port when no
+            // connection has the whole tuple (inet_lookup), and SOCK_DESTROY would close that listener: name the
+            // socket by its cookie from a listing instead.
+            SocketIdOf(target); // a malformed address or port is refused before anything is listed
+            TcpConnection? found = FindExactly(target, networkNamespace);
+            if (found is null)
+            {
+                return Result(target, TcpCloseOutcome.Skipped, ErrorFor(Errno.ENOENT, target));
+            }
+
+            target = TcpCloseTarget.From(found);
+            if (LeftAlone(target, includeListeners: true) is { } timeWait)
+            {
+                return timeWait;
+            }
+        }
+
         (byte family, InetDiagSocketId id) = SocketIdOf(target);
         Span<byte> request = stackalloc byte[InetDiag.RequestMessageLength];
         uint sequence = socket.NextSequence();
@@ -211,6 +233,33 @@ public static class TcpConnectionCloser
         return new TcpConnectionCloseResult(
             target.LocalAddress, target.LocalPort, target.RemoteAddress, target.RemotePort, target.State, target.Inode, target.Cookie, TcpCloseOutcome.Closed, null, null);
     }
+
+    /// <summary>
+    /// The socket with exactly this tuple (an IPv4 address also names its IPv4-mapped form on a dual-stack socket),
+    /// preferring a live one to one in TIME_WAIT; null when there is none.
+    /// </summary>
+    private static TcpConnection? FindExactly(TcpCloseTarget target, string? networkNamespace)
+    {
+        IPAddress local = Plain(Parse(target.LocalAddress, "LocalAddress"));
+        IPAddress remote = Plain(Parse(target.RemoteAddress, "RemoteAddress"));
+        var query = new TcpConnectionQuery { LocalPorts = [target.LocalPort], RemotePorts = [target.RemotePort], NetworkNamespace = networkNamespace };
+        TcpConnection? found = null;
+        foreach (TcpConnection connection in TcpConnections.Enumerate(query))
+        {
+            bool same = connection.LocalPort == target.LocalPort && connection.RemotePort == target.RemotePort
+                && (target.InterfaceIndex == 0 || connection.InterfaceIndex == target.InterfaceIndex)
+                && IPAddress.TryParse(connection.LocalAddress, out IPAddress? l) && Plain(l).Equals(local)
+                && IPAddress.TryParse(connection.RemoteAddress, out IPAddress? r) && Plain(r).Equals(remote);
+            if (same && (found is null || found.State == TcpState.TimeWait))
+            {
+                found = connection;
+            }
+        }
+
+        return found;
+    }
+
+    private static IPAddress Plain(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
 
     /// <summary>The typed error for SOCK_DESTROY's errno, naming the kernel option or privilege it needs.</summary>
     internal static KeepaliveException ErrorFor(int errno, TcpCloseTarget target) => errno switch

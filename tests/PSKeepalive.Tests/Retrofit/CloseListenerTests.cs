@@ -71,4 +71,41 @@ public sealed class CloseListenerTests
         GC.KeepAlive(client);
         GC.KeepAlive(server);
     }
+
+    [RootFact]
+    public void Close_ATupleWithoutCookie_ThatNamesNoConnection_LeavesTheListenerOnItsAddressAlone()
+    {
+        // Without a cookie the kernel's own lookup would fall back to the listener on 127.0.0.1:port and destroy it.
+        using var sockets = new LoopbackSockets(IPAddress.Loopback);
+        var typo = new PSKeepalive.Core.Retrofit.TcpCloseTarget("127.0.0.1", sockets.ListenerPort, "127.0.0.1", 1);
+
+        var result = PSKeepalive.Core.Retrofit.TcpConnectionCloser.Close(typo);
+
+        Assert.Equal(PSKeepalive.Core.Retrofit.TcpCloseOutcome.Skipped, result.Outcome);
+        Assert.Equal("ConnectionNotFound", result.ErrorId);
+        var listener = TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [sockets.ListenerPort], States = [TcpState.Listen] });
+        Assert.Single(listener);
+    }
+
+    [RootFact]
+    public void Close_ATupleWithoutCookie_ClosesExactlyThatConnection_AndReportsWhatItWas()
+    {
+        using var sockets = new LoopbackSockets(IPAddress.Loopback);
+        var (client, server) = sockets.Connect();
+        var (other, otherServer) = sockets.Connect();
+        int clientPort = LoopbackSockets.PortOf(client);
+        TcpConnection listed = Assert.Single(TcpConnections.Enumerate(sockets.QueryFor(client)));
+        var typed = new PSKeepalive.Core.Retrofit.TcpCloseTarget("127.0.0.1", clientPort, "127.0.0.1", sockets.ListenerPort);
+
+        var result = PSKeepalive.Core.Retrofit.TcpConnectionCloser.Close(typed);
+
+        Assert.Equal(PSKeepalive.Core.Retrofit.TcpCloseOutcome.Closed, result.Outcome);
+        Assert.Equal("Established", result.State);
+        Assert.Equal(listed.Cookie, result.Cookie);
+        Assert.DoesNotContain(TcpConnections.Enumerate(sockets.QueryFor(client)), c => c.State == TcpState.Established);
+        Assert.Single(TcpConnections.Enumerate(sockets.QueryFor(other)));
+        Assert.Single(TcpConnections.Enumerate(new TcpConnectionQuery { LocalAddresses = ["127.0.0.1"], LocalPorts = [sockets.ListenerPort], States = [TcpState.Listen] }));
+        GC.KeepAlive(server);
+        GC.KeepAlive(otherServer);
+    }
 }
