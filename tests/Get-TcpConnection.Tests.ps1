@@ -68,13 +68,14 @@ Describe 'Get-TcpConnection' {
     }
 
     It 'filters by remote port and Where-Object NoKeepalive answers in one line' {
-        $found = Get-TcpConnection -RemoteAddress 127.0.0.1 -RemotePort $v4.Port -LocalAddress 127.0.0.1 | Where-Object NoKeepalive
+        # Established only: a client in TIME_WAIT towards an earlier listener that had the same port would match too.
+        $found = Get-TcpConnection -RemoteAddress 127.0.0.1 -RemotePort $v4.Port -LocalAddress 127.0.0.1 -State Established | Where-Object NoKeepalive
         $found | Should -HaveCount 1
         $found.LocalPort | Should -Be $plain.ClientPort
     }
 
     It '-NoKeepalive filters in the cmdlet as Where-Object NoKeepalive does' {
-        $found = Get-TcpConnection -RemoteAddress 127.0.0.1 -RemotePort $v4.Port -LocalAddress 127.0.0.1 -NoKeepalive
+        $found = Get-TcpConnection -RemoteAddress 127.0.0.1 -RemotePort $v4.Port -LocalAddress 127.0.0.1 -State Established -NoKeepalive
         $found | Should -HaveCount 1
         $found.LocalPort | Should -Be $plain.ClientPort
     }

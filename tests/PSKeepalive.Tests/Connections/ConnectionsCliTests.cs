@@ -19,7 +19,8 @@ public sealed class ConnectionsCliTests
         var (plain, _) = sockets.Connect();
         var (kept, _) = sockets.Connect(600);
 
-        CliResult result = CliRunner.Run("connections", "--json", "--remote-port", sockets.ListenerPort.ToString(), "--remote-address", "127.0.0.1", "--local-address", "127.0.0.1", "--include-process");
+        // Established only: a client in TIME_WAIT towards an earlier listener that had the same port would match too.
+        CliResult result = CliRunner.Run("connections", "--json", "--state", "established", "--remote-port", sockets.ListenerPort.ToString(), "--remote-address", "127.0.0.1", "--local-address", "127.0.0.1", "--include-process");
 
         Assert.True(result.ExitCode == 0, result.ToString());
         using var json = JsonDocument.Parse(result.StandardOutput);
@@ -52,7 +53,7 @@ public sealed class ConnectionsCliTests
         using var sockets = new LoopbackSockets(IPAddress.IPv6Loopback);
         sockets.Connect(600);
 
-        CliResult result = CliRunner.Run("connections", "--remote-port", sockets.ListenerPort.ToString(), "--remote-address", "::1", "--local-address", "::1");
+        CliResult result = CliRunner.Run("connections", "--state", "established", "--remote-port", sockets.ListenerPort.ToString(), "--remote-address", "::1", "--local-address", "::1");
 
         Assert.True(result.ExitCode == 0, result.ToString());
         string[] lines = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -75,7 +76,7 @@ public sealed class ConnectionsCliTests
         var both = Parse(CliRunner.Run("connections", "--json", "--state", "listen,established", "--local-port", port, "--local-address", "127.0.0.1"));
         Assert.Equal(3, both.RootElement.GetArrayLength());
 
-        var none = Parse(CliRunner.Run("connections", "--json", "--no-keepalive", "--remote-port", port, "--remote-address", "127.0.0.1", "--local-address", "127.0.0.1"));
+        var none = Parse(CliRunner.Run("connections", "--json", "--no-keepalive", "--state", "established", "--remote-port", port, "--remote-address", "127.0.0.1", "--local-address", "127.0.0.1"));
         Assert.Equal(LoopbackSockets.PortOf(plain), Assert.Single(none.RootElement.EnumerateArray()).GetProperty("localPort").GetInt32());
     }
 
