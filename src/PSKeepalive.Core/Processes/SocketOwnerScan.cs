@@ -235,7 +235,9 @@ public static unsafe class SocketOwnerScan
             if (SocketOwnerIterator.TryScan(found, out int seen))
             {
                 ProcFdWalk.Access access = ProcFdWalk.Probe(toScan, found, rootBytes);
-                progress?.Invoke(new SocketOwnerScanProgress(toScan.Count, toScan.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started)));
+                // Counted over what the iterator met too: a process that started after /proc was listed.
+                int counted = access.Readable + access.Denied + access.Vanished;
+                progress?.Invoke(new SocketOwnerScanProgress(counted, counted, System.Diagnostics.Stopwatch.GetElapsedTime(started)));
                 return Build(new[] { found }, access.Readable, access.Denied, access.Vanished, seen, started, access.DeniedPids, byKernelIterator: true, access.LeftOut);
             }
         }
