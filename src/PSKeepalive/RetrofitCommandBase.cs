@@ -243,7 +243,7 @@ public abstract class RetrofitCommandBase : PipelineInputCommand
         _processesSeen++;
         if (results == 0 && asked == 0)
         {
-            string process = ProcessSockets.Name(ProcessId) is string name ? $"process {ProcessId} ({name})" : $"process {ProcessId}";
+            string process = ProcessName.Read(ProcessId) is string name ? $"process {ProcessId} ({name})" : $"process {ProcessId}";
             WriteVerbose($"{process} has no TCP socket; nothing to change.");
             _withoutTcpSockets.Add(process);
         }

@@ -36,7 +36,7 @@ public static class NetworkNamespaceCatalog
         {
             if (seen.Add(id))
             {
-                string name = RunningProcesses.NameOf(pid, proc) ?? "?";
+                string name = ProcessName.Read(pid, proc) ?? "?";
                 entries.Add(new NetworkNamespaceEntry($"{proc}/{pid}/ns/net", id, $"process {pid} ({name})"));
             }
         }

@@ -44,9 +44,6 @@ public static class RunningProcesses
         return fields.Length > 6 && ulong.TryParse(fields[6], NumberStyles.None, CultureInfo.InvariantCulture, out ulong flags) && (flags & PfKthread) != 0;
     }
 
-    /// <summary>The process's name (/proc/PID/comm), or null when it vanished or cannot be read.</summary>
-    public static string? NameOf(int pid, string proc = "/proc") => ProcessName.Read(pid, proc);
-
     /// <summary>
     /// The processes of <paramref name="pids"/> that exist (their /proc/PID is there), in order; for each one that does
     /// not, <paramref name="missing"/> gets a ProcessNotFound error naming it. A filter on a process that has ended (or

@@ -66,7 +66,4 @@ public static class ProcessSockets
         sockets.Sort((a, b) => a.Fd.CompareTo(b.Fd));
         return sockets;
     }
-
-    /// <summary>The command name of a process (/proc/PID/comm), or null when it is gone or unreadable.</summary>
-    public static string? Name(int pid, string procRoot = "/proc") => ProcessName.Read(pid, procRoot);
 }

@@ -5,6 +5,7 @@ using System.Linq;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 using PSKeepalive.Core.Errors;
+using PSKeepalive.Core.Processes;
 using PSKeepalive.Core.Sockets;
 
 namespace PSKeepalive.Core.Retrofit;
@@ -117,7 +118,7 @@ public static class TcpKeepaliveRetrofit
             yield break;
         }
 
-        string? name = ProcessSockets.Name(pid);
+        string? name = ProcessName.Read(pid);
         SafeFileHandle? pidfd = null;
         KeepaliveNotFoundException? vanished = null;
         try
@@ -167,7 +168,7 @@ public static class TcpKeepaliveRetrofit
             KeepaliveChangeResult? last = null;
             foreach (SocketTarget target in owners)
             {
-                string? name = ProcessSockets.Name(target.Pid);
+                string? name = ProcessName.Read(target.Pid);
                 SafeFileHandle pidfd;
                 try
                 {

@@ -23,7 +23,7 @@ public sealed class ProcessIdCompleter : IArgumentCompleter
         foreach (int pid in RunningProcesses.Pids().Order())
         {
             string text = pid.ToString(CultureInfo.InvariantCulture);
-            string? name = RunningProcesses.NameOf(pid);
+            string? name = ProcessName.Read(pid);
             if (name is null || !(text.StartsWith(typed, StringComparison.Ordinal) || name.StartsWith(typed, StringComparison.OrdinalIgnoreCase))
                 || RunningProcesses.IsKernelThread(pid))
             {

@@ -56,8 +56,8 @@ public sealed class NetworkNamespaceCatalogTests : IDisposable
     public void RunningProcesses_IncludesThisProcessWithItsName()
     {
         Assert.Contains(Environment.ProcessId, RunningProcesses.Pids());
-        Assert.Equal(File.ReadAllText("/proc/self/comm").TrimEnd('\n'), RunningProcesses.NameOf(Environment.ProcessId));
-        Assert.Null(RunningProcesses.NameOf(int.MaxValue));
+        Assert.Equal(File.ReadAllText("/proc/self/comm").TrimEnd('\n'), ProcessName.Read(Environment.ProcessId));
+        Assert.Null(ProcessName.Read(int.MaxValue));
     }
 
     private static void FakeProcess(string proc, int pid, string name, string namespaceId)
