@@ -123,21 +123,22 @@ function Invoke-PesterSuites {
     Get-Content -Raw -LiteralPath $countsFile | ConvertFrom-Json
 }
 
-# xunit's counts and skip reasons from the TRX file `dotnet test` wrote.
+# xunit's counts, skip reasons and failures from the TRX file `dotnet test` wrote.
 function Read-TrxResult([string] $File) {
     [xml] $trx = Get-Content -Raw -LiteralPath $File
     $tests = @($trx.TestRun.Results.UnitTestResult)
     $skipped = @($tests | Where-Object outcome -eq 'NotExecuted')
+    $failed = @($tests | Where-Object outcome -notin 'Passed', 'NotExecuted')
     [pscustomobject]@{
         Passed  = @($tests | Where-Object outcome -eq 'Passed').Count
-        Failed  = @($tests | Where-Object outcome -notin 'Passed', 'NotExecuted').Count
+        Failed  = $failed.Count
         Skipped = $skipped.Count
         SkipReasons = @($skipped | ForEach-Object {
                 $reason = $_.SelectSingleNode('.//*[local-name()="Message"]')
                 [pscustomobject]@{ Name = $_.testName; Reason = if ($reason) { $reason.InnerText.Trim() } else { '(no reason given)' } }
             })
         # Named again after the Pester run, so a log that keeps only its tail still says what failed and why.
-        Failures = @($tests | Where-Object outcome -notin 'Passed', 'NotExecuted' | ForEach-Object {
+        Failures = @($failed | ForEach-Object {
                 $message = $_.SelectSingleNode('.//*[local-name()="ErrorInfo"]/*[local-name()="Message"]')
                 $stack = $_.SelectSingleNode('.//*[local-name()="ErrorInfo"]/*[local-name()="StackTrace"]')
                 [pscustomobject]@{
