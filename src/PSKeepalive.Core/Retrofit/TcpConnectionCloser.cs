@@ -246,8 +246,8 @@ public static class TcpConnectionCloser
         TcpConnection? found = null;
         foreach (TcpConnection connection in TcpConnections.Enumerate(query))
         {
-            bool same = connection.LocalPort == target.LocalPort && connection.RemotePort == target.RemotePort
-                && (target.InterfaceIndex == 0 || connection.InterfaceIndex == target.InterfaceIndex)
+            // The ports are the query's; the addresses are compared here, exactly.
+            bool same = (target.InterfaceIndex == 0 || connection.InterfaceIndex == target.InterfaceIndex)
                 && IPAddress.TryParse(connection.LocalAddress, out IPAddress? l) && Plain(l).Equals(local)
                 && IPAddress.TryParse(connection.RemoteAddress, out IPAddress? r) && Plain(r).Equals(remote);
             if (same && (found is null || found.State == TcpState.TimeWait))
