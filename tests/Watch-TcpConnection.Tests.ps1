@@ -23,20 +23,6 @@ BeforeAll {
         $Pair.Listener.Dispose()
     }
 
-    # The self-test's deaf peer: a classic BPF filter "return 0" (SO_ATTACH_FILTER) drops every segment before TCP
-    # sees it, so keepalive probes go unanswered. Some kernels allow it to root only (kernel.unprivileged_bpf_disabled).
-    function Set-DeafSocket([System.Net.Sockets.Socket] $Socket) {
-        $filter = [System.Runtime.InteropServices.Marshal]::AllocHGlobal(8)
-        try {
-            [System.Runtime.InteropServices.Marshal]::WriteInt64($filter, 6) # struct sock_filter { code = BPF_RET|BPF_K, jt 0, jf 0, k 0 }
-            $program = [byte[]]::new(16)                                      # struct sock_fprog { u16 len = 1; sock_filter *filter }
-            $program[0] = 1
-            [BitConverter]::GetBytes([long]$filter).CopyTo($program, 8)
-            $Socket.SetRawSocketOption(1, 26, $program)                       # SOL_SOCKET, SO_ATTACH_FILTER (the kernel copies it)
-        }
-        finally { [System.Runtime.InteropServices.Marshal]::FreeHGlobal($filter) }
-    }
-
     # Runs the watch with -Debug and splits what it wrote: the events, and the samples (number, start, end) from the
     # per-sample debug lines, which say when each sample began and how long it took.
     function Invoke-Watch([hashtable] $Parameters) {

@@ -14,16 +14,19 @@ $IsRoot = $script:IsRoot = (& id -u) -eq '0'
 $HasIpNetns = $script:HasIpNetns = $null -ne (Get-Command ip -ErrorAction SilentlyContinue)
 $HasCompiler = $script:HasCompiler = $null -ne (Get-Command cc -ErrorAction SilentlyContinue)
 $HasPython = $script:HasPython = $null -ne (Get-Command python3 -ErrorAction SilentlyContinue)
-# Whether this user may make a socket deaf (a drop-all SO_ATTACH_FILTER), as Test-TcpKeepalive does: some kernels
-# (kernel.unprivileged_bpf_disabled = 2) refuse socket filters to unprivileged users. Root always may.
+# Makes a socket deaf as Test-TcpKeepalive does (the module's own drop-all SO_ATTACH_FILTER): every incoming
+# segment is dropped before TCP sees it, so keepalive probes go unanswered.
+function Set-DeafSocket([System.Net.Sockets.Socket] $Socket) {
+    $attach = [PSKeepalive.Core.Settings.TcpKeepaliveSettings].Assembly.GetType('PSKeepalive.Core.SelfTest.DeafPeer', $true).
+        GetMethod('AttachDropAll', [System.Reflection.BindingFlags] 'NonPublic, Static')
+    $null = $attach.Invoke($null, @($Socket.SafeHandle, $Socket))
+}
+
+# Whether this user may make a socket deaf: some kernels (kernel.unprivileged_bpf_disabled = 2) refuse socket
+# filters to unprivileged users. Root always may.
 $CanMakeDeafPeer = $script:CanMakeDeafPeer = $IsRoot -or $(
     $probe = [System.Net.Sockets.Socket]::new('InterNetwork', 'Stream', 'Tcp')
-    try {
-        $attach = [PSKeepalive.Core.Settings.TcpKeepaliveSettings].Assembly.GetType('PSKeepalive.Core.SelfTest.DeafPeer', $true).
-            GetMethod('AttachDropAll', [System.Reflection.BindingFlags] 'NonPublic, Static')
-        $null = $attach.Invoke($null, @($probe.SafeHandle, 'probe socket'))
-        $true
-    }
+    try { Set-DeafSocket $probe; $true }
     catch { $false }
     finally { $probe.Dispose() }
 )
